@@ -1,0 +1,197 @@
+/**
+ * Elementwise arithmetic (broadcasting undone per operand) and pass-through ops.
+ */
+import type { GradientRule, RuleContext } from "../registry.js";
+
+/** g reduced to the shape of input i of the node. */
+function toInput(ctx: RuleContext, g: string, i: number): string {
+  return ctx.b.unbroadcast(g, ctx.x(i), ctx.y(0));
+}
+
+/** x ≠ y as Or(Less, Greater): float Equal only exists from opset 11. */
+function notEqual(ctx: RuleContext, x: string, y: string): string {
+  const { b } = ctx;
+  return b.op("Or", [b.op("Less", [x, y]), b.op("Greater", [x, y])]);
+}
+
+const add: GradientRule = {
+  opTypes: ["Add", "Sum"],
+  backward(ctx) {
+    const g = ctx.dy(0)!;
+    return ctx.node.input.map((_, i) => (ctx.needs(i) ? toInput(ctx, g, i) : undefined));
+  },
+};
+
+const sub: GradientRule = {
+  opTypes: ["Sub"],
+  backward(ctx) {
+    const g = ctx.dy(0)!;
+    return [
+      ctx.needs(0) ? toInput(ctx, g, 0) : undefined,
+      ctx.needs(1) ? toInput(ctx, ctx.b.op("Neg", [g]), 1) : undefined,
+    ];
+  },
+};
+
+const mul: GradientRule = {
+  opTypes: ["Mul"],
+  backward(ctx) {
+    const { b } = ctx;
+    const g = ctx.dy(0)!;
+    return [
+      ctx.needs(0) ? toInput(ctx, b.op("Mul", [g, ctx.x(1)]), 0) : undefined,
+      ctx.needs(1) ? toInput(ctx, b.op("Mul", [g, ctx.x(0)]), 1) : undefined,
+    ];
+  },
+};
+
+const div: GradientRule = {
+  opTypes: ["Div"],
+  backward(ctx) {
+    const { b } = ctx;
+    const g = ctx.dy(0)!;
+    const da = ctx.needs(0) ? toInput(ctx, b.op("Div", [g, ctx.x(1)]), 0) : undefined;
+    // d(a/b)/db = −y/b
+    const db = ctx.needs(1) ? toInput(ctx, b.op("Neg", [b.op("Div", [b.op("Mul", [g, ctx.y(0)]), ctx.x(1)])]), 1) : undefined;
+    return [da, db];
+  },
+};
+
+const neg: GradientRule = {
+  opTypes: ["Neg"],
+  backward: (ctx) => [ctx.b.op("Neg", [ctx.dy(0)!])],
+};
+
+const abs: GradientRule = {
+  opTypes: ["Abs"],
+  backward: (ctx) => [ctx.b.op("Mul", [ctx.dy(0)!, ctx.b.op("Sign", [ctx.x(0)])])],
+};
+
+const sqrt: GradientRule = {
+  opTypes: ["Sqrt"],
+  backward(ctx) {
+    const { b } = ctx;
+    const y = ctx.y(0);
+    return [b.op("Div", [ctx.dy(0)!, b.op("Mul", [y, b.scalarLike(2, y)])])];
+  },
+};
+
+const exp: GradientRule = {
+  opTypes: ["Exp"],
+  backward: (ctx) => [ctx.b.op("Mul", [ctx.dy(0)!, ctx.y(0)])],
+};
+
+const log: GradientRule = {
+  opTypes: ["Log"],
+  backward: (ctx) => [ctx.b.op("Div", [ctx.dy(0)!, ctx.x(0)])],
+};
+
+const reciprocal: GradientRule = {
+  opTypes: ["Reciprocal"],
+  backward(ctx) {
+    const { b } = ctx;
+    const y = ctx.y(0);
+    return [b.op("Neg", [b.op("Mul", [ctx.dy(0)!, b.op("Mul", [y, y])])])];
+  },
+};
+
+const pow: GradientRule = {
+  opTypes: ["Pow"],
+  backward(ctx) {
+    const { b } = ctx;
+    const g = ctx.dy(0)!;
+    const x = ctx.x(0);
+    let p = ctx.x(1);
+    let dx: string | undefined;
+    if (ctx.needs(0)) {
+      // the exponent may be another float type or an integer: compute in x's type
+      if (b.dtype(p) !== b.dtype(x)) p = b.op("Cast", [p], { to: dataTypeCode(b.dtype(x)) });
+      const pm1 = b.op("Sub", [p, b.scalarLike(1, x)]);
+      dx = toInput(ctx, b.op("Mul", [g, b.op("Mul", [p, b.op("Pow", [x, pm1])])]), 0);
+    }
+    // d(x^p)/dp = y · ln x
+    const dp = ctx.needs(1) ? toInput(ctx, b.op("Mul", [g, b.op("Mul", [ctx.y(0), b.op("Log", [x])])]), 1) : undefined;
+    return [dx, dp];
+  },
+};
+
+function dataTypeCode(dtype: string): number {
+  return dtype === "float64" ? 11 : 1;
+}
+
+/** Max/Min: the gradient goes to the operand(s) equal to the result. */
+const maxMin: GradientRule = {
+  opTypes: ["Max", "Min"],
+  backward(ctx) {
+    const { b } = ctx;
+    const g = ctx.dy(0)!;
+    const y = ctx.y(0);
+    const zero = b.scalarLike(0, y);
+    return ctx.node.input.map((x, i) => {
+      if (!ctx.needs(i)) return undefined;
+      if (ctx.node.input.length === 1) return g;
+      return toInput(ctx, b.op("Where", [notEqual(ctx, x, y), zero, g]), i);
+    });
+  },
+};
+
+/** Clip: gradient passes where the input was not clipped (x == y, bounds included as torch does). */
+const clip: GradientRule = {
+  opTypes: ["Clip"],
+  backward(ctx) {
+    const { b } = ctx;
+    const y = ctx.y(0);
+    return [b.op("Where", [notEqual(ctx, ctx.x(0), y), b.scalarLike(0, y), ctx.dy(0)!])];
+  },
+};
+
+const where: GradientRule = {
+  opTypes: ["Where"],
+  backward(ctx) {
+    const { b } = ctx;
+    const g = ctx.dy(0)!;
+    const c = ctx.x(0);
+    const zero = b.scalarLike(0, ctx.y(0));
+    return [
+      undefined,
+      ctx.needs(1) ? toInput(ctx, b.op("Where", [c, g, zero]), 1) : undefined,
+      ctx.needs(2) ? toInput(ctx, b.op("Where", [c, zero, g]), 2) : undefined,
+    ];
+  },
+};
+
+/** Identity-like ops: Identity, Dropout in inference (ratio ignored, as onnxruntime does). */
+const identity: GradientRule = {
+  opTypes: ["Identity", "Dropout"],
+  backward: (ctx) => [ctx.dy(0)!],
+};
+
+const cast: GradientRule = {
+  opTypes: ["Cast", "CastLike"],
+  backward(ctx) {
+    const { b } = ctx;
+    const src = b.dtype(ctx.x(0));
+    const dst = b.dtype(ctx.y(0));
+    if (src === dst) return [ctx.dy(0)!];
+    return [b.op("Cast", [ctx.dy(0)!], { to: dataTypeCode(src) })];
+  },
+};
+
+export const arithmeticRules: GradientRule[] = [
+  add,
+  sub,
+  mul,
+  div,
+  neg,
+  abs,
+  sqrt,
+  exp,
+  log,
+  reciprocal,
+  pow,
+  maxMin,
+  clip,
+  where,
+  identity,
+  cast,
+];

@@ -1,0 +1,93 @@
+/**
+ * Adapter shared by the onnxruntime-node and onnxruntime-web backends: both expose the
+ * onnxruntime-common API, so one wrapper converts tensors and errors for either.
+ */
+import { type DType, type Tensor, tensor } from "../tensor/tensor.js";
+import { type Backend, RuntimeError, type Session, type SessionOptions } from "./backend.js";
+
+/** The part of onnxruntime-common's API pathlens uses. */
+export interface OrtModule {
+  Tensor: new (type: string, data: unknown, dims: readonly number[]) => OrtTensor;
+  InferenceSession: {
+    create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession>;
+  };
+}
+
+interface OrtTensor {
+  type: string;
+  data: unknown;
+  dims: readonly number[];
+  dispose?(): void;
+}
+
+interface OrtSession {
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+  run(feeds: Record<string, OrtTensor>, fetches?: readonly string[]): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+
+const ORT_TYPE: Record<DType, string> = {
+  float32: "float32",
+  float64: "float64",
+  int64: "int64",
+  int32: "int32",
+  bool: "bool",
+  uint8: "uint8",
+  int8: "int8",
+};
+
+function fromOrt(t: OrtTensor, name: string): Tensor {
+  const dtype = (Object.keys(ORT_TYPE) as DType[]).find((k) => ORT_TYPE[k] === t.type);
+  if (!dtype) throw new RuntimeError(`output "${name}" has element type ${t.type}, which pathlens does not read`);
+  let data = t.data as Tensor["data"];
+  if (dtype === "bool" && !(data instanceof Uint8Array)) data = Uint8Array.from(data as ArrayLike<number>);
+  return tensor(dtype, [...t.dims], data);
+}
+
+class OrtSessionWrapper implements Session {
+  constructor(
+    private ort: OrtModule,
+    private session: OrtSession,
+  ) {}
+  get inputNames() {
+    return this.session.inputNames;
+  }
+  get outputNames() {
+    return this.session.outputNames;
+  }
+  async run(feeds: Record<string, Tensor>, fetches?: readonly string[]): Promise<Record<string, Tensor>> {
+    const ortFeeds: Record<string, OrtTensor> = {};
+    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = new this.ort.Tensor(ORT_TYPE[v.dtype], v.data, v.dims);
+    let out: Record<string, OrtTensor>;
+    try {
+      out = await this.session.run(ortFeeds, fetches);
+    } catch (e) {
+      throw new RuntimeError(`onnxruntime run failed: ${(e as Error).message}`);
+    }
+    const result: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(out)) result[k] = fromOrt(v, k);
+    return result;
+  }
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Wraps an onnxruntime module (node or web) as a pathlens {@link Backend}. */
+export function ortBackend(name: string, ort: OrtModule, defaults: SessionOptions = {}): Backend {
+  return {
+    name,
+    async createSession(model: Uint8Array, options: SessionOptions = {}): Promise<Session> {
+      const o = { ...defaults, ...options };
+      const opts: Record<string, unknown> = { graphOptimizationLevel: o.optimization ?? "all" };
+      if (o.intraOpThreads) opts.intraOpNumThreads = o.intraOpThreads;
+      if (o.executionProviders) opts.executionProviders = o.executionProviders;
+      try {
+        return new OrtSessionWrapper(ort, await ort.InferenceSession.create(model, opts));
+      } catch (e) {
+        throw new RuntimeError(`onnxruntime could not load the model: ${(e as Error).message}`);
+      }
+    },
+  };
+}
