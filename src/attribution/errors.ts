@@ -1,0 +1,43 @@
+/**
+ * Errors of the attribution layer: one class per kind of bad input.
+ */
+
+/** A baseline, seed or extra input whose shape does not fit the input it goes with. */
+export class ShapeMismatchError extends Error {
+  override name = "ShapeMismatchError";
+}
+
+/** A target class index outside the output, or a target that does not fit the outputs. */
+export class TargetError extends Error {
+  override name = "TargetError";
+}
+
+/** Attribution asked for a tensor that is not floating point (token ids, masks). */
+export class NonFloatInputError extends Error {
+  override name = "NonFloatInputError";
+}
+
+/** NaN or ±Inf in an input, baseline or model output. */
+export class NonFiniteError extends Error {
+  override name = "NonFiniteError";
+}
+
+/** Options that contradict each other or are out of range. */
+export class OptionError extends Error {
+  override name = "OptionError";
+}
+
+/** The run was cancelled through its AbortSignal. */
+export class AbortError extends Error {
+  override name = "AbortError";
+}
+
+/** Throws NonFiniteError when `data` holds NaN or ±Inf. */
+export function assertFinite(data: ArrayLike<number | bigint>, what: string): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (typeof v === "number" && !Number.isFinite(v)) {
+      throw new NonFiniteError(`${what} contains ${Number.isNaN(v) ? "NaN" : "an infinite value"} at element ${i}`);
+    }
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * The engine under every path method: evaluates gradients at many path points in chunks of rows
+ * (bounded memory whatever the number of steps) and accumulates weighted gradients per example.
+ */
+import type { GradientSession } from "../runtime/gradient-session.js";
+import { allocate, type DataOf, sizeOf, type Tensor, tensor } from "../tensor/tensor.js";
+import { AbortError, NonFiniteError } from "./errors.js";
+
+/** One point on one example's path. */
+export interface PathPoint {
+  /** Example (row of the attributed inputs). */
+  example: number;
+  /** Quadrature weight of the gradient at this point. */
+  weight: number;
+  /** Free parameter for `fill` (α for straight lines, a sample index, …). */
+  alpha: number;
+  /** Optional second parameter (e.g. a reference index for Expected Gradients). */
+  aux?: number;
+}
+
+/** Progress report: gradient evaluations done out of the total planned. */
+export interface Progress {
+  done: number;
+  total: number;
+}
+
+/** What {@link evaluatePath} needs to know. */
+export interface PathProblem {
+  session: GradientSession;
+  /** Attributed tensor names and the per-example shape (without batch axis) and dtype of each. */
+  attributed: { name: string; rowDims: number[]; dtype: "float32" | "float64" }[];
+  /** Writes the value of `name` at `point` into dst[offset … offset + rowSize). */
+  fill(name: string, point: PathPoint, dst: Float32Array | Float64Array, offset: number): void;
+  /**
+   * Optional per-point multiplier of the gradient (e.g. x − x' for Expected Gradients, the path
+   * step for curved paths): writes into dst[0 … rowSize). Without it the raw gradient is summed.
+   */
+  direction?(name: string, point: PathPoint, dst: Float64Array): void;
+  /** Inputs passed through unchanged, one row per example (batch axis 0). */
+  passthrough: Record<string, Tensor>;
+  /** The differentiated output and its per-example seed (batch axis 0). */
+  output: string;
+  seeds: Tensor;
+  /** Rows per session run. */
+  chunkRows: number;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+  /** Evaluations already done before this call (for progress over several calls). */
+  progressOffset?: number;
+  progressTotal?: number;
+}
+
+/** Accumulated result of {@link evaluatePath}. */
+export interface PathAccumulation {
+  /** Σ weight · gradient (⊙ direction) per attributed tensor: float64, shape [N, …rowDims]. */
+  sums: Record<string, Float64Array>;
+  /** Target value Σ seed ⊙ output at each point, in point order. */
+  targetValues: Float64Array;
+}
+
+function rowsOf(t: Tensor): number {
+  return t.dims.length === 0 ? 1 : t.dims[0]!;
+}
+
+/** Copies row `r` of `src` into `dst` at row `k` (rows of `rowSize` elements). */
+function copyRow(src: Tensor, r: number, dst: Tensor["data"], k: number, rowSize: number): void {
+  const s = src.data as unknown as { subarray(a: number, b: number): ArrayLike<unknown> };
+  (dst as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(s.subarray(r * rowSize, (r + 1) * rowSize), k * rowSize);
+}
+
+/**
+ * Evaluates the gradient at every point, `chunkRows` points per session run, and accumulates
+ * weight · gradient per example. Peak memory: one chunk of rows plus the accumulators.
+ */
+export async function evaluatePath(problem: PathProblem, points: readonly PathPoint[], numExamples: number): Promise<PathAccumulation> {
+  const { session, attributed } = problem;
+  const sums: Record<string, Float64Array> = {};
+  for (const a of attributed) sums[a.name] = new Float64Array(numExamples * sizeOf(a.rowDims));
+  const targetValues = new Float64Array(points.length);
+  const chunk = Math.max(1, Math.min(problem.chunkRows, points.length));
+  const seedRow = sizeOf(problem.seeds.dims.slice(1));
+  const seedDtype = problem.seeds.dtype;
+  const dirBufs: Record<string, Float64Array> = {};
+  for (const a of attributed) dirBufs[a.name] = new Float64Array(sizeOf(a.rowDims));
+  const total = problem.progressTotal ?? points.length;
+  const offset = problem.progressOffset ?? 0;
+
+  for (let start = 0; start < points.length; start += chunk) {
+    if (problem.signal?.aborted) throw new AbortError("attribution cancelled");
+    const batch = points.slice(start, start + chunk);
+    const rows = batch.length;
+    const feeds: Record<string, Tensor> = {};
+    for (const a of attributed) {
+      const rowSize = sizeOf(a.rowDims);
+      const data = allocate(a.dtype, rows * rowSize) as Float32Array | Float64Array;
+      batch.forEach((p, k) => problem.fill(a.name, p, data, k * rowSize));
+      feeds[a.name] = tensor(a.dtype, [rows, ...a.rowDims], data);
+    }
+    for (const [name, t] of Object.entries(problem.passthrough)) {
+      const rowSize = sizeOf(t.dims.slice(1));
+      const data = allocate(t.dtype, rows * rowSize);
+      batch.forEach((p, k) => copyRow(t, p.example, data, k, rowSize));
+      feeds[name] = tensor(t.dtype, [rows, ...t.dims.slice(1)], data as DataOf[typeof t.dtype]);
+    }
+    const seedData = allocate(seedDtype, rows * seedRow);
+    batch.forEach((p, k) => copyRow(problem.seeds, rowsOf(problem.seeds) === 1 ? 0 : p.example, seedData, k, seedRow));
+    const seeds = { [problem.output]: tensor(seedDtype, [rows, ...problem.seeds.dims.slice(1)], seedData) };
+
+    const result = await session.run(feeds, seeds);
+    const out = result.outputs[problem.output]!;
+    const outRow = sizeOf(out.dims.slice(1));
+    batch.forEach((p, k) => {
+      let v = 0;
+      const s = problem.seeds.data as Float32Array;
+      const sOff = (rowsOf(problem.seeds) === 1 ? 0 : p.example) * seedRow;
+      for (let j = 0; j < outRow; j++) v += (out.data[k * outRow + j] as number) * (s[sOff + j] as number);
+      targetValues[start + k] = v;
+    });
+    for (const a of attributed) {
+      const g = result.gradients[a.name]!.data as Float32Array | Float64Array;
+      const acc = sums[a.name]!;
+      const rowSize = sizeOf(a.rowDims);
+      const dir = dirBufs[a.name]!;
+      batch.forEach((p, k) => {
+        const base = p.example * rowSize;
+        const gOff = k * rowSize;
+        const w = p.weight;
+        if (problem.direction) {
+          problem.direction(a.name, p, dir);
+          for (let j = 0; j < rowSize; j++) acc[base + j]! += w * g[gOff + j]! * dir[j]!;
+        } else {
+          for (let j = 0; j < rowSize; j++) acc[base + j]! += w * g[gOff + j]!;
+        }
+      });
+      for (let j = 0; j < g.length; j++) {
+        if (!Number.isFinite(g[j]!)) {
+          throw new NonFiniteError(`the gradient with respect to "${a.name}" is not finite (NaN or Inf) at a path point`);
+        }
+      }
+    }
+    problem.onProgress?.({ done: offset + start + rows, total });
+  }
+  return { sums, targetValues };
+}

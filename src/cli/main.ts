@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+/**
+ * The `pathlens` command line. Commands are declared as {@link CommandSpec}s (see args.ts) and
+ * registered in {@link COMMANDS}; adding one is a spec plus a run function.
+ *
+ * Exit codes: 0 success, 1 error (one line on stderr; stack with PATHLENS_DEBUG=1),
+ * 2 wrong usage (message and usage on stderr).
+ */
+import { readFileSync } from "node:fs";
+import {
+  type CommandSpec,
+  commandUsage,
+  type ParsedArgs,
+  parseCommand,
+  programUsage,
+  UsageError,
+} from "./args.js";
+import { gradientCommand, runGradient } from "./gradient.js";
+
+/** A registered command: its declaration and what it does; returns lines for stdout. */
+interface Command {
+  spec: CommandSpec;
+  run(args: ParsedArgs): Promise<string[]>;
+}
+
+const COMMANDS: Command[] = [{ spec: gradientCommand, run: runGradient }];
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version?: string;
+    };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Runs the CLI on `argv` (without node and the script); returns the exit code. */
+async function main(argv: readonly string[]): Promise<number> {
+  const specs = COMMANDS.map((c) => c.spec);
+  const [name, ...rest] = argv;
+  if (name === "--help" || name === "-h" || name === "help") {
+    const sub = name === "help" && rest[0] ? COMMANDS.find((c) => c.spec.name === rest[0]) : undefined;
+    process.stdout.write(`${sub ? commandUsage(sub.spec) : programUsage(specs)}\n`);
+    return 0;
+  }
+  if (name === "--version") {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.spec.name === name);
+  try {
+    if (name === undefined) throw new UsageError("no command given");
+    if (!command) {
+      throw new UsageError(name.startsWith("-") ? `unknown option "${name}"` : `unknown command "${name}"`);
+    }
+    const parsed = parseCommand(command.spec, rest);
+    if (parsed.help) {
+      process.stdout.write(`${commandUsage(command.spec)}\n`);
+      return 0;
+    }
+    await quietRuntime();
+    const lines = await command.run(parsed.args);
+    for (const l of lines) process.stdout.write(`${l}\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      const usage = e.command ? commandUsage(e.command) : programUsage(specs);
+      process.stderr.write(`pathlens: ${e.message}\n\n${usage}\n`);
+      return 2;
+    }
+    const err = e as Error;
+    if (process.env.PATHLENS_DEBUG === "1") process.stderr.write(`${err?.stack ?? String(e)}\n`);
+    else process.stderr.write(`pathlens: ${oneLine(err?.message ?? String(e))}\n`);
+    return 1;
+  }
+}
+
+/** onnxruntime logs failed runs to stderr itself; keep stderr to pathlens' one line unless debugging. */
+async function quietRuntime(): Promise<void> {
+  if (process.env.PATHLENS_DEBUG === "1") return;
+  const ort = await import("onnxruntime-node");
+  ort.env.logLevel = "fatal";
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, " ").trim();
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`pathlens: ${String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,127 @@
+/**
+ * A session that runs a model together with its gradient graph (and, when asked, its
+ * Hessian-vector-product graph). This is what the attribution algorithms call.
+ */
+import type { ShapeInfo } from "../autodiff/builder.js";
+import { type GradientModel, gradientModel } from "../autodiff/gradient.js";
+import { encodeModel } from "../onnx/codec.js";
+import type { ModelProto } from "../onnx/types.js";
+import type { Tensor } from "../tensor/tensor.js";
+import type { Backend, Session, SessionOptions } from "./backend.js";
+import { probeFeeds, probeShapes } from "./probe.js";
+
+/** Options of {@link GradientSession.create}. */
+export interface GradientSessionOptions {
+  /** Tensors to differentiate with respect to (inputs or intermediate tensors). */
+  wrt: readonly string[];
+  /** Outputs whose seeded sum is differentiated (default: all). */
+  outputs?: readonly string[];
+  /** Also build Hessian-vector products ∂/∂wrt Σ(gradient ⊙ v). */
+  hvp?: boolean;
+  session?: SessionOptions;
+}
+
+/** One evaluation's results. */
+export interface GradientResult {
+  /** Model outputs by name. */
+  outputs: Record<string, Tensor>;
+  /** ∂/∂wrt Σ seed ⊙ output, by wrt name. */
+  gradients: Record<string, Tensor>;
+  /** ∂/∂wrt Σ gradient ⊙ v, by wrt name (only when built with `hvp` and run with `v`). */
+  hvp?: Record<string, Tensor>;
+}
+
+/** Runs a model with its gradient graph; build once, run many times. */
+export class GradientSession {
+  private constructor(
+    private readonly session: Session,
+    readonly wrt: readonly string[],
+    readonly outputs: readonly string[],
+    private readonly first: GradientModel,
+    private readonly second: GradientModel | undefined,
+    /** The gradient (or HVP) model that runs, for inspection or saving. */
+    readonly model: ModelProto,
+    /** Shape facts of the original model (from the probe). */
+    readonly shapes: ShapeInfo,
+  ) {}
+
+  /**
+   * Probes `model` on `feeds` (dynamic axes of size 1 are tiled to 2 for the probe), builds the
+   * gradient graph (and the HVP graph) and loads it.
+   */
+  static async create(
+    backend: Backend,
+    model: ModelProto,
+    feeds: Record<string, Tensor>,
+    options: GradientSessionOptions,
+  ): Promise<GradientSession> {
+    const pf = probeFeeds(model, feeds);
+    const shapes = await probeShapes(backend, model, pf);
+    const outputs = [...(options.outputs ?? model.graph!.output.map((o) => o.name!))];
+    const first = gradientModel(model, { wrt: options.wrt, outputs, shapes: new Map(shapes) });
+    let second: GradientModel | undefined;
+    let runModel = first.model;
+    if (options.hvp) {
+      const shapes2 = await probeShapes(backend, first.model, { ...pf, ...probeSeeds(first, shapes, outputs) });
+      second = gradientModel(first.model, { wrt: options.wrt, outputs: first.gradients, shapes: shapes2 });
+      runModel = second.model;
+    }
+    const session = await backend.createSession(encodeModel(runModel), options.session);
+    return new GradientSession(session, options.wrt, outputs, first, second, runModel, shapes);
+  }
+
+  /** Names of the seed inputs, by output name. */
+  seedNames(): Record<string, string> {
+    return Object.fromEntries(this.outputs.map((o, k) => [o, this.first.seeds[k]!]));
+  }
+
+  /**
+   * Evaluates outputs and gradients. `seeds` maps output names to cotangents shaped like the
+   * outputs; `v` (HVP sessions only) maps wrt names to directions shaped like them.
+   */
+  async run(feeds: Record<string, Tensor>, seeds: Record<string, Tensor>, v?: Record<string, Tensor>): Promise<GradientResult> {
+    const all: Record<string, Tensor> = { ...feeds };
+    this.outputs.forEach((o, k) => {
+      const s = seeds[o];
+      if (!s) throw new RangeError(`no seed given for output "${o}"`);
+      all[this.first.seeds[k]!] = s;
+    });
+    const fetches = [...this.outputs, ...this.first.gradients];
+    if (this.second) {
+      if (!v) throw new RangeError("this session computes Hessian-vector products: pass v");
+      this.wrt.forEach((w, k) => {
+        const t = v[w];
+        if (!t) throw new RangeError(`no direction v given for "${w}"`);
+        all[this.second!.seeds[k]!] = t;
+      });
+      fetches.push(...this.second.gradients);
+    }
+    const out = await this.session.run(all, fetches);
+    const result: GradientResult = {
+      outputs: Object.fromEntries(this.outputs.map((o) => [o, out[o]!])),
+      gradients: Object.fromEntries(this.wrt.map((w, k) => [w, out[this.first.gradients[k]!]!])),
+    };
+    if (this.second) result.hvp = Object.fromEntries(this.wrt.map((w, k) => [w, out[this.second!.gradients[k]!]!]));
+    return result;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.dispose();
+  }
+}
+
+function onesLike(dtype: "float32" | "float64", dims: number[]): Tensor {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const data = dtype === "float64" ? new Float64Array(n).fill(1) : new Float32Array(n).fill(1);
+  return { dtype, dims, data };
+}
+
+/** Seeds of ones shaped like the outputs at the probe's batch size, for probing the gradient model. */
+function probeSeeds(first: GradientModel, shapes: ShapeInfo, outputs: readonly string[]): Record<string, Tensor> {
+  const seeds: Record<string, Tensor> = {};
+  first.seeds.forEach((s, k) => {
+    const info = shapes.get(outputs[k]!)!;
+    seeds[s] = onesLike(info.dtype as "float32" | "float64", info.dims);
+  });
+  return seeds;
+}

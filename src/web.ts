@@ -1,0 +1,6 @@
+/**
+ * pathlens for browsers: everything in `pathlens`, plus the onnxruntime-web backend.
+ * @packageDocumentation
+ */
+export * from "./index.js";
+export { webBackend } from "./runtime/web.js";
