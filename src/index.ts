@@ -4,19 +4,29 @@
  * `pathlens/web` for a ready backend.
  * @packageDocumentation
  */
-export * from "./tensor/tensor.js";
-export { Random } from "./tensor/random.js";
+
+export type { ShapeInfo, TensorInfo } from "./autodiff/builder.js";
+export {
+  type GradientModel,
+  type GradientOptions,
+  gradientModel,
+  UnsupportedOpError,
+} from "./autodiff/gradient.js";
+export { type GradientRule, type RuleContext, registerRules, supportedOps } from "./autodiff/registry.js";
+export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./io/npy-format.js";
 export { decodeModel, encodeModel, ModelDecodeError } from "./onnx/codec.js";
+export { type CutModel, cutModel, pruneGraph, topologicalOrder, UnknownTensorError } from "./onnx/graph.js";
+export { type ModelSpec, makeModel, type NodeSpec, type ValueSpec } from "./onnx/make.js";
+export { ModelStructureError, opsetOf, tensorFromProto, tensorToProto } from "./onnx/model.js";
 export type * from "./onnx/types.js";
 export { DataType } from "./onnx/types.js";
-export { ModelStructureError, opsetOf, tensorFromProto, tensorToProto } from "./onnx/model.js";
-export { cutModel, type CutModel, pruneGraph, topologicalOrder, UnknownTensorError } from "./onnx/graph.js";
-export { makeModel, type ModelSpec, type NodeSpec, type ValueSpec } from "./onnx/make.js";
-export type { ShapeInfo, TensorInfo } from "./autodiff/builder.js";
-export { type GradientModel, gradientModel, type GradientOptions, UnsupportedOpError } from "./autodiff/gradient.js";
-export { type GradientRule, registerRules, type RuleContext, supportedOps } from "./autodiff/registry.js";
 export type { Backend, Session, SessionOptions } from "./runtime/backend.js";
 export { RuntimeError } from "./runtime/backend.js";
+export {
+  type GradientResult,
+  GradientSession,
+  type GradientSessionOptions,
+} from "./runtime/gradient-session.js";
 export { probeFeeds, probeShapes } from "./runtime/probe.js";
-export { GradientSession, type GradientResult, type GradientSessionOptions } from "./runtime/gradient-session.js";
-export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./io/npy-format.js";
+export { Random } from "./tensor/random.js";
+export * from "./tensor/tensor.js";

@@ -73,7 +73,8 @@ export function resolveBaseline(spec: Baseline | undefined, input: Tensor, name:
 
 /** Separable Gaussian blur over the last two axes (H, W), reflecting at the borders. */
 export function gaussianBlur(input: Tensor, sigma: number): Tensor {
-  if (input.dims.length < 2) throw new ShapeMismatchError(`blur needs an image (…, H, W), got shape ${shapeString(input.dims)}`);
+  if (input.dims.length < 2)
+    throw new ShapeMismatchError(`blur needs an image (…, H, W), got shape ${shapeString(input.dims)}`);
   if (!(sigma > 0)) throw new OptionError(`blur sigma must be positive, got ${sigma}`);
   const H = input.dims[input.dims.length - 2]!;
   const W = input.dims[input.dims.length - 1]!;
@@ -96,7 +97,8 @@ export function gaussianBlur(input: Tensor, sigma: number): Tensor {
     for (let y = 0; y < H; y++)
       for (let x = 0; x < W; x++) {
         let s = 0;
-        for (let k = -radius; k <= radius; k++) s += kernel[k + radius]! * Number(input.data[off + y * W + reflect(x + k, W)]);
+        for (let k = -radius; k <= radius; k++)
+          s += kernel[k + radius]! * Number(input.data[off + y * W + reflect(x + k, W)]);
         tmp[y * W + x] = s;
       }
     for (let y = 0; y < H; y++)

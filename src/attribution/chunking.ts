@@ -4,7 +4,15 @@
 import type { ShapeInfo } from "../autodiff/builder.js";
 import { OptionError } from "./errors.js";
 
-const WIDTH: Record<string, number> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, uint8: 1, int8: 1 };
+const WIDTH: Record<string, number> = {
+  float32: 4,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  bool: 1,
+  uint8: 1,
+  int8: 1,
+};
 
 /** Default bytes one chunk's tensors may take. */
 export const DEFAULT_MEMORY_BUDGET = 512 * 2 ** 20;
@@ -17,17 +25,24 @@ const MAX_ROWS = 2048;
  * tensors whose axis 0 is B scale with the rows; a gradient graph holds about as many tensors
  * again as the forward pass, hence the factor 2.5.
  */
-export function autoChunkRows(shapes: ShapeInfo, budget = DEFAULT_MEMORY_BUDGET, fixedBatch?: number): number {
+export function autoChunkRows(
+  shapes: ShapeInfo,
+  budget = DEFAULT_MEMORY_BUDGET,
+  fixedBatch?: number,
+): number {
   if (fixedBatch !== undefined) {
     if (fixedBatch !== 1) {
-      throw new OptionError(`the model's input has a fixed batch size of ${fixedBatch}; pathlens needs a dynamic batch axis or batch 1`);
+      throw new OptionError(
+        `the model's input has a fixed batch size of ${fixedBatch}; pathlens needs a dynamic batch axis or batch 1`,
+      );
     }
     return 1;
   }
   if (!(budget > 0)) throw new OptionError(`memoryBudget must be positive, got ${budget}`);
   // the probe's batch is the most common leading dim among tensors (inputs carry it)
   const counts = new Map<number, number>();
-  for (const info of shapes.values()) if (info.dims.length > 1) counts.set(info.dims[0]!, (counts.get(info.dims[0]!) ?? 0) + 1);
+  for (const info of shapes.values())
+    if (info.dims.length > 1) counts.set(info.dims[0]!, (counts.get(info.dims[0]!) ?? 0) + 1);
   const batch = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 1;
   let bytes = 0;
   for (const info of shapes.values()) {

@@ -37,7 +37,9 @@ export function assertFinite(data: ArrayLike<number | bigint>, what: string): vo
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (typeof v === "number" && !Number.isFinite(v)) {
-      throw new NonFiniteError(`${what} contains ${Number.isNaN(v) ? "NaN" : "an infinite value"} at element ${i}`);
+      throw new NonFiniteError(
+        `${what} contains ${Number.isNaN(v) ? "NaN" : "an infinite value"} at element ${i}`,
+      );
     }
   }
 }

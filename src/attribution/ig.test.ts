@@ -3,8 +3,8 @@ import { existsSync } from "node:fs";
 import { test } from "node:test";
 import { makeModel } from "../onnx/make.js";
 import { nodeBackend } from "../runtime/node.js";
-import { fixturePath, readJsonFixture, readModelFixture, readNpyFixture } from "../testing/fixtures.js";
 import { float32, relativeL2, type Tensor, toFloat64 } from "../tensor/tensor.js";
+import { fixturePath, readJsonFixture, readModelFixture, readNpyFixture } from "../testing/fixtures.js";
 import { NonFloatInputError, ShapeMismatchError, TargetError } from "./errors.js";
 import { integratedGradients } from "./ig.js";
 
@@ -58,9 +58,13 @@ function expectedDelta(c: Case, expected: Float64Array, n: number): number[] {
   });
 }
 
-for (const c of manifest.cases.filter((x) => x.kind === "integrated_gradients" || x.kind === "layer_integrated_gradients")) {
+for (const c of manifest.cases.filter(
+  (x) => x.kind === "integrated_gradients" || x.kind === "layer_integrated_gradients",
+)) {
   const present = existsSync(fixturePath(c.model)) && existsSync(fixturePath(c.expected.file));
-  test(`Integrated Gradients matches Captum: ${c.id}`, { skip: !present && "model not in test/fixtures (benchmark only)" }, async () => {
+  test(`Integrated Gradients matches Captum: ${c.id}`, {
+    skip: !present && "model not in test/fixtures (benchmark only)",
+  }, async () => {
     const model = readModelFixture(c.model);
     const target = Array.from(readNpyFixture(c.target.file).data, Number);
     const common = { backend, target, steps: c.n_steps, method: c.method };
@@ -86,7 +90,10 @@ for (const c of manifest.cases.filter((x) => x.kind === "integrated_gradients" |
     const n = ours.dims[0]!;
     const dExp = expectedDelta(c, expected, n);
     r.delta.forEach((d, i) => {
-      assert.ok(Math.abs(d - dExp[i]!) <= 1e-4 * Math.max(1, Math.abs(r.outputAtInput[i]! - r.outputAtBaseline[i]!)), `delta ${i}: ${d} vs ${dExp[i]}`);
+      assert.ok(
+        Math.abs(d - dExp[i]!) <= 1e-4 * Math.max(1, Math.abs(r.outputAtInput[i]! - r.outputAtBaseline[i]!)),
+        `delta ${i}: ${d} vs ${dExp[i]}`,
+      );
     });
   });
 }
@@ -120,7 +127,10 @@ test("IG recovers coef·x on the synthetic linear target (integrated-gradients-p
   assert.ok(noise.length > 0);
   let s = 0;
   for (let row = 0; row < rows; row++) for (const j of noise) s += Math.abs(a[row * d + j]!);
-  assert.ok(s / (rows * noise.length) <= 0.01, `mean |attribution| of NOISE features ${s / (rows * noise.length)}`);
+  assert.ok(
+    s / (rows * noise.length) <= 0.01,
+    `mean |attribution| of NOISE features ${s / (rows * noise.length)}`,
+  );
 });
 
 /** y = Σ w_i x_i² (float64): IG from zero is exactly w_i x_i², F(0) = 0. */
@@ -138,7 +148,12 @@ function quadraticModel() {
 
 test("steps: 'auto' refines until the tolerance and reports the steps", async () => {
   const x = float32([2, 3], [1, 2, 3, -1, 0.5, 2]);
-  const r = await integratedGradients(quadraticModel(), { backend, inputs: { x }, steps: "auto", tolerance: 1e-6 });
+  const r = await integratedGradients(quadraticModel(), {
+    backend,
+    inputs: { x },
+    steps: "auto",
+    tolerance: 1e-6,
+  });
   assert.ok(r.converged!.every(Boolean));
   // the trapezoid rule integrates the linear gradient path exactly: 9 points suffice
   assert.deepEqual(r.stepsPerExample, [9, 9]);
@@ -161,9 +176,15 @@ test("multiple baselines are averaged; constant baselines; multiplyByInputs off"
 test("bad input gives typed errors", async () => {
   const m = quadraticModel();
   const x = float32([2, 3], [1, 2, 3, 4, 5, 6]);
-  await assert.rejects(integratedGradients(m, { backend, inputs: { x }, baselines: float32([4], [0, 0, 0, 0]) }), ShapeMismatchError);
+  await assert.rejects(
+    integratedGradients(m, { backend, inputs: { x }, baselines: float32([4], [0, 0, 0, 0]) }),
+    ShapeMismatchError,
+  );
   await assert.rejects(integratedGradients(m, { backend, inputs: { x }, target: 1 }), TargetError);
-  await assert.rejects(integratedGradients(m, { backend, inputs: { nope: x } }), /unknown model input "nope".*"x"/);
+  await assert.rejects(
+    integratedGradients(m, { backend, inputs: { nope: x } }),
+    /unknown model input "nope".*"x"/,
+  );
   const nan = float32([1, 3], [1, Number.NaN, 3]);
   await assert.rejects(integratedGradients(m, { backend, inputs: { x: nan } }), /NaN/);
   const ids = { dtype: "int64", dims: [1, 3], data: BigInt64Array.of(1n, 2n, 3n) } as Tensor;
@@ -171,7 +192,10 @@ test("bad input gives typed errors", async () => {
 });
 
 test("progress reports every evaluation and AbortSignal cancels", async () => {
-  const x = float32([4, 3], Array.from({ length: 12 }, (_, i) => i / 10));
+  const x = float32(
+    [4, 3],
+    Array.from({ length: 12 }, (_, i) => i / 10),
+  );
   const seen: number[] = [];
   await integratedGradients(quadraticModel(), {
     backend,
@@ -184,5 +208,8 @@ test("progress reports every evaluation and AbortSignal cancels", async () => {
   assert.ok(seen.length >= 6);
   const ac = new AbortController();
   ac.abort();
-  await assert.rejects(integratedGradients(quadraticModel(), { backend, inputs: { x }, signal: ac.signal }), /cancelled/);
+  await assert.rejects(
+    integratedGradients(quadraticModel(), { backend, inputs: { x }, signal: ac.signal }),
+    /cancelled/,
+  );
 });

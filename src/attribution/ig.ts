@@ -2,8 +2,9 @@
  * Integrated Gradients (Sundararajan et al. 2017):
  * attribution_i = (x_i − x'_i) · ∫₀¹ ∂F(x' + α(x − x'))/∂x_i dα, by quadrature, in chunks.
  */
-import { cutModel } from "../onnx/graph.js";
+
 import { encodeModel } from "../onnx/codec.js";
+import { cutModel, UnknownTensorError } from "../onnx/graph.js";
 import { declaredDims } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend, SessionOptions } from "../runtime/backend.js";
@@ -15,7 +16,6 @@ import { assertFinite, NonFloatInputError, OptionError, ShapeMismatchError } fro
 import { evaluatePath, type PathPoint, type PathProblem, type Progress } from "./path-engine.js";
 import { type QuadratureMethod, quadrature } from "./quadrature.js";
 import { seedsForTarget, type Target } from "./targets.js";
-import { UnknownTensorError } from "../onnx/graph.js";
 
 /** Options of {@link integratedGradients}. */
 export interface IntegratedGradientsOptions {
@@ -88,11 +88,19 @@ function isTensor(t: unknown): t is Tensor {
 }
 
 function isBaselineSpec(b: unknown): b is Baseline {
-  return typeof b === "number" || b === "zero" || isTensor(b) || (typeof b === "object" && b !== null && "kind" in b);
+  return (
+    typeof b === "number" ||
+    b === "zero" ||
+    isTensor(b) ||
+    (typeof b === "object" && b !== null && "kind" in b)
+  );
 }
 
 /** Splits the baselines option into a list of baseline sets (name → tensor). */
-function baselineSets(option: IntegratedGradientsOptions["baselines"], inputs: Record<string, Tensor>): Record<string, Tensor>[] {
+function baselineSets(
+  option: IntegratedGradientsOptions["baselines"],
+  inputs: Record<string, Tensor>,
+): Record<string, Tensor>[] {
   const names = Object.keys(inputs);
   const perName: Record<string, Baseline[]> = {};
   if (option === undefined || isBaselineSpec(option) || Array.isArray(option)) {
@@ -114,7 +122,9 @@ function baselineSets(option: IntegratedGradientsOptions["baselines"], inputs: R
     }
   }
   return Array.from({ length: count }, (_, k) =>
-    Object.fromEntries(names.map((n) => [n, resolveBaseline(perName[n]![Math.min(k, perName[n]!.length - 1)], inputs[n]!, n)])),
+    Object.fromEntries(
+      names.map((n) => [n, resolveBaseline(perName[n]![Math.min(k, perName[n]!.length - 1)], inputs[n]!, n)]),
+    ),
   );
 }
 
@@ -129,7 +139,10 @@ function baselineSets(option: IntegratedGradientsOptions["baselines"], inputs: R
  * console.log(r.attributions.input.dims, r.delta);
  * ```
  */
-export async function integratedGradients(model: ModelProto, options: IntegratedGradientsOptions): Promise<Attribution> {
+export async function integratedGradients(
+  model: ModelProto,
+  options: IntegratedGradientsOptions,
+): Promise<Attribution> {
   const { backend } = options;
   const extra = options.extra ?? {};
   let attributedModel = model;
@@ -139,7 +152,9 @@ export async function integratedGradients(model: ModelProto, options: Integrated
 
   for (const [k, t] of Object.entries({ ...inputs, ...extra })) {
     if (t.dims.length === 0 || t.dims[0] !== numExamples) {
-      throw new ShapeMismatchError(`input "${k}" has shape [${t.dims.join(", ")}]; expected ${numExamples} rows on axis 0 like the others`);
+      throw new ShapeMismatchError(
+        `input "${k}" has shape [${t.dims.join(", ")}]; expected ${numExamples} rows on axis 0 like the others`,
+      );
     }
   }
   const graphInputs = model.graph!.input.map((i) => i.name!);
@@ -148,20 +163,24 @@ export async function integratedGradients(model: ModelProto, options: Integrated
     const headSession = await backend.createSession(encodeModel(head), options.session);
     try {
       const headInputs = head.graph!.input.map((i) => i.name!);
-      const pick = (src: Record<string, Tensor>) => Object.fromEntries(headInputs.filter((n) => n in src).map((n) => [n, src[n]!]));
+      const pick = (src: Record<string, Tensor>) =>
+        Object.fromEntries(headInputs.filter((n) => n in src).map((n) => [n, src[n]!]));
       const all = { ...extra, ...inputs };
       const x = (await headSession.run(pick(all), [options.layer]))[options.layer]!;
       inputs = { [options.layer]: x };
       if (options.baselineInputs) {
         const bi = { ...all, ...options.baselineInputs };
-        layerBaselines = { [options.layer]: (await headSession.run(pick(bi), [options.layer]))[options.layer]! };
+        layerBaselines = {
+          [options.layer]: (await headSession.run(pick(bi), [options.layer]))[options.layer]!,
+        };
       }
     } finally {
       await headSession.dispose();
     }
     attributedModel = tail;
   } else {
-    for (const k of Object.keys(inputs)) if (!graphInputs.includes(k)) throw new UnknownTensorError(k, graphInputs, "model input");
+    for (const k of Object.keys(inputs))
+      if (!graphInputs.includes(k)) throw new UnknownTensorError(k, graphInputs, "model input");
   }
   for (const k of Object.keys(extra)) {
     if (!graphInputs.includes(k)) throw new UnknownTensorError(k, graphInputs, "model input (extra)");
@@ -178,29 +197,51 @@ export async function integratedGradients(model: ModelProto, options: Integrated
   const passthrough = Object.fromEntries(
     Object.entries({ ...extra, ...options.inputs }).filter(([k]) => tailInputs.has(k) && !(k in inputs)),
   );
-  const missing = [...tailInputs].filter((n) => !(n in inputs) && !(n in passthrough) && !attributedModel.graph!.initializer.some((t) => t.name === n));
+  const missing = [...tailInputs].filter(
+    (n) =>
+      !(n in inputs) && !(n in passthrough) && !attributedModel.graph!.initializer.some((t) => t.name === n),
+  );
   if (missing.length) {
-    throw new OptionError(`the model also needs input(s) ${missing.map((m) => `"${m}"`).join(", ")}: pass them in extra`);
+    throw new OptionError(
+      `the model also needs input(s) ${missing.map((m) => `"${m}"`).join(", ")}: pass them in extra`,
+    );
   }
 
   const output = options.output ?? attributedModel.graph!.output[0]!.name!;
   const outputs = attributedModel.graph!.output.map((o) => o.name!);
   if (!outputs.includes(output)) throw new UnknownTensorError(output, outputs, "output");
 
-  const session = await GradientSession.create(backend, attributedModel, { ...inputs, ...passthrough }, {
-    wrt: Object.keys(inputs),
-    outputs: [output],
-    session: options.session,
-  });
+  const session = await GradientSession.create(
+    backend,
+    attributedModel,
+    { ...inputs, ...passthrough },
+    {
+      wrt: Object.keys(inputs),
+      outputs: [output],
+      session: options.session,
+    },
+  );
   try {
     const outInfo = session.shapes.get(output)!;
     const probeBatch = outInfo.dims[0] ?? 1;
     const outDims = [numExamples, ...outInfo.dims.slice(1)];
-    const seeds = seedsForTarget(options.target, outDims, numExamples, outInfo.dtype as "float32" | "float64", output);
+    const seeds = seedsForTarget(
+      options.target,
+      outDims,
+      numExamples,
+      outInfo.dtype as "float32" | "float64",
+      output,
+    );
     void probeBatch;
-    const sets = layerBaselines && options.baselines === undefined ? [layerBaselines] : baselineSets(options.baselines, inputs);
-    for (const set of sets) for (const [k, b] of Object.entries(set)) assertFinite(b.data as Float32Array, `baseline for "${k}"`);
-    const chunkRows = options.chunkSize ?? autoChunkRows(session.shapes, options.memoryBudget, fixedBatch(attributedModel, Object.keys(inputs)));
+    const sets =
+      layerBaselines && options.baselines === undefined
+        ? [layerBaselines]
+        : baselineSets(options.baselines, inputs);
+    for (const set of sets)
+      for (const [k, b] of Object.entries(set)) assertFinite(b.data as Float32Array, `baseline for "${k}"`);
+    const chunkRows =
+      options.chunkSize ??
+      autoChunkRows(session.shapes, options.memoryBudget, fixedBatch(attributedModel, Object.keys(inputs)));
     const attributed = Object.entries(inputs).map(([name, t]) => ({
       name,
       rowDims: t.dims.slice(1),
@@ -369,7 +410,8 @@ async function autoSteps(
     for (const e of active) {
       const prev = intervals[e]!;
       if (prev === 0) {
-        for (let k = 0; k <= n; k++) points.push({ example: e, alpha: k / n, weight: k === 0 || k === n ? -1 : 1 });
+        for (let k = 0; k <= n; k++)
+          points.push({ example: e, alpha: k / n, weight: k === 0 || k === n ? -1 : 1 });
       } else {
         for (let k = 1; k < n; k += 2) points.push({ example: e, alpha: k / n, weight: 1 });
       }

@@ -65,14 +65,21 @@ function rowsOf(t: Tensor): number {
 /** Copies row `r` of `src` into `dst` at row `k` (rows of `rowSize` elements). */
 function copyRow(src: Tensor, r: number, dst: Tensor["data"], k: number, rowSize: number): void {
   const s = src.data as unknown as { subarray(a: number, b: number): ArrayLike<unknown> };
-  (dst as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(s.subarray(r * rowSize, (r + 1) * rowSize), k * rowSize);
+  (dst as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(
+    s.subarray(r * rowSize, (r + 1) * rowSize),
+    k * rowSize,
+  );
 }
 
 /**
  * Evaluates the gradient at every point, `chunkRows` points per session run, and accumulates
  * weight · gradient per example. Peak memory: one chunk of rows plus the accumulators.
  */
-export async function evaluatePath(problem: PathProblem, points: readonly PathPoint[], numExamples: number): Promise<PathAccumulation> {
+export async function evaluatePath(
+  problem: PathProblem,
+  points: readonly PathPoint[],
+  numExamples: number,
+): Promise<PathAccumulation> {
   const { session, attributed } = problem;
   const sums: Record<string, Float64Array> = {};
   for (const a of attributed) sums[a.name] = new Float64Array(numExamples * sizeOf(a.rowDims));
@@ -103,7 +110,9 @@ export async function evaluatePath(problem: PathProblem, points: readonly PathPo
       feeds[name] = tensor(t.dtype, [rows, ...t.dims.slice(1)], data as DataOf[typeof t.dtype]);
     }
     const seedData = allocate(seedDtype, rows * seedRow);
-    batch.forEach((p, k) => copyRow(problem.seeds, rowsOf(problem.seeds) === 1 ? 0 : p.example, seedData, k, seedRow));
+    batch.forEach((p, k) =>
+      copyRow(problem.seeds, rowsOf(problem.seeds) === 1 ? 0 : p.example, seedData, k, seedRow),
+    );
     const seeds = { [problem.output]: tensor(seedDtype, [rows, ...problem.seeds.dims.slice(1)], seedData) };
 
     const result = await session.run(feeds, seeds);
@@ -134,7 +143,9 @@ export async function evaluatePath(problem: PathProblem, points: readonly PathPo
       });
       for (let j = 0; j < g.length; j++) {
         if (!Number.isFinite(g[j]!)) {
-          throw new NonFiniteError(`the gradient with respect to "${a.name}" is not finite (NaN or Inf) at a path point`);
+          throw new NonFiniteError(
+            `the gradient with respect to "${a.name}" is not finite (NaN or Inf) at a path point`,
+          );
         }
       }
     }

@@ -5,7 +5,12 @@
  */
 
 /** Names of the supported rules (Captum's names). */
-export type QuadratureMethod = "riemann_left" | "riemann_right" | "riemann_middle" | "riemann_trapezoid" | "gausslegendre";
+export type QuadratureMethod =
+  | "riemann_left"
+  | "riemann_right"
+  | "riemann_middle"
+  | "riemann_trapezoid"
+  | "gausslegendre";
 
 /** Nodes α_k in [0, 1] and weights w_k with Σ w_k f(α_k) ≈ ∫₀¹ f. */
 export interface Quadrature {
@@ -61,7 +66,9 @@ export function quadrature(method: QuadratureMethod, n: number): Quadrature {
       break;
     }
     default:
-      throw new QuadratureError(`unknown method "${String(method)}"; use one of ${QUADRATURE_METHODS.join(", ")}`);
+      throw new QuadratureError(
+        `unknown method "${String(method)}"; use one of ${QUADRATURE_METHODS.join(", ")}`,
+      );
   }
   return { method, alphas, weights };
 }

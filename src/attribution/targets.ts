@@ -3,7 +3,7 @@
  * (cotangent) shaped like the output, so class indices, positions and weight vectors are one
  * mechanism and the gradient graph is never rebuilt.
  */
-import { sizeOf, type Tensor, tensor, shapeString } from "../tensor/tensor.js";
+import { shapeString, sizeOf, type Tensor, tensor } from "../tensor/tensor.js";
 import { TargetError } from "./errors.js";
 
 /**
@@ -24,7 +24,13 @@ function isTensor(t: unknown): t is Tensor {
  * Builds the per-example seed tensor [N, …outputRowDims] for a target.
  * `outputDims` is the output's shape at batch N (axis 0 is the batch).
  */
-export function seedsForTarget(target: Target | undefined, outputDims: readonly number[], numExamples: number, dtype: "float32" | "float64", outputName: string): Tensor {
+export function seedsForTarget(
+  target: Target | undefined,
+  outputDims: readonly number[],
+  numExamples: number,
+  dtype: "float32" | "float64",
+  outputName: string,
+): Tensor {
   const rowDims = outputDims.slice(1);
   const row = sizeOf(rowDims);
   const seeds = tensor(dtype, [numExamples, ...rowDims]);
@@ -39,7 +45,9 @@ export function seedsForTarget(target: Target | undefined, outputDims: readonly 
   };
   if (target === undefined) {
     if (row !== 1) {
-      throw new TargetError(`output "${outputName}" has ${row} values per example (shape ${shapeString(outputDims)}): give a target`);
+      throw new TargetError(
+        `output "${outputName}" has ${row} values per example (shape ${shapeString(outputDims)}): give a target`,
+      );
     }
     data.fill(1);
     return seeds;
@@ -69,12 +77,16 @@ export function seedsForTarget(target: Target | undefined, outputDims: readonly 
   }
   const pos = (target as { position: readonly number[] }).position;
   if (pos.length !== rowDims.length) {
-    throw new TargetError(`target position [${pos.join(", ")}] has ${pos.length} indices; output "${outputName}" has ${rowDims.length} axes per example`);
+    throw new TargetError(
+      `target position [${pos.join(", ")}] has ${pos.length} indices; output "${outputName}" has ${rowDims.length} axes per example`,
+    );
   }
   let flat = 0;
   pos.forEach((p, i) => {
     if (!Number.isInteger(p) || p < 0 || p >= rowDims[i]!) {
-      throw new TargetError(`target position [${pos.join(", ")}] is out of range for output shape ${shapeString(rowDims)}`);
+      throw new TargetError(
+        `target position [${pos.join(", ")}] is out of range for output shape ${shapeString(rowDims)}`,
+      );
     }
     flat = flat * rowDims[i]! + p;
   });

@@ -3,11 +3,18 @@
  * Gradient rules use it; every helper here picks the form of an op that the opset accepts
  * (axes as attribute before opset 13/18, as input after), so old models are never "upgraded".
  */
+
+import type { NameScope } from "../onnx/graph.js";
+import {
+  type AttrValue,
+  ModelStructureError,
+  makeAttribute,
+  makeNode,
+  tensorToProto,
+} from "../onnx/model.js";
+import type { AttributeProto, NodeProto, TensorProto } from "../onnx/types.js";
 import type { DType, Tensor } from "../tensor/tensor.js";
 import { tensor } from "../tensor/tensor.js";
-import type { NameScope } from "../onnx/graph.js";
-import { type AttrValue, makeAttribute, makeNode, ModelStructureError, tensorToProto } from "../onnx/model.js";
-import type { AttributeProto, NodeProto, TensorProto } from "../onnx/types.js";
 
 /** Static facts about one tensor: its element type and its dims as seen by the shape probe. */
 export interface TensorInfo {
@@ -79,7 +86,10 @@ export class GraphBuilder {
   /** Facts about a forward tensor; throws a clear error when the probe did not see it. */
   infoOf(name: string): TensorInfo {
     const i = this.info.get(name);
-    if (!i) throw new ModelStructureError(`no shape information for tensor "${name}" (the shape probe did not see it)`);
+    if (!i)
+      throw new ModelStructureError(
+        `no shape information for tensor "${name}" (the shape probe did not see it)`,
+      );
     return i;
   }
 
@@ -99,7 +109,10 @@ export class GraphBuilder {
 
   /** An initializer holding `t` (deduplicated by content for small tensors). */
   constant(t: Tensor, base = "const"): string {
-    const key = t.data.length <= 16 ? `${t.dtype}|${t.dims.join(",")}|${Array.from(t.data as ArrayLike<unknown>).join(",")}` : "";
+    const key =
+      t.data.length <= 16
+        ? `${t.dtype}|${t.dims.join(",")}|${Array.from(t.data as ArrayLike<unknown>).join(",")}`
+        : "";
     if (key) {
       const hit = this.constCache.get(key);
       if (hit) return hit;
@@ -113,7 +126,14 @@ export class GraphBuilder {
 
   /** A 1-D int64 constant. */
   int64s(values: readonly number[]): string {
-    return this.constant(tensor("int64", [values.length], BigInt64Array.from(values, (v) => BigInt(v))), "ints");
+    return this.constant(
+      tensor(
+        "int64",
+        [values.length],
+        BigInt64Array.from(values, (v) => BigInt(v)),
+      ),
+      "ints",
+    );
   }
 
   /** A scalar int64 constant. */
@@ -182,7 +202,7 @@ export class GraphBuilder {
       if (steps) inputs.push(this.int64s(steps));
       return this.op("Slice", inputs);
     }
-    if (steps && steps.some((s) => s !== 1)) throw new ModelStructureError("Slice with steps needs opset ≥ 10");
+    if (steps?.some((s) => s !== 1)) throw new ModelStructureError("Slice with steps needs opset ≥ 10");
     return this.op("Slice", [x], { starts, ends, axes });
   }
 

@@ -2,18 +2,25 @@
  * The gradient-graph transform: a model in, a model out that also computes
  * ∂/∂wrt Σ_o Σ seed_o ⊙ output_o for every `wrt` tensor, where each seed is a new graph input.
  */
-import { isFloat } from "../tensor/tensor.js";
+
 import { allTensorNames, NameScope, topologicalOrder, UnknownTensorError } from "../onnx/graph.js";
 import {
+  attrFloat,
+  attrFloats,
+  attrInt,
+  attrInts,
+  attrTensor,
   cloneModel,
   dataTypeOf,
   declaredDims,
   describeNode,
-  makeValueInfo,
   ModelStructureError,
+  makeValueInfo,
   opsetOf,
+  tensorFromProto,
 } from "../onnx/model.js";
-import type { ModelProto, ValueInfoProto } from "../onnx/types.js";
+import type { GraphProto, ModelProto, TensorProto, ValueInfoProto } from "../onnx/types.js";
+import { isFloat, type Tensor, tensor } from "../tensor/tensor.js";
 import { GraphBuilder, type ShapeInfo } from "./builder.js";
 import { NON_DIFFERENTIABLE, type RuleContext, ruleFor, supportedOps } from "./registry.js";
 import "./rules/index.js";
@@ -78,18 +85,27 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
   const known = allTensorNames(graph);
   const knownSet = new Set(known);
   const outputs = [...(options.outputs ?? graph.output.map((o) => o.name!))];
-  for (const w of options.wrt) if (!knownSet.has(w)) throw new UnknownTensorError(w, known, "tensor to differentiate");
+  for (const w of options.wrt)
+    if (!knownSet.has(w)) throw new UnknownTensorError(w, known, "tensor to differentiate");
   for (const o of outputs) {
-    if (!knownSet.has(o)) throw new UnknownTensorError(o, graph.output.map((x) => x.name!), "output");
+    if (!knownSet.has(o))
+      throw new UnknownTensorError(
+        o,
+        graph.output.map((x) => x.name!),
+        "output",
+      );
   }
   for (const w of options.wrt) {
     const dt = shapes.get(w)?.dtype;
     if (!dt || !isFloat(dt)) {
-      throw new ModelStructureError(`cannot differentiate with respect to "${w}": its type is ${dt ?? "unknown"}, not float`);
+      throw new ModelStructureError(
+        `cannot differentiate with respect to "${w}": its type is ${dt ?? "unknown"}, not float`,
+      );
     }
   }
 
   const order = topologicalOrder(graph);
+  const constants = constantValues(graph);
   const isFloatTensor = (n: string) => {
     const dt = shapes.get(n)?.dtype;
     return dt !== undefined && isFloat(dt);
@@ -99,7 +115,8 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
   const depends = new Set(options.wrt);
   for (const n of order) {
     if (NON_DIFFERENTIABLE.has(n.opType ?? "")) continue;
-    if (n.input.some((i) => i && depends.has(i))) for (const o of n.output) if (o && isFloatTensor(o)) depends.add(o);
+    if (n.input.some((i) => i && depends.has(i)))
+      for (const o of n.output) if (o && isFloatTensor(o)) depends.add(o);
   }
   // Backward: tensors that reach a differentiated output.
   const reaches = new Set(outputs);
@@ -129,11 +146,14 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
   const seedInputs: ValueInfoProto[] = [];
   for (const o of outputs) {
     const info = shapes.get(o);
-    if (!info?.dtype || !isFloat(info.dtype)) throw new ModelStructureError(`output "${o}" is not a float tensor`);
+    if (!info?.dtype || !isFloat(info.dtype))
+      throw new ModelStructureError(`output "${o}" is not a float tensor`);
     const seed = scope.fresh(`${o}_seed`);
     seeds.push(seed);
     const vi = graph.output.find((x) => x.name === o) ?? graph.valueInfo.find((x) => x.name === o);
-    seedInputs.push(makeValueInfo(seed, dataTypeOf(info.dtype), declaredDims(vi) ?? symbolicDims(info.dims, seed)));
+    seedInputs.push(
+      makeValueInfo(seed, dataTypeOf(info.dtype), declaredDims(vi) ?? symbolicDims(info.dims, seed)),
+    );
     shapes.set(seed, { dtype: info.dtype, dims: [...info.dims] });
     add(o, seed);
   }
@@ -147,7 +167,8 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
     if (dys.every((d) => d === undefined)) continue;
     if (NON_DIFFERENTIABLE.has(opType)) continue;
     const rule = ruleFor(opType, node.domain);
-    if (!rule) throw new UnsupportedOpError(opType, node.name || node.output[0] || "?", opset, node.domain ?? "");
+    if (!rule)
+      throw new UnsupportedOpError(opType, node.name || node.output[0] || "?", opset, node.domain ?? "");
     const ctx: RuleContext = {
       node,
       b,
@@ -158,6 +179,10 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
       needs: (i) => {
         const name = node.input[i];
         return !!name && depends.has(name) && isFloatTensor(name);
+      },
+      constant: (i) => {
+        const name = node.input[i];
+        return name ? constants(name) : undefined;
       },
     };
     let grads: (string | undefined)[];
@@ -199,8 +224,48 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
   return { model, seeds, gradients, outputs };
 }
 
+/**
+ * Looks up constant tensors: initializers that are not overridable graph inputs, and outputs of
+ * Constant nodes (value, value_float(s), value_int(s)). Values are decoded on first use.
+ */
+function constantValues(graph: GraphProto): (name: string) => Tensor | undefined {
+  const inputs = new Set(graph.input.map((i) => i.name));
+  const protos = new Map<string, TensorProto>();
+  for (const t of graph.initializer) if (t.name && !inputs.has(t.name)) protos.set(t.name, t);
+  const direct = new Map<string, Tensor>();
+  for (const n of graph.node) {
+    if (n.opType !== "Constant" || (n.domain ?? "") !== "" || !n.output[0]) continue;
+    const value = attrTensor(n, "value");
+    if (value) protos.set(n.output[0], value);
+    const ints = attrInts(n, "value_ints");
+    const int = attrInt(n, "value_int");
+    const floats = attrFloats(n, "value_floats");
+    const float = attrFloat(n, "value_float");
+    if (ints)
+      direct.set(
+        n.output[0],
+        tensor(
+          "int64",
+          [ints.length],
+          BigInt64Array.from(ints, (v) => BigInt(v)),
+        ),
+      );
+    else if (int !== undefined) direct.set(n.output[0], tensor("int64", [], BigInt64Array.of(BigInt(int))));
+    else if (floats) direct.set(n.output[0], tensor("float32", [floats.length], Float32Array.from(floats)));
+    else if (float !== undefined) direct.set(n.output[0], tensor("float32", [], Float32Array.of(float)));
+  }
+  return (name) => {
+    const hit = direct.get(name);
+    if (hit) return hit;
+    const p = protos.get(name);
+    if (!p) return undefined;
+    const t = tensorFromProto(p);
+    direct.set(name, t);
+    return t;
+  };
+}
+
 /** Placeholder dims for a seed whose output has no declared shape: axis 0 dynamic. */
 function symbolicDims(dims: number[], base: string): (number | string)[] {
   return dims.map((d, i) => (i === 0 ? `${base}_batch` : d));
 }
-

@@ -3,6 +3,7 @@
  * the nodes computing those input gradients from the output gradients.
  */
 import type { NodeProto } from "../onnx/types.js";
+import type { Tensor } from "../tensor/tensor.js";
 import type { GraphBuilder } from "./builder.js";
 
 /** What a rule sees when it emits the gradient of one node. */
@@ -19,6 +20,11 @@ export interface RuleContext {
   dy(i: number): string | undefined;
   /** True when input i needs a gradient (it depends on a `wrt` tensor and is float). */
   needs(i: number): boolean;
+  /**
+   * The value of input i when it is a constant (an initializer that is not a graph input, or a
+   * Constant node's output); undefined when it is computed at run time or absent.
+   */
+  constant(i: number): Tensor | undefined;
 }
 
 /** A gradient rule (as tfjs' GradConfig). */

@@ -92,7 +92,10 @@ const SCHEMA: Record<string, Field[]> = {
     f(8, "overload", "string"),
     f(9, "metadataProps", "StringStringEntry", "r"),
   ],
-  TensorAnnotation: [f(1, "tensorName", "string"), f(2, "quantParameterTensorNames", "StringStringEntry", "r")],
+  TensorAnnotation: [
+    f(1, "tensorName", "string"),
+    f(2, "quantParameterTensorNames", "StringStringEntry", "r"),
+  ],
   Graph: [
     f(1, "node", "Node", "r"),
     f(2, "name", "string"),
@@ -230,14 +233,23 @@ function decodeMessage(msg: string, buf: Uint8Array, start: number, end: number)
   return out;
 }
 
-function appendPacked(prev: ArrayLike<unknown>, buf: Uint8Array, s: number, e: number, kind: Scalar): unknown {
+function appendPacked(
+  prev: ArrayLike<unknown>,
+  buf: Uint8Array,
+  s: number,
+  e: number,
+  kind: Scalar,
+): unknown {
   if (kind === "float" || kind === "double") {
     const width = kind === "float" ? 4 : 8;
     if ((e - s) % width !== 0) throw new WireFormatError(`packed ${kind} run of ${e - s} bytes`);
     const copy = buf.slice(s, e);
     const arr = kind === "float" ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer);
     if (prev.length === 0) return arr;
-    const merged = kind === "float" ? new Float32Array(prev.length + arr.length) : new Float64Array(prev.length + arr.length);
+    const merged =
+      kind === "float"
+        ? new Float32Array(prev.length + arr.length)
+        : new Float64Array(prev.length + arr.length);
     merged.set(prev as ArrayLike<number>, 0);
     merged.set(arr, prev.length);
     return merged;
@@ -288,7 +300,10 @@ function encodeMessage(msg: string, obj: Record<string, unknown>): WireWriter {
       } else if (fd.packed) {
         const inner = new WireWriter();
         if (fd.kind === "float" || fd.kind === "double") {
-          const typed = fd.kind === "float" ? Float32Array.from(arr as ArrayLike<number>) : Float64Array.from(arr as ArrayLike<number>);
+          const typed =
+            fd.kind === "float"
+              ? Float32Array.from(arr as ArrayLike<number>)
+              : Float64Array.from(arr as ArrayLike<number>);
           inner.bytes(new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
         } else for (let i = 0; i < arr.length; i++) writeScalar(inner, fd.kind, arr[i]);
         w.tag(fd.no, 2);

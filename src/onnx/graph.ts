@@ -1,7 +1,7 @@
 /**
  * Graph utilities: topological order, producers/consumers, unique names, pruning and cutting.
  */
-import { cloneModel, elemTypeOf, makeValueInfo, ModelStructureError } from "./model.js";
+import { cloneModel, elemTypeOf, ModelStructureError, makeValueInfo } from "./model.js";
 import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from "./types.js";
 
 /** Raised when a tensor name is not in the model; lists names that do exist. */
@@ -195,7 +195,8 @@ export function cutModel(model: ModelProto, tensorName: string, elemType?: numbe
   const tail = cloneModel(model);
   const g = tail.graph!;
   const p = producers.get(tensorName);
-  if (p) g.node = g.node.filter((n) => n !== graph.node[graph.node.indexOf(p)] && !n.output.includes(tensorName));
+  if (p)
+    g.node = g.node.filter((n) => n !== graph.node[graph.node.indexOf(p)] && !n.output.includes(tensorName));
   g.initializer = g.initializer.filter((t) => t.name !== tensorName);
   g.input = g.input.filter((i) => i.name !== tensorName);
   g.input.push(findValueInfo(graph, tensorName) ?? makeValueInfo(tensorName, type));

@@ -2,7 +2,14 @@
  * Building small models in code (tests, examples, graph rewrites).
  */
 import type { DType, Tensor } from "../tensor/tensor.js";
-import { type AttrValue, dataTypeOf, makeAttribute, makeNode, makeValueInfo, tensorToProto } from "./model.js";
+import {
+  type AttrValue,
+  dataTypeOf,
+  makeAttribute,
+  makeNode,
+  makeValueInfo,
+  tensorToProto,
+} from "./model.js";
 import type { ModelProto, NodeProto } from "./types.js";
 
 /** A node in {@link makeModel}'s compact form. */
@@ -43,7 +50,9 @@ export function makeModel(spec: ModelSpec): ModelProto {
       n.inputs,
       n.outputs,
       n.name ?? `${n.op}_${k}`,
-      Object.entries(n.attrs ?? {}).map(([name, v]) => makeAttribute(name, v, { float: n.floats?.includes(name) })),
+      Object.entries(n.attrs ?? {}).map(([name, v]) =>
+        makeAttribute(name, v, { float: n.floats?.includes(name) }),
+      ),
       n.domain,
     ),
   );

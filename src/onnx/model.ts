@@ -163,7 +163,15 @@ export function dtypeOf(code: number | undefined): DType | undefined {
   return undefined;
 }
 
-const WIDTH: Record<DType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, uint8: 1, int8: 1 };
+const WIDTH: Record<DType, number> = {
+  float32: 4,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  bool: 1,
+  uint8: 1,
+  int8: 1,
+};
 
 /**
  * Reads the values of a TensorProto (raw_data or the typed fields).
@@ -172,16 +180,20 @@ const WIDTH: Record<DType, number> = { float32: 4, float64: 8, int64: 8, int32: 
 export function tensorFromProto(tp: TensorProto): Tensor {
   const dtype = dtypeOf(tp.dataType);
   const what = `tensor "${tp.name ?? ""}"`;
-  if (!dtype) throw new ModelStructureError(`${what}: element type ${dataTypeName(tp.dataType)} is not supported`);
+  if (!dtype)
+    throw new ModelStructureError(`${what}: element type ${dataTypeName(tp.dataType)} is not supported`);
   if (tp.dataLocation === 1 && !tp.rawData) {
     throw new ModelStructureError(`${what}: its data is stored externally and was not loaded`);
   }
   const dims = tp.dims.map(Number);
   const n = dims.reduce((a, b) => a * b, 1);
   if (tp.rawData) {
-    const bytes = tp.rawData.slice(); // aligned copy
+    // A copy, aligned at offset 0 (rawData may be a view into a larger Node Buffer).
+    const bytes = new Uint8Array(tp.rawData);
     if (bytes.length !== n * WIDTH[dtype]) {
-      throw new ModelStructureError(`${what}: raw_data has ${bytes.length} bytes, shape needs ${n * WIDTH[dtype]}`);
+      throw new ModelStructureError(
+        `${what}: raw_data has ${bytes.length} bytes, shape needs ${n * WIDTH[dtype]}`,
+      );
     }
     const buf = bytes.buffer;
     const data =
@@ -204,7 +216,11 @@ export function tensorFromProto(tp: TensorProto): Tensor {
     case "float64":
       return tensor(dtype, dims, Float64Array.from(tp.doubleData));
     case "int64":
-      return tensor(dtype, dims, BigInt64Array.from(tp.int64Data, (v) => BigInt(v)));
+      return tensor(
+        dtype,
+        dims,
+        BigInt64Array.from(tp.int64Data, (v) => BigInt(v)),
+      );
     case "int32":
       return tensor(dtype, dims, Int32Array.from(tp.int32Data));
     case "int8":
@@ -250,7 +266,9 @@ export function makeValueInfo(
   const type: TypeProto = { tensorType: { elemType } };
   if (dims) {
     type.tensorType!.shape = {
-      dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : typeof d === "string" ? { dimParam: d } : {})),
+      dim: dims.map((d) =>
+        typeof d === "number" ? { dimValue: d } : typeof d === "string" ? { dimParam: d } : {},
+      ),
     };
   }
   return { name, type, metadataProps: [] };
@@ -277,7 +295,14 @@ export function makeNode(
   attributes: AttributeProto[] = [],
   domain?: string,
 ): NodeProto {
-  const n: NodeProto = { input: inputs, output: outputs, name, opType, attribute: attributes, metadataProps: [] };
+  const n: NodeProto = {
+    input: inputs,
+    output: outputs,
+    name,
+    opType,
+    attribute: attributes,
+    metadataProps: [],
+  };
   if (domain) n.domain = domain;
   return n;
 }
@@ -296,7 +321,12 @@ export function cloneModel(model: ModelProto): ModelProto {
 export function cloneGraph(g: GraphProto): GraphProto {
   return {
     ...g,
-    node: g.node.map((n) => ({ ...n, input: [...n.input], output: [...n.output], attribute: [...n.attribute] })),
+    node: g.node.map((n) => ({
+      ...n,
+      input: [...n.input],
+      output: [...n.output],
+      attribute: [...n.attribute],
+    })),
     initializer: [...g.initializer],
     input: [...g.input],
     output: [...g.output],

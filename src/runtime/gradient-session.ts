@@ -62,7 +62,10 @@ export class GradientSession {
     let second: GradientModel | undefined;
     let runModel = first.model;
     if (options.hvp) {
-      const shapes2 = await probeShapes(backend, first.model, { ...pf, ...probeSeeds(first, shapes, outputs) });
+      const shapes2 = await probeShapes(backend, first.model, {
+        ...pf,
+        ...probeSeeds(first, shapes, outputs),
+      });
       second = gradientModel(first.model, { wrt: options.wrt, outputs: first.gradients, shapes: shapes2 });
       runModel = second.model;
     }
@@ -79,7 +82,11 @@ export class GradientSession {
    * Evaluates outputs and gradients. `seeds` maps output names to cotangents shaped like the
    * outputs; `v` (HVP sessions only) maps wrt names to directions shaped like them.
    */
-  async run(feeds: Record<string, Tensor>, seeds: Record<string, Tensor>, v?: Record<string, Tensor>): Promise<GradientResult> {
+  async run(
+    feeds: Record<string, Tensor>,
+    seeds: Record<string, Tensor>,
+    v?: Record<string, Tensor>,
+  ): Promise<GradientResult> {
     const all: Record<string, Tensor> = { ...feeds };
     this.outputs.forEach((o, k) => {
       const s = seeds[o];
@@ -101,7 +108,8 @@ export class GradientSession {
       outputs: Object.fromEntries(this.outputs.map((o) => [o, out[o]!])),
       gradients: Object.fromEntries(this.wrt.map((w, k) => [w, out[this.first.gradients[k]!]!])),
     };
-    if (this.second) result.hvp = Object.fromEntries(this.wrt.map((w, k) => [w, out[this.second!.gradients[k]!]!]));
+    if (this.second)
+      result.hvp = Object.fromEntries(this.wrt.map((w, k) => [w, out[this.second!.gradients[k]!]!]));
     return result;
   }
 
@@ -117,7 +125,11 @@ function onesLike(dtype: "float32" | "float64", dims: number[]): Tensor {
 }
 
 /** Seeds of ones shaped like the outputs at the probe's batch size, for probing the gradient model. */
-function probeSeeds(first: GradientModel, shapes: ShapeInfo, outputs: readonly string[]): Record<string, Tensor> {
+function probeSeeds(
+  first: GradientModel,
+  shapes: ShapeInfo,
+  outputs: readonly string[],
+): Record<string, Tensor> {
   const seeds: Record<string, Tensor> = {};
   first.seeds.forEach((s, k) => {
     const info = shapes.get(outputs[k]!)!;

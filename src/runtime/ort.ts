@@ -39,7 +39,8 @@ const ORT_TYPE: Record<DType, string> = {
 
 function fromOrt(t: OrtTensor, name: string): Tensor {
   const dtype = (Object.keys(ORT_TYPE) as DType[]).find((k) => ORT_TYPE[k] === t.type);
-  if (!dtype) throw new RuntimeError(`output "${name}" has element type ${t.type}, which pathlens does not read`);
+  if (!dtype)
+    throw new RuntimeError(`output "${name}" has element type ${t.type}, which pathlens does not read`);
   let data = t.data as Tensor["data"];
   if (dtype === "bool" && !(data instanceof Uint8Array)) data = Uint8Array.from(data as ArrayLike<number>);
   return tensor(dtype, [...t.dims], data);
@@ -58,7 +59,8 @@ class OrtSessionWrapper implements Session {
   }
   async run(feeds: Record<string, Tensor>, fetches?: readonly string[]): Promise<Record<string, Tensor>> {
     const ortFeeds: Record<string, OrtTensor> = {};
-    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = new this.ort.Tensor(ORT_TYPE[v.dtype], v.data, v.dims);
+    for (const [k, v] of Object.entries(feeds))
+      ortFeeds[k] = new this.ort.Tensor(ORT_TYPE[v.dtype], v.data, v.dims);
     let out: Record<string, OrtTensor>;
     try {
       out = await this.session.run(ortFeeds, fetches);

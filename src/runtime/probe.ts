@@ -4,10 +4,10 @@
  * (for undoing broadcasting); runtime shapes stay dynamic in the emitted graph.
  */
 import type { ShapeInfo } from "../autodiff/builder.js";
-import { declaredDims, dtypeOf, elemTypeOf, cloneModel, ModelStructureError } from "../onnx/model.js";
 import { encodeModel } from "../onnx/codec.js";
+import { cloneModel, declaredDims, dtypeOf, elemTypeOf, ModelStructureError } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
-import { type Tensor, tensor, sizeOf } from "../tensor/tensor.js";
+import { sizeOf, type Tensor, tensor } from "../tensor/tensor.js";
 import type { Backend } from "./backend.js";
 
 /**
@@ -48,7 +48,11 @@ function repeatAxis(t: Tensor, axis: number, times: number): Tensor {
  * Runs `model` on `feeds` with all node outputs exposed; returns dtype and dims of every tensor
  * (inputs, initializers and node outputs).
  */
-export async function probeShapes(backend: Backend, model: ModelProto, feeds: Record<string, Tensor>): Promise<ShapeInfo> {
+export async function probeShapes(
+  backend: Backend,
+  model: ModelProto,
+  feeds: Record<string, Tensor>,
+): Promise<ShapeInfo> {
   const info: ShapeInfo = new Map();
   const g = model.graph!;
   for (const t of g.initializer) info.set(t.name!, { dtype: dtypeOf(t.dataType), dims: t.dims.map(Number) });
@@ -68,7 +72,9 @@ export async function probeShapes(backend: Backend, model: ModelProto, feeds: Re
   pg.output = [...pg.output, ...extra.map((name) => ({ name, metadataProps: [] }))];
   const missing = g.input.filter((i) => !(i.name! in feeds) && !g.initializer.some((t) => t.name === i.name));
   if (missing.length) {
-    throw new ModelStructureError(`the shape probe needs a value for input(s) ${missing.map((m) => `"${m.name}"`).join(", ")}`);
+    throw new ModelStructureError(
+      `the shape probe needs a value for input(s) ${missing.map((m) => `"${m.name}"`).join(", ")}`,
+    );
   }
   const session = await backend.createSession(encodeModel(probe), { optimization: "disabled" });
   try {

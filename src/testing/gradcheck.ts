@@ -27,6 +27,12 @@ export interface GradcheckOptions {
   backend?: Backend;
   /** Check at most this many elements per wrt tensor (random subset). */
   maxElements?: number;
+  /**
+   * For piecewise models (MaxPool, Relu) in float32: the largest fraction of Hessian-vector
+   * product elements whose finite difference may be discarded as crossing a kink (detected when
+   * the differences at eps and eps/2 disagree by more than 25%; default 0: none).
+   */
+  kinks?: number;
 }
 
 /** Result of a gradient check: the worst scaled error (≤ 1 passes) and details. */
@@ -63,7 +69,14 @@ function seededSum(out: Record<string, Tensor>, seeds: Record<string, Tensor>): 
   return s;
 }
 
-function compare(label: string, analytic: ArrayLike<number>, fd: ArrayLike<number>, idx: number[], rtol: number, atol?: number) {
+function compare(
+  label: string,
+  analytic: ArrayLike<number>,
+  fd: ArrayLike<number>,
+  idx: number[],
+  rtol: number,
+  atol?: number,
+) {
   let scale = 0;
   for (const i of idx) scale = Math.max(scale, Math.abs(fd[i]!));
   const a = atol ?? rtol * Math.max(scale, 1e-12);
@@ -76,7 +89,10 @@ function compare(label: string, analytic: ArrayLike<number>, fd: ArrayLike<numbe
       at = i;
     }
   }
-  const msg = at >= 0 ? `${label}: worst at element ${at}: analytic ${analytic[at]} vs finite difference ${fd[at]}` : label;
+  const msg =
+    at >= 0
+      ? `${label}: worst at element ${at}: analytic ${analytic[at]} vs finite difference ${fd[at]}`
+      : label;
   return { worst, message: msg };
 }
 
@@ -84,7 +100,11 @@ function compare(label: string, analytic: ArrayLike<number>, fd: ArrayLike<numbe
  * Compares the gradient graph of `model` with central finite differences at `feeds`.
  * Returns the worst error scaled by the tolerance (≤ 1 passes).
  */
-export async function gradcheck(model: ModelProto, feeds: Record<string, Tensor>, options: GradcheckOptions): Promise<GradcheckResult> {
+export async function gradcheck(
+  model: ModelProto,
+  feeds: Record<string, Tensor>,
+  options: GradcheckOptions,
+): Promise<GradcheckResult> {
   const backend = options.backend ?? nodeBackend();
   const rng = new Random(options.seed ?? 1);
   const f64 = options.wrt.every((w) => feeds[w]!.dtype === "float64");
@@ -124,7 +144,12 @@ export async function gradcheck(model: ModelProto, feeds: Record<string, Tensor>
     }
     if (options.hvp) {
       const shapes2 = await probeShapes(backend, gm.model, { ...feeds, ...seeds });
-      const hm = gradientModel(gm.model, { wrt: options.wrt, outputs: gm.gradients, shapes: shapes2, keepOutputs: false });
+      const hm = gradientModel(gm.model, {
+        wrt: options.wrt,
+        outputs: gm.gradients,
+        shapes: shapes2,
+        keepOutputs: false,
+      });
       const vs: Record<string, Tensor> = {};
       hm.seeds.forEach((s, k) => {
         vs[s] = randomLike(feeds[options.wrt[k]!]!, rng);
@@ -139,14 +164,54 @@ export async function gradcheck(model: ModelProto, feeds: Record<string, Tensor>
           plus[w] = axpy(feeds[w]!, vs[hm.seeds[k]!]!, eps);
           minus[w] = axpy(feeds[w]!, vs[hm.seeds[k]!]!, -eps);
         });
-        const gp = await grad.run({ ...plus, ...seeds }, gm.gradients);
-        const gmn = await grad.run({ ...minus, ...seeds }, gm.gradients);
+        const differences = async (step: number) => {
+          const plus: Record<string, Tensor> = { ...feeds };
+          const minus: Record<string, Tensor> = { ...feeds };
+          options.wrt.forEach((w, k) => {
+            plus[w] = axpy(feeds[w]!, vs[hm.seeds[k]!]!, step);
+            minus[w] = axpy(feeds[w]!, vs[hm.seeds[k]!]!, -step);
+          });
+          const gp = await grad.run({ ...plus, ...seeds }, gm.gradients);
+          const gmn = await grad.run({ ...minus, ...seeds }, gm.gradients);
+          return options.wrt.map((_, k) => {
+            const a = gp[gm.gradients[k]!]!.data as Float64Array;
+            const c = gmn[gm.gradients[k]!]!.data as Float64Array;
+            return Array.from(a, (v, i) => (v - c[i]!) / (2 * step));
+          });
+        };
+        const fds = await differences(eps);
+        const halves = options.kinks ? await differences(eps / 2) : undefined;
         options.wrt.forEach((w, k) => {
-          const a = gp[gm.gradients[k]!]!.data as Float64Array;
-          const c = gmn[gm.gradients[k]!]!.data as Float64Array;
-          const fd = Array.from(a, (v, i) => (v - c[i]!) / (2 * eps));
-          const idx = fd.map((_, i) => i);
-          results.push(compare(`Hessian-vector product wrt ${w}`, Array.from(h[hm.gradients[k]!]!.data as Float64Array), fd, idx, rtol, options.atol));
+          const fd = fds[k]!;
+          let idx = fd.map((_, i) => i);
+          let note = "";
+          if (halves) {
+            const scale = Math.max(...fd.map(Math.abs), 1e-12);
+            const smooth = idx.filter(
+              (i) => Math.abs(fd[i]! - halves[k]![i]!) <= 0.25 * (Math.abs(fd[i]!) + 2e-2 * scale),
+            );
+            const dropped = idx.length - smooth.length;
+            if (process.env.GRADCHECK_DEBUG)
+              for (const i of idx)
+                if (!smooth.includes(i)) console.log(i, fd[i], halves[k]![i], h[hm.gradients[k]!]!.data[i]);
+            if (dropped > options.kinks! * idx.length) {
+              results.push({
+                worst: Infinity,
+                message: `Hessian-vector product wrt ${w}: ${dropped} of ${idx.length} differences cross kinks`,
+              });
+            }
+            idx = smooth;
+            note = ` (${dropped} kink elements skipped)`;
+          }
+          const r = compare(
+            `Hessian-vector product wrt ${w}`,
+            Array.from(h[hm.gradients[k]!]!.data as Float64Array),
+            fd,
+            idx,
+            rtol,
+            options.atol,
+          );
+          results.push({ worst: r.worst, message: r.message + note });
         });
       } finally {
         await hs.dispose();

@@ -8,11 +8,19 @@ import { gradcheck } from "../../testing/gradcheck.js";
 const rng = new Random(7);
 function rand(dims: number[], lo = -1, hi = 1): Tensor {
   const n = dims.reduce((a, b) => a * b, 1);
-  return float64(dims, Array.from({ length: n }, () => lo + (hi - lo) * rng.uniform()));
+  return float64(
+    dims,
+    Array.from({ length: n }, () => lo + (hi - lo) * rng.uniform()),
+  );
 }
 
 /** A binary op on two float64 inputs with the given shapes. */
-async function checkBinary(op: string, da: number[], db: number[], opts: { lo?: number; hi?: number; hvp?: boolean } = {}) {
+async function checkBinary(
+  op: string,
+  da: number[],
+  db: number[],
+  opts: { lo?: number; hi?: number; hvp?: boolean } = {},
+) {
   const model = makeModel({
     opset: 17,
     inputs: [
@@ -22,7 +30,11 @@ async function checkBinary(op: string, da: number[], db: number[], opts: { lo?: 
     outputs: [{ name: "y", dtype: "float64" }],
     nodes: [{ op, inputs: ["a", "b"], outputs: ["y"] }],
   });
-  const r = await gradcheck(model, { a: rand(da, opts.lo, opts.hi), b: rand(db, opts.lo, opts.hi) }, { wrt: ["a", "b"], hvp: opts.hvp ?? true });
+  const r = await gradcheck(
+    model,
+    { a: rand(da, opts.lo, opts.hi), b: rand(db, opts.lo, opts.hi) },
+    { wrt: ["a", "b"], hvp: opts.hvp ?? true },
+  );
   assert.ok(r.worst <= 1, `${op} ${JSON.stringify(da)} ${JSON.stringify(db)}: ${r.message}`);
 }
 
@@ -88,9 +100,15 @@ test("Clip with min/max attributes (opset 9)", async () => {
     opset: 9,
     inputs: [{ name: "x", dtype: "float32" }],
     outputs: [{ name: "y", dtype: "float32" }],
-    nodes: [{ op: "Clip", inputs: ["x"], outputs: ["y"], attrs: { min: -0.5, max: 0.5 }, floats: ["min", "max"] }],
+    nodes: [
+      { op: "Clip", inputs: ["x"], outputs: ["y"], attrs: { min: -0.5, max: 0.5 }, floats: ["min", "max"] },
+    ],
   });
-  const x = { dtype: "float32", dims: [2, 6], data: Float32Array.from([-0.9, -0.3, 0.1, 0.4, 0.8, 0.2, 0.7, -0.6, 0.0, 0.3, -0.2, 0.9]) } as Tensor;
+  const x = {
+    dtype: "float32",
+    dims: [2, 6],
+    data: Float32Array.from([-0.9, -0.3, 0.1, 0.4, 0.8, 0.2, 0.7, -0.6, 0.0, 0.3, -0.2, 0.9]),
+  } as Tensor;
   const r = await gradcheck(model, { x }, { wrt: ["x"], eps: 1e-3 });
   assert.ok(r.worst <= 1, r.message);
 });

@@ -52,7 +52,9 @@ const div: GradientRule = {
     const g = ctx.dy(0)!;
     const da = ctx.needs(0) ? toInput(ctx, b.op("Div", [g, ctx.x(1)]), 0) : undefined;
     // d(a/b)/db = −y/b
-    const db = ctx.needs(1) ? toInput(ctx, b.op("Neg", [b.op("Div", [b.op("Mul", [g, ctx.y(0)]), ctx.x(1)])]), 1) : undefined;
+    const db = ctx.needs(1)
+      ? toInput(ctx, b.op("Neg", [b.op("Div", [b.op("Mul", [g, ctx.y(0)]), ctx.x(1)])]), 1)
+      : undefined;
     return [da, db];
   },
 };
@@ -110,7 +112,9 @@ const pow: GradientRule = {
       dx = toInput(ctx, b.op("Mul", [g, b.op("Mul", [p, b.op("Pow", [x, pm1])])]), 0);
     }
     // d(x^p)/dp = y · ln x
-    const dp = ctx.needs(1) ? toInput(ctx, b.op("Mul", [g, b.op("Mul", [ctx.y(0), b.op("Log", [x])])]), 1) : undefined;
+    const dp = ctx.needs(1)
+      ? toInput(ctx, b.op("Mul", [g, b.op("Mul", [ctx.y(0), b.op("Log", [x])])]), 1)
+      : undefined;
     return [dx, dp];
   },
 };

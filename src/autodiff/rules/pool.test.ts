@@ -338,11 +338,14 @@ for (const opset of [17, 11]) {
         { op: "Mul", inputs: ["r", "r"], outputs: ["y"] },
       ],
     });
-    // float32 differences: eps 1e-3 stays inside one MaxPool linear piece at this seed
+    // float32 differences along v move every element at once, so a few MaxPool windows may
+    // switch their argmax inside ±eps. One switch moves the gradient of every input under the
+    // two window elements (Conv 3×3 × 2 channels ≈ 26 inputs), so those differences, recognised
+    // by disagreeing between eps and eps/2, are discarded (at most 15%).
     const r = await gradcheck(
       model,
       { x: rand("float32", [2, 2, 9, 8]) },
-      { wrt: ["x"], hvp: true, eps: 1e-3, rtol: 1e-2 },
+      { wrt: ["x"], hvp: true, eps: 1e-3, rtol: 1e-2, kinks: 0.15 },
     );
     assert.ok(r.worst <= 1, r.message);
   });
