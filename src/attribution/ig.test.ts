@@ -84,14 +84,15 @@ for (const c of manifest.cases.filter(
           });
     const ours = Object.values(r.attributions)[0]!;
     const expected = toFloat64(readNpyFixture(c.expected.file)).map((v) => v * captumScale(c));
-    const tol = Math.max(c.suggested_rel_l2_tolerance, 1e-5) * 10;
+    // The issue's bars: 1e-4 relative L2; resnet18 1e-2 (float32 ReLU/max-pool decisions flip).
+    const bar = c.model.includes("resnet18") ? 1e-2 : 1e-4;
     const err = relativeL2(ours.data, expected);
-    assert.ok(err <= Math.min(tol, 1e-4), `relative L2 ${err} > ${Math.min(tol, 1e-4)}`);
+    assert.ok(err <= bar, `relative L2 ${err} > ${bar}`);
     const n = ours.dims[0]!;
     const dExp = expectedDelta(c, expected, n);
     r.delta.forEach((d, i) => {
       assert.ok(
-        Math.abs(d - dExp[i]!) <= 1e-4 * Math.max(1, Math.abs(r.outputAtInput[i]! - r.outputAtBaseline[i]!)),
+        Math.abs(d - dExp[i]!) <= bar * Math.max(1, Math.abs(r.outputAtInput[i]! - r.outputAtBaseline[i]!)),
         `delta ${i}: ${d} vs ${dExp[i]}`,
       );
     });

@@ -185,6 +185,7 @@ export async function integratedGradients(
   for (const k of Object.keys(extra)) {
     if (!graphInputs.includes(k)) throw new UnknownTensorError(k, graphInputs, "model input (extra)");
   }
+  checkDeclaredShapes(model, { ...options.inputs, ...extra });
   for (const [k, t] of Object.entries(inputs)) {
     if (!isFloat(t.dtype)) {
       throw new NonFloatInputError(
@@ -270,6 +271,23 @@ export async function integratedGradients(
     return results.length === 1 ? results[0]! : averageAttributions(results);
   } finally {
     await session.dispose();
+  }
+}
+
+/** Compares given tensors with the fixed dims the model declares for its inputs (clear errors before onnxruntime's). */
+function checkDeclaredShapes(model: ModelProto, given: Record<string, Tensor>): void {
+  for (const [name, t] of Object.entries(given)) {
+    const declared = declaredDims(model.graph!.input.find((i) => i.name === name));
+    if (!declared) continue;
+    const bad =
+      declared.length !== t.dims.length ||
+      declared.some((d, k) => typeof d === "number" && d > 0 && d !== t.dims[k]);
+    if (bad) {
+      const want = declared.map((d) => (typeof d === "number" && d > 0 ? d : (d ?? "?"))).join(", ");
+      throw new ShapeMismatchError(
+        `input "${name}" has shape [${t.dims.join(", ")}]; the model expects [${want}]`,
+      );
+    }
   }
 }
 

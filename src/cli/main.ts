@@ -15,6 +15,7 @@ import {
   programUsage,
   UsageError,
 } from "./args.js";
+import { explainCommand, runExplain } from "./explain.js";
 import { gradientCommand, runGradient } from "./gradient.js";
 
 /** A registered command: its declaration and what it does; returns lines for stdout. */
@@ -23,7 +24,10 @@ interface Command {
   run(args: ParsedArgs): Promise<string[]>;
 }
 
-const COMMANDS: Command[] = [{ spec: gradientCommand, run: runGradient }];
+const COMMANDS: Command[] = [
+  { spec: gradientCommand, run: runGradient },
+  { spec: explainCommand, run: runExplain },
+];
 
 function version(): string {
   try {

@@ -41,15 +41,23 @@ export async function writeNpy(path: string, t: Tensor): Promise<void> {
   }
 }
 
+/** Alias of {@link writeNpyFiles} for mixed outputs (tensors, JSON, HTML, images). */
+export const writeOutputFiles = (dir: string, files: Record<string, Tensor | string | Uint8Array>) =>
+  writeNpyFiles(dir, files);
+
 /**
  * Writes several `.npy` files into `dir` (created if missing) as one set: every file is first
  * written to a temporary name in `dir`, and only when all writes succeeded are they renamed into
  * place, so a failure never leaves a partial set of new files.
- * @param files - file name (e.g. "gradient.npy") → tensor
+ * @param files - file name → a tensor (written as .npy), or text/bytes written as they are
+ *   (summary.json, report.html, PNG images), so a run's whole output is one atomic set
  * @returns the paths written, in the order given
  * @throws NpyError naming the folder or file that could not be written
  */
-export async function writeNpyFiles(dir: string, files: Record<string, Tensor>): Promise<string[]> {
+export async function writeNpyFiles(
+  dir: string,
+  files: Record<string, Tensor | string | Uint8Array>,
+): Promise<string[]> {
   try {
     await mkdir(dir, { recursive: true });
   } catch (e) {
@@ -69,7 +77,8 @@ export async function writeNpyFiles(dir: string, files: Record<string, Tensor>):
   try {
     for (const e of entries) {
       current = e.path;
-      await writeFile(e.tmp, encodeNpy(e.t, e.path));
+      const body = typeof e.t === "string" || e.t instanceof Uint8Array ? e.t : encodeNpy(e.t, e.path);
+      await writeFile(e.tmp, body);
     }
     for (const e of entries) {
       current = e.path;

@@ -1,7 +1,7 @@
 /**
  * Test helper: reads files of test/fixtures (copies of the PyTorch/Captum reference files).
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseNpy } from "../io/npy-format.js";
@@ -12,9 +12,20 @@ import type { Tensor } from "../tensor/tensor.js";
 /** Absolute path of test/fixtures. */
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "test", "fixtures");
 
-/** Path of a fixture file, relative to test/fixtures. */
+/**
+ * Where the large reference files (resnet18, kept out of the repository) may be found:
+ * $PATHLENS_LARGE_FIXTURES, else ../shared/fixtures beside the checkout. Tests that need them
+ * are skipped when neither has them.
+ */
+export const LARGE_FIXTURES =
+  process.env.PATHLENS_LARGE_FIXTURES ?? join(FIXTURES, "..", "..", "..", "shared", "fixtures");
+
+/** Path of a fixture file, relative to test/fixtures (or to {@link LARGE_FIXTURES} for large ones). */
 export function fixturePath(rel: string): string {
-  return join(FIXTURES, rel);
+  const local = join(FIXTURES, rel);
+  if (existsSync(local)) return local;
+  const large = join(LARGE_FIXTURES, rel);
+  return existsSync(large) ? large : local;
 }
 
 /** Reads a .npy fixture. */

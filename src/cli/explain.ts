@@ -1,0 +1,344 @@
+/**
+ * `pathlens explain`: Integrated Gradients (optionally through a noise tunnel, or at a layer) of
+ * an ONNX model on `.npy` inputs; writes attributions, deltas and a JSON summary atomically.
+ */
+import type { Baseline } from "../attribution/baselines.js";
+import type { Attribution } from "../attribution/ig.js";
+import { integratedGradients } from "../attribution/ig.js";
+import { type NoiseTunnelType, noiseTunnel } from "../attribution/noise-tunnel.js";
+import type { Progress } from "../attribution/path-engine.js";
+import { QUADRATURE_METHODS, type QuadratureMethod } from "../attribution/quadrature.js";
+import type { Target } from "../attribution/targets.js";
+import { loadModel } from "../io/model-file.js";
+import { readNpy, writeNpyFiles } from "../io/npy.js";
+import { dtypeOf, elemTypeOf } from "../onnx/model.js";
+import type { ModelProto } from "../onnx/types.js";
+import { nodeBackend } from "../runtime/node.js";
+import { castFloat, isFloat, shapeString, type Tensor, tensor } from "../tensor/tensor.js";
+import { CliError, type CommandSpec, type ParsedArgs, splitPair, UsageError } from "./args.js";
+import { progressReporter } from "./progress-line.js";
+
+const NT_TYPES = ["smoothgrad", "smoothgrad_sq", "vargrad"];
+
+/** The declaration of `pathlens explain`. */
+export const explainCommand: CommandSpec = {
+  name: "explain",
+  summary: "Integrated Gradients attributions of a model's output to its inputs (or a layer)",
+  positionals: [{ name: "model.onnx", help: "the ONNX model (external data next to it is read)" }],
+  options: {
+    input: {
+      type: "string",
+      multiple: true,
+      required: true,
+      value: "[NAME=]FILE.npy",
+      help: "tensor to attribute (NAME may be left out for a one-input model)",
+    },
+    extra: { type: "string", multiple: true, value: "NAME=FILE.npy", help: "input passed through unchanged" },
+    baseline: {
+      type: "string",
+      value: "zero|NUMBER|FILE.npy",
+      help: "baseline: zero (default), a constant, or a file (one example or one per example)",
+    },
+    target: {
+      type: "string",
+      value: "N|FILE.npy",
+      help: "class index, per-example indices (int .npy) or output weights (float .npy)",
+    },
+    output: { type: "string", value: "NAME", help: "output to explain (default: the first)" },
+    method: {
+      type: "string",
+      value: "RULE",
+      help: `quadrature: ${QUADRATURE_METHODS.join("|")} (default gausslegendre)`,
+    },
+    steps: {
+      type: "string",
+      value: "N|auto",
+      help: "quadrature points (default 50); auto refines to --tolerance",
+    },
+    tolerance: {
+      type: "string",
+      value: "T",
+      help: "with --steps auto: |delta| ≤ T·|F(x) − F(x')| (default 1e-3)",
+    },
+    "max-steps": { type: "string", value: "N", help: "with --steps auto: the most points (default 1025)" },
+    layer: { type: "string", value: "TENSOR", help: "attribute to this intermediate tensor" },
+    "baseline-inputs": {
+      type: "string",
+      multiple: true,
+      value: "NAME=FILE.npy",
+      help: "with --layer: inputs whose layer value is the baseline (e.g. PAD ids)",
+    },
+    "no-multiply": { type: "boolean", help: "integrated gradient only, not multiplied by (x − x')" },
+    "noise-tunnel": { type: "string", value: "TYPE", help: `${NT_TYPES.join("|")} over IG` },
+    samples: { type: "string", value: "N", help: "noise tunnel: noisy copies per example (default 5)" },
+    stdev: { type: "string", value: "S", help: "noise tunnel: noise standard deviation (default 1)" },
+    seed: { type: "string", value: "S", help: "seed of any randomness (default 0)" },
+    "chunk-size": {
+      type: "string",
+      value: "N",
+      help: "path points per onnxruntime run (default: from memory)",
+    },
+    "memory-budget": { type: "string", value: "MB", help: "memory for one chunk's tensors (default 512)" },
+    quiet: { type: "boolean", help: "no progress bar" },
+    json: { type: "boolean", help: "print the summary as JSON on stdout" },
+    out: { type: "string", required: true, value: "DIR", help: "output folder; created if missing" },
+  },
+  notes: [
+    "Writes DIR/attributions.npy (float32, the attributed tensor's shape; attributions_NAME.npy for",
+    "each when several inputs are attributed), DIR/delta.npy (Σ attributions − (F(x) − F(x')) per",
+    "example) and DIR/summary.json. Files appear only when the whole run succeeded.",
+  ].join("\n"),
+};
+
+/** Runs `pathlens explain`; returns the lines to print on success. */
+export async function runExplain(args: ParsedArgs): Promise<string[]> {
+  const started = performance.now();
+  const modelPath = args.positionals["model.onnx"]!;
+  const model = await loadModel(modelPath);
+  const inputNames = graphInputs(model);
+  const layer = args.string("layer");
+
+  const inputs = await readNamed(args.strings("input"), model, modelPath, "--input");
+  const extra = await readPairs(args.pairs("extra"), model, modelPath, "--extra");
+  for (const k of Object.keys(extra)) {
+    if (k in inputs) throw new UsageError(`"${k}" is given both as --input and --extra`, explainCommand);
+  }
+  const baselineInputs = layer
+    ? await readPairs(args.pairs("baseline-inputs"), model, modelPath, "--baseline-inputs")
+    : undefined;
+  if (!layer && args.strings("baseline-inputs").length) {
+    throw new UsageError("--baseline-inputs only applies with --layer", explainCommand);
+  }
+  if (!layer) {
+    const missing = inputNames.filter((n) => !(n in inputs) && !(n in extra));
+    if (missing.length) {
+      throw new CliError(
+        `${modelPath}: input(s) ${missing.map((m) => `"${m}"`).join(", ")} need a value: pass them with --extra NAME=FILE.npy`,
+      );
+    }
+  }
+
+  const steps = parseSteps(args.string("steps"));
+  const method = parseMethod(args.string("method"));
+  const target = await parseTarget(args.string("target"));
+  const baselines =
+    layer && !args.string("baseline") ? undefined : await parseBaseline(args.string("baseline"));
+  const nt = args.string("noise-tunnel");
+  if (nt !== undefined && !NT_TYPES.includes(nt)) {
+    throw new UsageError(`--noise-tunnel must be one of ${NT_TYPES.join(", ")}, got "${nt}"`, explainCommand);
+  }
+  if (nt === undefined && (args.string("samples") || args.string("stdev"))) {
+    throw new UsageError("--samples and --stdev apply to --noise-tunnel", explainCommand);
+  }
+  const progress = progressReporter({ quiet: args.flag("quiet") || args.flag("json"), label: "explain" });
+  const common = {
+    backend: nodeBackend(),
+    inputs,
+    extra,
+    target,
+    output: args.string("output"),
+    steps,
+    method,
+    tolerance: optionalNumber(args.string("tolerance"), "--tolerance", (v) => v > 0),
+    maxSteps: optionalNumber(args.string("max-steps"), "--max-steps", (v) => Number.isInteger(v) && v >= 2),
+    multiplyByInputs: !args.flag("no-multiply"),
+    chunkSize: optionalNumber(
+      args.string("chunk-size"),
+      "--chunk-size",
+      (v) => Number.isInteger(v) && v >= 1,
+    ),
+    memoryBudget: mb(optionalNumber(args.string("memory-budget"), "--memory-budget", (v) => v > 0)),
+    onProgress: (p: Progress) => progress.update(p.done, p.total),
+  };
+  let result: Attribution;
+  try {
+    result =
+      nt !== undefined
+        ? await noiseTunnel(model, {
+            ...common,
+            baselines: baselines as Baseline | undefined,
+            type: nt as NoiseTunnelType,
+            samples: optionalNumber(
+              args.string("samples"),
+              "--samples",
+              (v) => Number.isInteger(v) && v >= 1,
+            ),
+            stdev: optionalNumber(args.string("stdev"), "--stdev", (v) => v >= 0),
+            seed: optionalNumber(args.string("seed"), "--seed", Number.isInteger),
+          })
+        : await integratedGradients(model, { ...common, baselines, layer, baselineInputs });
+  } finally {
+    progress.done();
+  }
+
+  const names = Object.keys(result.attributions);
+  const files: Record<string, Tensor> = {};
+  for (const name of names) {
+    const file = names.length === 1 ? "attributions.npy" : `attributions_${safeFileName(name)}.npy`;
+    files[file] = castFloat(result.attributions[name]!, "float32");
+  }
+  files["delta.npy"] = tensor("float64", [result.delta.length], result.delta);
+  const summary = {
+    model: modelPath,
+    method: result.method,
+    steps: result.steps,
+    stepsPerExample: result.stepsPerExample,
+    converged: result.converged,
+    noiseTunnel: nt
+      ? {
+          type: nt,
+          samples: (result as { samples?: number }).samples,
+          stdev: (result as { stdev?: number }).stdev,
+        }
+      : undefined,
+    output: result.output,
+    layer,
+    target: describeTarget(target),
+    attributed: Object.fromEntries(names.map((n) => [n, result.attributions[n]!.dims])),
+    outputAtInput: Array.from(result.outputAtInput),
+    outputAtBaseline: Array.from(result.outputAtBaseline),
+    delta: Array.from(result.delta),
+    chunkSize: result.chunkSize,
+    seconds: (performance.now() - started) / 1000,
+  };
+  const written = await writeNpyFiles(args.string("out")!, {
+    ...files,
+    "summary.json": `${JSON.stringify(summary, null, 2)}\n`,
+  });
+  if (args.flag("json")) return [JSON.stringify(summary)];
+  const worst = Math.max(...Array.from(result.delta, Math.abs));
+  return [
+    ...written.map((p) => `wrote ${p}`),
+    `${result.delta.length} example(s), ${result.steps} steps (${result.method}), max |delta| ${worst.toExponential(2)}, ${summary.seconds.toFixed(2)} s`,
+  ];
+}
+
+function graphInputs(model: ModelProto): string[] {
+  const g = model.graph!;
+  const inits = new Set(g.initializer.map((t) => t.name));
+  return g.input.map((i) => i.name!).filter((n) => !inits.has(n));
+}
+
+/** Reads `--input [NAME=]FILE` values; a bare FILE names the model's only input. */
+async function readNamed(
+  raw: string[],
+  model: ModelProto,
+  modelPath: string,
+  flag: string,
+): Promise<Record<string, Tensor>> {
+  const names = graphInputs(model);
+  const pairs = new Map<string, string>();
+  for (const r of raw) {
+    const k = r.indexOf("=");
+    const prefix = k > 0 ? r.slice(0, k) : undefined;
+    // NAME=FILE when NAME is an input, or does not look like a path (then it is a wrong name).
+    if (prefix !== undefined && (names.includes(prefix) || !/[/\\.]/.test(prefix))) {
+      const [n, f] = splitPair(r, flag, explainCommand);
+      if (pairs.has(n)) throw new UsageError(`${flag}: "${n}" is given twice`, explainCommand);
+      pairs.set(n, f);
+    } else {
+      if (names.length !== 1) {
+        throw new UsageError(
+          `${flag} ${r}: the model has inputs ${names.join(", ")}; write ${flag} NAME=FILE.npy`,
+          explainCommand,
+        );
+      }
+      pairs.set(names[0]!, r);
+    }
+  }
+  return readPairs(pairs, model, modelPath, flag);
+}
+
+async function readPairs(
+  pairs: Map<string, string>,
+  model: ModelProto,
+  modelPath: string,
+  flag: string,
+): Promise<Record<string, Tensor>> {
+  const names = graphInputs(model);
+  const out: Record<string, Tensor> = {};
+  for (const [name, file] of pairs) {
+    if (!names.includes(name)) {
+      throw new CliError(`${modelPath}: has no input "${name}" (${flag}; inputs: ${names.join(", ")})`);
+    }
+    let t = await readNpy(file);
+    const want = dtypeOf(elemTypeOf(model.graph!.input.find((i) => i.name === name)));
+    if (want && want !== t.dtype) {
+      if (isFloat(want) && isFloat(t.dtype)) t = castFloat(t, want);
+      else throw new CliError(`${file}: holds ${t.dtype}, but input "${name}" of ${modelPath} is ${want}`);
+    }
+    out[name] = t;
+  }
+  return out;
+}
+
+function parseSteps(v: string | undefined): number | "auto" | undefined {
+  if (v === undefined) return undefined;
+  if (v === "auto") return "auto";
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`--steps must be a positive integer or "auto", got "${v}"`, explainCommand);
+  return n;
+}
+
+function parseMethod(v: string | undefined): QuadratureMethod | undefined {
+  if (v === undefined) return undefined;
+  if (!(QUADRATURE_METHODS as readonly string[]).includes(v)) {
+    throw new UsageError(
+      `--method must be one of ${QUADRATURE_METHODS.join(", ")}, got "${v}"`,
+      explainCommand,
+    );
+  }
+  return v as QuadratureMethod;
+}
+
+async function parseTarget(v: string | undefined): Promise<Target | undefined> {
+  if (v === undefined) return undefined;
+  if (/^\d+$/.test(v)) return Number(v);
+  if (!v.endsWith(".npy"))
+    throw new UsageError(`--target must be a class index or a .npy file, got "${v}"`, explainCommand);
+  const t = await readNpy(v);
+  if (isFloat(t.dtype)) return t;
+  if (t.dims.length > 1)
+    throw new CliError(
+      `${v}: integer targets must be one index per example (1-D), got shape ${shapeString(t.dims)}`,
+    );
+  return Array.from(t.data as ArrayLike<number | bigint>, Number);
+}
+
+async function parseBaseline(v: string | undefined): Promise<Baseline | undefined> {
+  if (v === undefined || v === "zero") return "zero";
+  if (v.endsWith(".npy")) {
+    const t = await readNpy(v);
+    if (!isFloat(t.dtype)) throw new CliError(`${v} (--baseline): holds ${t.dtype}; a float array is needed`);
+    return t;
+  }
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) {
+    throw new UsageError(`--baseline must be zero, a number or a .npy file, got "${v}"`, explainCommand);
+  }
+  return n;
+}
+
+function optionalNumber(v: string | undefined, flag: string, ok: (n: number) => boolean): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || !ok(n))
+    throw new UsageError(`${flag}: invalid value "${v}"`, explainCommand);
+  return n;
+}
+
+function mb(v: number | undefined): number | undefined {
+  return v === undefined ? undefined : v * 2 ** 20;
+}
+
+function describeTarget(t: Target | undefined): unknown {
+  if (t === undefined) return 0;
+  if (typeof t === "number" || Array.isArray(t)) return t;
+  if ("position" in (t as object)) return t;
+  return { weights: (t as Tensor).dims };
+}
+
+function safeFileName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.-]+/g, "_");
+}
