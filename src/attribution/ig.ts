@@ -13,7 +13,7 @@ import { isFloat, sizeOf, type Tensor, tensor } from "../tensor/tensor.js";
 import { type Baseline, resolveBaseline } from "./baselines.js";
 import { autoChunkRows } from "./chunking.js";
 import { assertFinite, NonFloatInputError, OptionError, ShapeMismatchError } from "./errors.js";
-import { evaluatePath, type PathPoint, type PathProblem, type Progress } from "./path-engine.js";
+import { evaluatePath, gridPoints, type PathPoint, type PathProblem, type Progress } from "./path-engine.js";
 import { type QuadratureMethod, quadrature } from "./quadrature.js";
 import { seedsForTarget, type Target } from "./targets.js";
 
@@ -362,21 +362,25 @@ async function fixedSteps(
   const q = quadrature(method, steps);
   // the endpoints give F(x') and F(x); evaluate them with weight 0 when the rule lacks them
   const extraAlphas = [0, 1].filter((a) => !q.alphas.includes(a));
-  const points: PathPoint[] = [];
-  for (let e = 0; e < numExamples; e++) {
-    for (let k = 0; k < steps; k++) points.push({ example: e, alpha: q.alphas[k]!, weight: q.weights[k]! });
-    for (const a of extraAlphas) points.push({ example: e, alpha: a, weight: 0 });
-  }
+  const alphas = [...q.alphas, ...extraAlphas];
+  const weights = [...q.weights, ...extraAlphas.map(() => 0)];
+  const points = gridPoints(numExamples, alphas.length, (example, k) => ({
+    example,
+    alpha: alphas[k]!,
+    weight: weights[k]!,
+  }));
   const perSet = points.length;
   problem.progressOffset = setIndex * perSet;
   problem.progressTotal = setCount * perSet;
   const acc = await evaluatePath(problem, points, numExamples);
   const fx = new Float64Array(numExamples);
   const fb = new Float64Array(numExamples);
-  points.forEach((p, i) => {
-    if (p.alpha === 1) fx[p.example] = acc.targetValues[i]!;
-    if (p.alpha === 0) fb[p.example] = acc.targetValues[i]!;
-  });
+  const at1 = alphas.indexOf(1);
+  const at0 = alphas.indexOf(0);
+  for (let e = 0; e < numExamples; e++) {
+    fx[e] = acc.targetValues[e * alphas.length + at1]!;
+    fb[e] = acc.targetValues[e * alphas.length + at0]!;
+  }
   const { attributions, delta } = finish(acc.sums, inputs, base, fx, fb, options.multiplyByInputs ?? true);
   return {
     attributions,

@@ -18,6 +18,24 @@ export interface PathPoint {
   aux?: number;
 }
 
+/**
+ * Path points produced on demand (so memory does not grow with the number of steps): `length`
+ * points, the i-th from `at(i)`. A plain array works too.
+ */
+export interface PathPoints {
+  readonly length: number;
+  at(i: number): PathPoint;
+}
+
+/** Points of a grid: `perExample` points for each of `numExamples` examples, example-major. */
+export function gridPoints(
+  numExamples: number,
+  perExample: number,
+  point: (example: number, k: number) => PathPoint,
+): PathPoints {
+  return { length: numExamples * perExample, at: (i) => point(Math.floor(i / perExample), i % perExample) };
+}
+
 /** Progress report: gradient evaluations done out of the total planned. */
 export interface Progress {
   done: number;
@@ -58,6 +76,10 @@ export interface PathAccumulation {
   targetValues: Float64Array;
 }
 
+function pointAt(points: readonly PathPoint[] | PathPoints, i: number): PathPoint {
+  return Array.isArray(points) ? (points as PathPoint[])[i]! : (points as PathPoints).at(i);
+}
+
 function rowsOf(t: Tensor): number {
   return t.dims.length === 0 ? 1 : t.dims[0]!;
 }
@@ -77,7 +99,7 @@ function copyRow(src: Tensor, r: number, dst: Tensor["data"], k: number, rowSize
  */
 export async function evaluatePath(
   problem: PathProblem,
-  points: readonly PathPoint[],
+  points: readonly PathPoint[] | PathPoints,
   numExamples: number,
 ): Promise<PathAccumulation> {
   const { session, attributed } = problem;
@@ -92,24 +114,37 @@ export async function evaluatePath(
   const total = problem.progressTotal ?? points.length;
   const offset = problem.progressOffset ?? 0;
 
+  // Feed buffers are allocated once per chunk size and reused: nothing grows with the steps.
+  const buffers = new Map<string, Tensor["data"]>();
+  const buffer = (name: string, dtype: Tensor["dtype"], length: number): Tensor["data"] => {
+    const key = `${name}|${length}`;
+    let b = buffers.get(key);
+    if (!b) {
+      b = allocate(dtype, length);
+      buffers.set(key, b);
+    }
+    return b;
+  };
+  const batch: PathPoint[] = [];
   for (let start = 0; start < points.length; start += chunk) {
     if (problem.signal?.aborted) throw new AbortError("attribution cancelled");
-    const batch = points.slice(start, start + chunk);
+    batch.length = 0;
+    for (let i = start; i < Math.min(start + chunk, points.length); i++) batch.push(pointAt(points, i));
     const rows = batch.length;
     const feeds: Record<string, Tensor> = {};
     for (const a of attributed) {
       const rowSize = sizeOf(a.rowDims);
-      const data = allocate(a.dtype, rows * rowSize) as Float32Array | Float64Array;
+      const data = buffer(a.name, a.dtype, rows * rowSize) as Float32Array | Float64Array;
       batch.forEach((p, k) => problem.fill(a.name, p, data, k * rowSize));
       feeds[a.name] = tensor(a.dtype, [rows, ...a.rowDims], data);
     }
     for (const [name, t] of Object.entries(problem.passthrough)) {
       const rowSize = sizeOf(t.dims.slice(1));
-      const data = allocate(t.dtype, rows * rowSize);
+      const data = buffer(name, t.dtype, rows * rowSize);
       batch.forEach((p, k) => copyRow(t, p.example, data, k, rowSize));
       feeds[name] = tensor(t.dtype, [rows, ...t.dims.slice(1)], data as DataOf[typeof t.dtype]);
     }
-    const seedData = allocate(seedDtype, rows * seedRow);
+    const seedData = buffer("\u0000seed", seedDtype, rows * seedRow);
     batch.forEach((p, k) =>
       copyRow(problem.seeds, rowsOf(problem.seeds) === 1 ? 0 : p.example, seedData, k, seedRow),
     );

@@ -112,3 +112,19 @@ test("Clip with min/max attributes (opset 9)", async () => {
   const r = await gradcheck(model, { x }, { wrt: ["x"], eps: 1e-3 });
   assert.ok(r.worst <= 1, r.message);
 });
+
+test("Pow with a constant exponent (2 takes the Mul form; 3 and 0.5 the general one)", async () => {
+  for (const e of [2, 3, 0.5, 1]) {
+    const model = makeModel({
+      inputs: [{ name: "x", dtype: "float64" }],
+      outputs: [{ name: "y", dtype: "float64" }],
+      initializers: { e: float64([], [e]) },
+      nodes: [
+        { op: "Pow", inputs: ["x", "e"], outputs: ["t"] },
+        { op: "Mul", inputs: ["t", "x"], outputs: ["y"] },
+      ],
+    });
+    const r = await gradcheck(model, { x: rand([3, 4], 0.3, 2) }, { wrt: ["x"], hvp: true });
+    assert.ok(r.worst <= 1, `exponent ${e}: ${r.message}`);
+  }
+});

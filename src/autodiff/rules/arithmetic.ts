@@ -105,7 +105,13 @@ const pow: GradientRule = {
     const x = ctx.x(0);
     let p = ctx.x(1);
     let dx: string | undefined;
-    if (ctx.needs(0)) {
+    const c = ctx.constant(1);
+    const constantExponent = c && c.data.length === 1 ? Number(c.data[0]) : undefined;
+    if (ctx.needs(0) && (constantExponent === 2 || constantExponent === 1)) {
+      // x² (LayerNorm's variance in exports before opset 17): 2x, without a slow Pow.
+      const d = constantExponent === 2 ? b.op("Mul", [x, b.scalarLike(2, x)]) : undefined;
+      dx = toInput(ctx, d ? b.op("Mul", [g, d]) : g, 0);
+    } else if (ctx.needs(0)) {
       // the exponent may be another float type or an integer: compute in x's type
       if (b.dtype(p) !== b.dtype(x)) p = b.op("Cast", [p], { to: dataTypeCode(b.dtype(x)) });
       const pm1 = b.op("Sub", [p, b.scalarLike(1, x)]);

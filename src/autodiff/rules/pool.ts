@@ -4,9 +4,11 @@
  *
  * MaxPool: the forward node is given its Indices output (flat indices into X), and g is sent to
  * those positions. From opset 16 that is one ScatterElements with reduction = add (overlapping
- * windows can pick the same element). Before opset 16 there is no `reduction`, so the gradient is
- * built per kernel offset t: the windows whose argmax sits at offset t send g to distinct
- * positions w·s + t·d − pb, a strided placement made of Reshape/Pad/Slice; the offsets are summed.
+ * windows can pick the same element). Before opset 16 there is no `reduction`: at opsets 11–15 the
+ * windows are split into interleaved groups that do not overlap and scattered group by group
+ * (each scatter adds what the earlier ones placed); before opset 11, per kernel offset t, the
+ * windows whose argmax sits at offset t send g to distinct positions w·s + t·d − pb, a strided
+ * placement made of Reshape/Pad/Slice, and the offsets are summed.
  *
  * AveragePool: g divided by each window's divisor is spread over the window by a ConvTranspose
  * with a ones kernel per channel. The divisors are read off an AveragePool of ones (same
@@ -202,6 +204,35 @@ function routeByOffset(b: GraphBuilder, x: string, local: string, g: string, geo
   return b.op("Sum", parts);
 }
 
+/**
+ * Opsets 11–15 (no scatter reduction): windows m = ⌈extent/stride⌉ apart never overlap, so the
+ * windows are split into Π m interleaved groups (a strided Slice of g and of the indices each).
+ * Within a group the argmax positions are distinct, so a plain ScatterElements places the
+ * group's g; adding what earlier groups already put there (a GatherElements) makes the chain of
+ * scatters an exact scatter-add. Closed: ScatterElements ↔ GatherElements.
+ */
+function scatterGroups(b: GraphBuilder, x: string, indices: string, g: string, geo: WindowGeometry): string {
+  const n = geo.inSizes.length;
+  const m = geo.kernel.map((k, a) => Math.ceil(kernelExtent(k, geo.dilations[a]!) / geo.strides[a]!));
+  const flat = b.int64s([-1]);
+  const zero = tensorToProto("value", tensor(b.dtype(x), [1]));
+  let acc = b.op("Reshape", [b.op("ConstantOfShape", [b.shape(x)], { value: zero }), flat]);
+  const axes = Array.from({ length: n }, (_, a) => a + 2);
+  const ends = new Array(n).fill(Number.MAX_SAFE_INTEGER);
+  let first = true;
+  for (let t = 0; t < product(m); t++) {
+    const start = unravel(t, m);
+    if (start.some((p, a) => p >= geo.outSizes[a]!)) continue;
+    const whole = m.every((v) => v === 1);
+    const idx = b.op("Reshape", [whole ? indices : b.slice(indices, start, ends, axes, m), flat]);
+    let values = b.op("Reshape", [whole ? g : b.slice(g, start, ends, axes, m), flat]);
+    if (!first) values = b.op("Add", [values, b.op("GatherElements", [acc, idx], { axis: 0 })]);
+    acc = b.op("ScatterElements", [acc, idx, values], { axis: 0 });
+    first = false;
+  }
+  return b.reshapeLike(acc, x);
+}
+
 /** Row-major multi-index of flat index k in dims. */
 function unravel(k: number, dims: readonly number[]): number[] {
   const out = new Array<number>(dims.length);
@@ -230,6 +261,15 @@ const maxPool: GradientRule = {
           })()
         : indices;
       return [scatterAdd(b, x, rowMajor, g)];
+    }
+    if (ctx.opset >= 11) {
+      const flatIndices = columnMajor
+        ? (() => {
+            const { base, local } = splitIndices(b, indices, geo.inSizes, true);
+            return b.op("Add", [base, local]);
+          })()
+        : indices;
+      return [scatterGroups(b, x, flatIndices, g, geo)];
     }
     const { local } = splitIndices(b, indices, geo.inSizes, columnMajor);
     return [routeByOffset(b, x, local, g, geo)];

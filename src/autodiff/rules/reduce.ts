@@ -94,11 +94,11 @@ const reduceRule: GradientRule = {
     const op = ctx.node.opType ?? "";
     const x = ctx.x(0);
     const spec = axesOf(ctx);
-    const g = expandBack(ctx, ctx.dy(0)!, spec);
+    const g = () => expandBack(ctx, ctx.dy(0)!, spec);
     const yBack = () => restoreAxes(ctx, ctx.y(0), spec);
     switch (op) {
       case "ReduceSum":
-        return [g];
+        return [g()];
       case "ReduceMean":
       case "GlobalAveragePool": {
         // 1/count with count = Size(x)/Size(y), so dynamic dims stay dynamic.
@@ -106,31 +106,32 @@ const reduceRule: GradientRule = {
           castLike(ctx, b.op("Size", [ctx.y(0)]), x),
           castLike(ctx, b.op("Size", [x]), x),
         ]);
-        return [b.op("Mul", [g, ratio])];
+        // Scale the small reduced gradient first, then expand: one full-size op fewer.
+        return [expandBack(ctx, b.op("Mul", [ctx.dy(0)!, ratio]), spec)];
       }
       case "ReduceSumSquare":
-        return [b.op("Mul", [g, b.op("Mul", [x, b.scalarLike(2, x)])])];
+        return [b.op("Mul", [g(), b.op("Mul", [x, b.scalarLike(2, x)])])];
       case "ReduceL1":
-        return [b.op("Mul", [g, b.op("Sign", [x])])];
+        return [b.op("Mul", [g(), b.op("Sign", [x])])];
       case "ReduceL2": {
         // x / ‖x‖, with 0 where the norm is 0 (torch's convention: the subgradient 0).
         const norm = yBack();
         const zero = b.scalarLike(0, x);
         const isZero = b.op("Not", [b.op("Greater", [norm, zero])]);
         const safe = b.op("Where", [isZero, b.scalarLike(1, x), norm]);
-        return [b.op("Mul", [g, b.op("Where", [isZero, zero, b.op("Div", [x, safe])])])];
+        return [b.op("Mul", [g(), b.op("Where", [isZero, zero, b.op("Div", [x, safe])])])];
       }
       case "ReduceLogSumExp":
-        return [b.op("Mul", [g, b.op("Exp", [b.op("Sub", [x, yBack()])])])];
+        return [b.op("Mul", [g(), b.op("Exp", [b.op("Sub", [x, yBack()])])])];
       case "ReduceProd":
         // ∂/∂x_i Π x = Π / x_i (undefined at 0, as the forward's own derivative there).
-        return [b.op("Mul", [g, b.op("Div", [yBack(), x])])];
+        return [b.op("Mul", [g(), b.op("Div", [yBack(), x])])];
       default: {
         // Max/Min: the gradient goes to the elements equal to the extreme, shared among ties.
         const hit = isEqual(ctx, x, yBack());
         const mask = castLike(ctx, hit, x);
         const count = sumSameAxes(ctx, mask, spec);
-        return [b.op("Mul", [g, b.op("Div", [mask, count])])];
+        return [b.op("Mul", [g(), b.op("Div", [mask, count])])];
       }
     }
   },

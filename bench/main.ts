@@ -1,0 +1,281 @@
+/**
+ * `npm run bench`: speed and memory of the gradient graphs and of Integrated Gradients.
+ *
+ * 1. Gradient graph cost: forward vs forward + input gradient (resnet18 batch 32, tiny BERT
+ *    batch 64) — target ratio ≤ 2.
+ * 2. Integrated Gradients through the whole CLI process (50 steps): resnet18 4 images, tiny BERT
+ *    layer IG 32 × 128 tokens, digits CNN 360 rows, tabular MLP 1000 rows — wall time and gradient
+ *    evaluations per second, against the issue's Captum/torch figures.
+ * 3. Memory: peak RSS of `pathlens explain` with steps 500 vs 50 (target ≤ 1.2×).
+ * 4. Integrated Hessians (bench/interactions.ts) when present.
+ *
+ * resnet18 is read from $PATHLENS_LARGE_FIXTURES or ../shared/fixtures (not in the repository);
+ * its rows are skipped when it is absent. Results are also written to .bench/results.json.
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { writeNpy } from "../src/io/npy.js";
+import { encodeModel } from "../src/onnx/codec.js";
+import { GradientSession } from "../src/runtime/gradient-session.js";
+import { nodeBackend } from "../src/runtime/node.js";
+import { Random } from "../src/tensor/random.js";
+import { float32, int64, type Tensor } from "../src/tensor/tensor.js";
+import { fixturePath, readModelFixture } from "../src/testing/fixtures.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const WORK = join(ROOT, ".bench");
+const CLI = join(ROOT, "dist", "cli", "main.js");
+const rng = new Random(2026);
+const lines: string[] = [];
+const results: Record<string, unknown> = {};
+
+function say(line: string): void {
+  lines.push(line);
+  console.log(line);
+}
+
+function normal(dims: number[], scale = 1): Tensor<"float32"> {
+  const n = dims.reduce((a, b) => a * b, 1);
+  return float32(
+    dims,
+    Array.from({ length: n }, () => scale * rng.normal()),
+  );
+}
+
+async function median(runs: number, f: () => Promise<void>): Promise<number> {
+  await f(); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await f();
+    times.push((performance.now() - t) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+/** Forward vs forward + input gradient for one model and batch. */
+async function gradientCost(
+  label: string,
+  modelFile: string,
+  feeds: Record<string, Tensor>,
+  wrt: string,
+  runs: number,
+) {
+  if (!existsSync(fixturePath(modelFile))) {
+    say(`  ${label}: skipped (${modelFile} not available)`);
+    return;
+  }
+  const backend = nodeBackend();
+  const model = readModelFixture(modelFile);
+  const output = model.graph!.output[0]!.name!;
+  const fwd = await backend.createSession(encodeModel(model));
+  const forward = await median(runs, async () => {
+    await fwd.run(feeds, [output]);
+  });
+  await fwd.dispose();
+  const gs = await GradientSession.create(backend, model, feeds, { wrt: [wrt], outputs: [output] });
+  const outDims = gs.shapes.get(output)!.dims;
+  const seed = float32(outDims, new Array(outDims.reduce((a, b) => a * b, 1)).fill(1));
+  const both = await median(runs, async () => {
+    await gs.run(feeds, { [output]: seed });
+  });
+  await gs.dispose();
+  const ratio = both / forward;
+  results[`gradient:${label}`] = { forward, forwardAndGradient: both, ratio };
+  say(
+    `  ${label.padEnd(26)} forward ${forward.toFixed(3)} s   forward+gradient ${both.toFixed(3)} s   ratio ${ratio.toFixed(2)}× ${ratio <= 2 ? "(≤ 2 ✓)" : "(target ≤ 2 ✗)"}`,
+  );
+}
+
+interface ChildRun {
+  seconds: number;
+  maxRssMiB: number;
+  stdout: string;
+}
+
+/** Runs the built CLI in a fresh process; reports wall time and the child's peak RSS. */
+function runCli(args: string[]): Promise<ChildRun> {
+  return new Promise((resolve, reject) => {
+    const rssFile = join(WORK, `rss-${Date.now()}-${Math.random().toString(36).slice(2)}.txt`);
+    const t = performance.now();
+    const p = spawn(
+      process.execPath,
+      ["--import", pathToFileURL(join(ROOT, "bench", "report-rss.mjs")).href, CLI, ...args],
+      {
+        env: { ...process.env, PATHLENS_RSS_FILE: rssFile },
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d) => (stdout += d));
+    p.stderr.on("data", (d) => (stderr += d));
+    p.on("error", reject);
+    p.on("close", async (code) => {
+      const seconds = (performance.now() - t) / 1000;
+      if (code !== 0) return reject(new Error(`pathlens ${args.join(" ")} failed (${code}): ${stderr}`));
+      const kib = Number(await readFile(rssFile, "utf8").catch(() => "0"));
+      await rm(rssFile, { force: true });
+      resolve({ seconds, maxRssMiB: kib / 1024, stdout });
+    });
+  });
+}
+
+/** IG through the CLI, 50 Gauss–Legendre steps. */
+async function igTiming(
+  label: string,
+  modelFile: string,
+  args: string[],
+  evaluations: number,
+  target: string,
+) {
+  if (!existsSync(fixturePath(modelFile))) {
+    say(`  ${label}: skipped (${modelFile} not available)`);
+    return;
+  }
+  const r = await runCli([
+    "explain",
+    fixturePath(modelFile),
+    ...args,
+    "--steps",
+    "50",
+    "--quiet",
+    "--json",
+    "--out",
+    join(WORK, "out", label.replace(/\W+/g, "_")),
+  ]);
+  const summary = JSON.parse(r.stdout) as { chunkSize: number };
+  const rate = evaluations / r.seconds;
+  results[`ig:${label}`] = {
+    seconds: r.seconds,
+    evaluationsPerSecond: rate,
+    chunkSize: summary.chunkSize,
+    maxRssMiB: r.maxRssMiB,
+  };
+  say(
+    `  ${label.padEnd(30)} ${r.seconds.toFixed(2).padStart(6)} s  ${rate.toFixed(0).padStart(7)} gradient evaluations/s  chunk ${summary.chunkSize}  peak RSS ${r.maxRssMiB.toFixed(0)} MiB   ${target}`,
+  );
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLI)) throw new Error("dist/ is missing: run `npm run build` first (npm run bench does)");
+  await mkdir(join(WORK, "data"), { recursive: true });
+  const data = (name: string) => join(WORK, "data", name);
+  say(`pathlens benchmark — ${new Date().toISOString()}, Node ${process.version}, onnxruntime-node CPU`);
+
+  say("\nGradient graph cost (median of 3 runs after a warm-up)");
+  await gradientCost(
+    "resnet18, batch 32",
+    "models/resnet18.onnx",
+    { input: normal([32, 3, 224, 224]) },
+    "input",
+    3,
+  );
+  const seq = 128;
+  const mask = int64([64, seq], new Array(64 * seq).fill(1));
+  await gradientCost(
+    "tiny BERT (emb→logits), b 64",
+    "models/tiny_bert_emb2logits.onnx",
+    { embeddings: normal([64, seq, 64]), attention_mask: mask },
+    "embeddings",
+    5,
+  );
+
+  say("\nIntegrated Gradients, 50 steps, whole CLI process (targets from the issue: Captum on this machine)");
+  if (existsSync(fixturePath("models/resnet18.onnx")))
+    await writeNpy(data("resnet_x.npy"), normal([4, 3, 224, 224]));
+  await igTiming(
+    "resnet18, 4 images",
+    "models/resnet18.onnx",
+    ["--input", data("resnet_x.npy"), "--target", "7"],
+    4 * 50,
+    "target ≤ 16.8 s (0.8 × Captum ~21 s)",
+  );
+  const ids = int64(
+    [32, seq],
+    Array.from({ length: 32 * seq }, (_, i) => (i % seq === 0 ? 1 : 2 + rng.int(990))),
+  );
+  await writeNpy(data("bert_ids.npy"), ids);
+  await writeNpy(data("bert_mask.npy"), int64([32, seq], new Array(32 * seq).fill(1)));
+  await writeNpy(
+    data("bert_base.npy"),
+    int64(
+      [32, seq],
+      Array.from({ length: 32 * seq }, (_, i) => (i % seq === 0 ? 1 : 0)),
+    ),
+  );
+  await igTiming(
+    "tiny BERT layer IG, 32×128",
+    "models/tiny_bert.onnx",
+    [
+      "--input",
+      `input_ids=${data("bert_ids.npy")}`,
+      "--extra",
+      `attention_mask=${data("bert_mask.npy")}`,
+      "--layer",
+      "/embeddings/LayerNorm/Add_1_output_0",
+      "--baseline-inputs",
+      `input_ids=${data("bert_base.npy")}`,
+      "--target",
+      "1",
+    ],
+    32 * 50,
+    "target ≤ 0.5 × Captum",
+  );
+  await igTiming(
+    "digits CNN, 360 rows",
+    "models/digits_cnn.onnx",
+    ["--input", fixturePath("models/digits_X_test.npy"), "--target", "5"],
+    360 * 50,
+    "Captum ~3.3 s, hand torch ~0.7 s",
+  );
+  await igTiming(
+    "tabular MLP, 1000 rows",
+    "models/tabular_mlp.onnx",
+    ["--input", fixturePath("models/tabular_X_test.npy")],
+    1000 * 50,
+    "target ≤ 1.9 s (0.1 × Captum ~19 s); hand torch ~0.2 s",
+  );
+
+  say("\nPeak memory vs steps (digits CNN, 360 rows, whole process)");
+  const mem = async (steps: number) =>
+    runCli([
+      "explain",
+      fixturePath("models/digits_cnn.onnx"),
+      "--input",
+      fixturePath("models/digits_X_test.npy"),
+      "--target",
+      "5",
+      "--steps",
+      String(steps),
+      "--quiet",
+      "--out",
+      join(WORK, "out", `mem${steps}`),
+    ]);
+  const m50 = await mem(50);
+  const m500 = await mem(500);
+  const growth = m500.maxRssMiB / m50.maxRssMiB;
+  results.memory = { steps50MiB: m50.maxRssMiB, steps500MiB: m500.maxRssMiB, ratio: growth };
+  say(
+    `  steps 50: ${m50.maxRssMiB.toFixed(0)} MiB (${m50.seconds.toFixed(1)} s)   steps 500: ${m500.maxRssMiB.toFixed(0)} MiB (${m500.seconds.toFixed(1)} s)   ratio ${growth.toFixed(2)}× ${growth <= 1.2 ? "(≤ 1.2 ✓)" : "(target ≤ 1.2 ✗)"}`,
+  );
+
+  const interactions = join(ROOT, "bench", "interactions.ts");
+  if (existsSync(interactions)) {
+    say("\nIntegrated Hessians");
+    const mod = (await import(pathToFileURL(interactions).href)) as {
+      benchInteractions?: () => Promise<string[]>;
+    };
+    for (const l of (await mod.benchInteractions?.()) ?? []) say(`  ${l}`);
+  }
+  await writeFile(join(WORK, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(join(WORK, "results.txt"), `${lines.join("\n")}\n`);
+}
+
+main().catch((e) => {
+  console.error(`bench failed: ${(e as Error).message}`);
+  process.exit(1);
+});
