@@ -3,7 +3,7 @@
  * ∂/∂wrt Σ_o Σ seed_o ⊙ output_o for every `wrt` tensor, where each seed is a new graph input.
  */
 
-import { allTensorNames, NameScope, topologicalOrder, UnknownTensorError } from "../onnx/graph.js";
+import { allTensorNames, NameScope, nodeReads, topologicalOrder, UnknownTensorError } from "../onnx/graph.js";
 import {
   attrFloat,
   attrFloats,
@@ -115,14 +115,15 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
   const depends = new Set(options.wrt);
   for (const n of order) {
     if (NON_DIFFERENTIABLE.has(n.opType ?? "")) continue;
-    if (n.input.some((i) => i && depends.has(i)))
+    // nodeReads includes what subgraphs (If/Loop branches) read from the outer scope
+    if (nodeReads(n).some((i) => depends.has(i)))
       for (const o of n.output) if (o && isFloatTensor(o)) depends.add(o);
   }
   // Backward: tensors that reach a differentiated output.
   const reaches = new Set(outputs);
   for (let k = order.length - 1; k >= 0; k--) {
     const n = order[k]!;
-    if (n.output.some((o) => reaches.has(o))) for (const i of n.input) if (i) reaches.add(i);
+    if (n.output.some((o) => reaches.has(o))) for (const i of nodeReads(n)) reaches.add(i);
   }
 
   const scope = new NameScope(graph);
@@ -161,14 +162,22 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
   for (let k = order.length - 1; k >= 0; k--) {
     const node = order[k]!;
     const opType = node.opType ?? "";
-    if (!node.input.some((i) => i && depends.has(i))) continue;
+    if (!nodeReads(node).some((i) => depends.has(i))) continue;
     if (!node.output.some((o) => o && reaches.has(o))) continue;
     const dys = node.output.map((o) => (o ? total(o) : undefined));
     if (dys.every((d) => d === undefined)) continue;
     if (NON_DIFFERENTIABLE.has(opType)) continue;
     const rule = ruleFor(opType, node.domain);
     if (!rule)
-      throw new UnsupportedOpError(opType, node.name || node.output[0] || "?", opset, node.domain ?? "");
+      throw new UnsupportedOpError(
+        opType,
+        node.name || node.output[0] || "?",
+        opset,
+        node.domain ?? "",
+        ["If", "Loop", "Scan"].includes(opType)
+          ? "control flow that depends on data values is not differentiated (If nodes decided by shapes and constants are folded first)"
+          : "",
+      );
     const ctx: RuleContext = {
       node,
       b,

@@ -122,7 +122,7 @@ export class NameScope {
 }
 
 /** Names read by a node, including names its subgraphs read from the outer scope. */
-function nodeReads(n: NodeProto): string[] {
+export function nodeReads(n: NodeProto): string[] {
   const reads = n.input.filter((x) => x);
   for (const a of n.attribute) {
     for (const g of [a.g, ...a.graphs]) {

@@ -8,6 +8,7 @@ import { encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { Backend, Session, SessionOptions } from "./backend.js";
+import { foldShapeIfs } from "./fold-ifs.js";
 import { probeFeeds, probeShapes } from "./probe.js";
 
 /** Options of {@link GradientSession.create}. */
@@ -56,6 +57,9 @@ export class GradientSession {
     options: GradientSessionOptions,
   ): Promise<GradientSession> {
     const pf = probeFeeds(model, feeds);
+    // If nodes decided by shapes and constants become their taken branch (evaluated on the
+    // caller's feeds, not the probe's tiled ones).
+    model = await foldShapeIfs(backend, model, feeds);
     const shapes = await probeShapes(backend, model, pf);
     const outputs = [...(options.outputs ?? model.graph!.output.map((o) => o.name!))];
     const first = gradientModel(model, { wrt: options.wrt, outputs, shapes: new Map(shapes) });

@@ -1,0 +1,126 @@
+/**
+ * Folding `If` nodes whose condition depends only on constants and shapes (exporters emit them
+ * for rank or size checks): the taken branch is inlined into the main graph, so the gradient
+ * transform sees plain ops. Which branch is taken is decided by the caller (the runtime evaluates
+ * the conditions once); this module only finds the candidates and rewrites the graph.
+ */
+import { NameScope } from "./graph.js";
+import { attrGraph, cloneModel, makeNode } from "./model.js";
+import type { GraphProto, ModelProto, NodeProto } from "./types.js";
+
+/** Ops through which a tensor's value stops depending on its input's values. */
+const SHAPE_ONLY = new Set(["Shape", "Size"]);
+
+/**
+ * The `If` nodes of the main graph whose condition is computable from constants and the shapes
+ * of the inputs alone (no path from a graph input's values to the condition).
+ */
+export function foldableIfs(model: ModelProto): NodeProto[] {
+  const g = model.graph!;
+  const producers = new Map<string, NodeProto>();
+  for (const n of g.node) for (const o of n.output) if (o) producers.set(o, n);
+  const initializers = new Set(g.initializer.map((t) => t.name));
+  const dataInputs = new Set(g.input.map((i) => i.name!).filter((n) => !initializers.has(n)));
+  const memo = new Map<string, boolean>();
+  const dependsOnData = (name: string): boolean => {
+    const hit = memo.get(name);
+    if (hit !== undefined) return hit;
+    memo.set(name, true); // cycles cannot occur in a valid graph; be conservative meanwhile
+    let result: boolean;
+    if (dataInputs.has(name)) result = true;
+    else {
+      const p = producers.get(name);
+      if (!p) result = false;
+      else if (SHAPE_ONLY.has(p.opType ?? "") && (p.domain ?? "") === "") result = false;
+      else if (
+        /^Random/.test(p.opType ?? "") ||
+        p.opType === "If" ||
+        p.opType === "Loop" ||
+        p.opType === "Scan"
+      )
+        result = true;
+      else result = p.input.some((i) => i !== "" && dependsOnData(i));
+    }
+    memo.set(name, result);
+    return result;
+  };
+  return g.node.filter(
+    (n) => n.opType === "If" && (n.domain ?? "") === "" && n.input[0] && !dependsOnData(n.input[0]),
+  );
+}
+
+/**
+ * Replaces `If` nodes by their taken branches. `taken` maps an If node (by its first output
+ * name) to true (then_branch) or false (else_branch); other If nodes stay. Branch-local names
+ * are renamed to fresh ones; the If's outputs become Identity copies of the branch outputs.
+ */
+export function inlineIfs(model: ModelProto, taken: Map<string, boolean>): ModelProto {
+  const out = cloneModel(model);
+  const g = out.graph!;
+  const scope = new NameScope(g);
+  const nodes: NodeProto[] = [];
+  for (const n of g.node) {
+    const choice = n.opType === "If" ? taken.get(n.output[0] ?? "") : undefined;
+    if (choice === undefined) {
+      nodes.push(n);
+      continue;
+    }
+    const branch = attrGraph(n, choice ? "then_branch" : "else_branch");
+    if (!branch) {
+      nodes.push(n);
+      continue;
+    }
+    const rename = new Map<string, string>();
+    const local = (name: string) => {
+      if (!name) return name;
+      let r = rename.get(name);
+      if (!r) {
+        r = scope.fresh(`${n.name || "if"}/${name}`);
+        rename.set(name, r);
+      }
+      return r;
+    };
+    for (const t of branch.initializer) local(t.name!);
+    for (const bn of branch.node) for (const o of bn.output) local(o);
+    const mapped = (name: string) => rename.get(name) ?? name;
+    for (const t of branch.initializer) g.initializer.push({ ...t, name: mapped(t.name!) });
+    for (const bn of branch.node) {
+      const copy: NodeProto = {
+        ...bn,
+        name: scope.fresh(`${n.name || "if"}/${bn.name || bn.opType}`),
+        input: bn.input.map(mapped),
+        output: bn.output.map(mapped),
+        attribute: bn.attribute.map((a) => (a.g ? { ...a, g: renameInGraph(a.g, rename) } : a)),
+      };
+      nodes.push(copy);
+    }
+    branch.output.forEach((o, k) => {
+      const target = n.output[k];
+      if (target)
+        nodes.push(
+          makeNode("Identity", [mapped(o.name!)], [target], scope.fresh(`${n.name || "if"}/out`), []),
+        );
+    });
+  }
+  g.node = nodes;
+  return out;
+}
+
+/** Outer-scope references inside a nested graph follow the renaming (its own names shadow). */
+function renameInGraph(graph: GraphProto, rename: Map<string, string>): GraphProto {
+  const own = new Set<string>([
+    ...graph.input.map((i) => i.name!),
+    ...graph.initializer.map((t) => t.name!),
+    ...graph.node.flatMap((n) => n.output),
+  ]);
+  const mapped = (name: string) => (own.has(name) ? name : (rename.get(name) ?? name));
+  return {
+    ...graph,
+    node: graph.node.map((n) => ({
+      ...n,
+      input: n.input.map(mapped),
+      attribute: n.attribute.map((a) => (a.g ? { ...a, g: renameInGraph(a.g, rename) } : a)),
+    })),
+    output: graph.output.map((o) => ({ ...o, name: mapped(o.name!) })),
+  };
+}
