@@ -5,6 +5,34 @@
  * @packageDocumentation
  */
 
+export { type Baseline, gaussianBlur, resolveBaseline } from "./attribution/baselines.js";
+export {
+  AbortError,
+  NonFiniteError,
+  NonFloatInputError,
+  OptionError,
+  ShapeMismatchError,
+  TargetError,
+} from "./attribution/errors.js";
+export {
+  type Attribution,
+  type IntegratedGradientsOptions,
+  integratedGradients,
+} from "./attribution/ig.js";
+export {
+  type NoiseTunnelAttribution,
+  type NoiseTunnelOptions,
+  type NoiseTunnelType,
+  noiseTunnel,
+} from "./attribution/noise-tunnel.js";
+export { evaluatePath, type PathPoint, type PathProblem, type Progress } from "./attribution/path-engine.js";
+export {
+  QUADRATURE_METHODS,
+  type Quadrature,
+  type QuadratureMethod,
+  quadrature,
+} from "./attribution/quadrature.js";
+export { seedsForTarget, type Target } from "./attribution/targets.js";
 export type { ShapeInfo, TensorInfo } from "./autodiff/builder.js";
 export {
   type GradientModel,
@@ -13,6 +41,7 @@ export {
   UnsupportedOpError,
 } from "./autodiff/gradient.js";
 export { type GradientRule, type RuleContext, registerRules, supportedOps } from "./autodiff/registry.js";
+export { softplusRewrite } from "./autodiff/softplus.js";
 export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./io/npy-format.js";
 export { decodeModel, encodeModel, ModelDecodeError } from "./onnx/codec.js";
 export { type CutModel, cutModel, pruneGraph, topologicalOrder, UnknownTensorError } from "./onnx/graph.js";
@@ -22,6 +51,7 @@ export type * from "./onnx/types.js";
 export { DataType } from "./onnx/types.js";
 export type { Backend, Session, SessionOptions } from "./runtime/backend.js";
 export { RuntimeError } from "./runtime/backend.js";
+export { foldShapeIfs } from "./runtime/fold-ifs.js";
 export {
   type GradientResult,
   GradientSession,

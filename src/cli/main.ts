@@ -15,6 +15,7 @@ import {
   programUsage,
   UsageError,
 } from "./args.js";
+import { demoCommand, runDemo } from "./demo.js";
 import { explainCommand, runExplain } from "./explain.js";
 import { gradientCommand, runGradient } from "./gradient.js";
 
@@ -27,6 +28,7 @@ interface Command {
 const COMMANDS: Command[] = [
   { spec: gradientCommand, run: runGradient },
   { spec: explainCommand, run: runExplain },
+  { spec: demoCommand, run: runDemo },
 ];
 
 function version(): string {
