@@ -51,6 +51,7 @@ export type * from "./onnx/types.js";
 export { DataType } from "./onnx/types.js";
 export type { Backend, Session, SessionOptions } from "./runtime/backend.js";
 export { RuntimeError } from "./runtime/backend.js";
+export { cachedBackend, type SessionCacheOptions } from "./runtime/cache.js";
 export { foldShapeIfs } from "./runtime/fold-ifs.js";
 export {
   type GradientResult,
