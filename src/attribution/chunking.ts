@@ -1,18 +1,10 @@
 /**
  * Picks how many path points go into one session run from a memory budget.
  */
-import type { ShapeInfo } from "../autodiff/builder.js";
-import { OptionError } from "./errors.js";
 
-const WIDTH: Record<string, number> = {
-  float32: 4,
-  float64: 8,
-  int64: 8,
-  int32: 4,
-  bool: 1,
-  uint8: 1,
-  int8: 1,
-};
+import type { ShapeInfo } from "../autodiff/builder.js";
+import { BYTES_PER_ELEMENT } from "../tensor/tensor.js";
+import { OptionError } from "./errors.js";
 
 /** Default bytes one chunk's tensors may take. */
 export const DEFAULT_MEMORY_BUDGET = 512 * 2 ** 20;
@@ -47,7 +39,7 @@ export function autoChunkRows(
   let bytes = 0;
   for (const info of shapes.values()) {
     if (info.dims.length === 0 || info.dims[0] !== batch) continue;
-    bytes += info.dims.reduce((a, b) => a * b, 1) * (WIDTH[info.dtype ?? "float32"] ?? 4);
+    bytes += info.dims.reduce((a, b) => a * b, 1) * (BYTES_PER_ELEMENT[info.dtype ?? "float32"] ?? 4);
   }
   const perRow = (2.5 * bytes) / Math.max(1, batch);
   return Math.max(1, Math.min(MAX_ROWS, Math.floor(budget / Math.max(perRow, 1))));

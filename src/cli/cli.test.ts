@@ -1,43 +1,20 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { readNpy, writeNpy } from "../io/npy.js";
 import { float64, relativeL2, sliceRows, toFloat64 } from "../tensor/tensor.js";
+import { type CliRun, runCli as cli, ROOT } from "../testing/cli.js";
 import { fixturePath, readNpyFixture } from "../testing/fixtures.js";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const MODEL = fixturePath("models/tabular_mlp.onnx");
 const INPUT = fixturePath("grads/tabular_mlp_input.npy"); // (6, 96) float32
 const SEED = fixturePath("grads/tabular_mlp_seed.npy"); // (6, 1) float32
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, PATHLENS_DEBUG: "", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
-    p.on("error", reject);
-    p.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 /** Exit code 1 with exactly one line on stderr, matching `pattern`, no stack trace. */
-function assertError(r: Run, pattern: RegExp): void {
+function assertError(r: CliRun, pattern: RegExp): void {
   assert.equal(r.code, 1, `exit code; stderr: ${r.stderr}`);
   const lines = r.stderr.trimEnd().split("\n");
   assert.equal(lines.length, 1, `one line expected: ${r.stderr}`);
@@ -47,7 +24,7 @@ function assertError(r: Run, pattern: RegExp): void {
 }
 
 /** Exit code 2, the message and the usage on stderr. */
-function assertUsage(r: Run, pattern: RegExp, usage = /Usage: pathlens gradient <model\.onnx>/): void {
+function assertUsage(r: CliRun, pattern: RegExp, usage = /Usage: pathlens gradient <model\.onnx>/): void {
   assert.equal(r.code, 2, `exit code; stderr: ${r.stderr}`);
   assert.match(r.stderr, pattern);
   assert.match(r.stderr, usage);

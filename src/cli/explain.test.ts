@@ -3,38 +3,15 @@
  * manifest through the CLI process, plus outputs, noise tunnel and errors.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { readNpy, writeNpy } from "../io/npy.js";
 import { float32, relativeL2, toFloat64 } from "../tensor/tensor.js";
+import { runCli as cli } from "../testing/cli.js";
 import { fixturePath, readJsonFixture } from "../testing/fixtures.js";
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, PATHLENS_DEBUG: "" },
-    });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
-    p.on("error", reject);
-    p.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 interface Case {
   id: string;

@@ -7,7 +7,15 @@
  * `{'descr': '<f4', 'fortran_order': False, 'shape': (6, 96), }` padded with spaces and a final
  * newline so that the data starts at a multiple of 64, then the elements in C order.
  */
-import { type DataOf, type DType, shapeString, sizeOf, type Tensor, tensor } from "../tensor/tensor.js";
+import {
+  BYTES_PER_ELEMENT,
+  type DataOf,
+  type DType,
+  shapeString,
+  sizeOf,
+  type Tensor,
+  tensor,
+} from "../tensor/tensor.js";
 
 /** Raised when bytes are not a `.npy` file pathlens can read, or a tensor cannot be written as one. */
 export class NpyError extends Error {
@@ -42,16 +50,6 @@ const DTYPE_TO_DESCR: Record<DType, string> = {
   bool: "|b1",
   uint8: "|u1",
   int8: "|i1",
-};
-
-const WIDTH: Record<DType, number> = {
-  float32: 4,
-  float64: 8,
-  int64: 8,
-  int32: 4,
-  bool: 1,
-  uint8: 1,
-  int8: 1,
 };
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -252,10 +250,10 @@ export function parseNpy(bytes: Uint8Array, source = "array.npy"): Tensor {
       `Fortran-ordered arrays are not supported (shape ${shapeString(h.shape)}); save with np.ascontiguousarray`,
     );
   }
-  if (!LITTLE_ENDIAN_HOST && WIDTH[dtype] > 1)
+  if (!LITTLE_ENDIAN_HOST && BYTES_PER_ELEMENT[dtype] > 1)
     throw new NpyError(source, "reading .npy needs a little-endian host");
   const n = sizeOf(h.shape);
-  const need = n * WIDTH[dtype];
+  const need = n * BYTES_PER_ELEMENT[dtype];
   const have = bytes.length - h.dataOffset;
   if (have < need) {
     throw new NpyError(
@@ -307,7 +305,7 @@ export function encodeNpy(t: Tensor, source = "array.npy"): Uint8Array {
       `tensor of shape ${shapeString(t.dims)} has ${t.data.length} elements, expected ${n}`,
     );
   }
-  if (!LITTLE_ENDIAN_HOST && WIDTH[t.dtype] > 1)
+  if (!LITTLE_ENDIAN_HOST && BYTES_PER_ELEMENT[t.dtype] > 1)
     throw new NpyError(source, "writing .npy needs a little-endian host");
   const shape = t.dims.length === 1 ? `(${t.dims[0]},)` : `(${t.dims.join(", ")})`;
   const dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
@@ -320,7 +318,7 @@ export function encodeNpy(t: Tensor, source = "array.npy"): Uint8Array {
     total = Math.ceil((pre + dict.length + 1) / 64) * 64;
   }
   const headerLen = total - pre;
-  const dataBytes = n * WIDTH[t.dtype];
+  const dataBytes = n * BYTES_PER_ELEMENT[t.dtype];
   const out = new Uint8Array(total + dataBytes);
   out.set(MAGIC, 0);
   out[6] = major;

@@ -1,7 +1,7 @@
 /**
  * Helpers over the ONNX IR: attributes, tensors ⇄ TensorProto, value infos, opsets.
  */
-import { type DType, type Tensor, tensor } from "../tensor/tensor.js";
+import { BYTES_PER_ELEMENT, type DType, type Tensor, tensor } from "../tensor/tensor.js";
 import {
   type AttributeProto,
   AttributeType,
@@ -163,16 +163,6 @@ export function dtypeOf(code: number | undefined): DType | undefined {
   return undefined;
 }
 
-const WIDTH: Record<DType, number> = {
-  float32: 4,
-  float64: 8,
-  int64: 8,
-  int32: 4,
-  bool: 1,
-  uint8: 1,
-  int8: 1,
-};
-
 /**
  * Reads the values of a TensorProto (raw_data or the typed fields).
  * External data must have been loaded into `rawData` first (see `loadModel` in pathlens/node).
@@ -190,9 +180,9 @@ export function tensorFromProto(tp: TensorProto): Tensor {
   if (tp.rawData) {
     // A copy, aligned at offset 0 (rawData may be a view into a larger Node Buffer).
     const bytes = new Uint8Array(tp.rawData);
-    if (bytes.length !== n * WIDTH[dtype]) {
+    if (bytes.length !== n * BYTES_PER_ELEMENT[dtype]) {
       throw new ModelStructureError(
-        `${what}: raw_data has ${bytes.length} bytes, shape needs ${n * WIDTH[dtype]}`,
+        `${what}: raw_data has ${bytes.length} bytes, shape needs ${n * BYTES_PER_ELEMENT[dtype]}`,
       );
     }
     const buf = bytes.buffer;

@@ -164,3 +164,14 @@ export function relativeL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function shapeString(dims: readonly (number | string | undefined)[]): string {
   return `[${dims.map((d) => (d === undefined ? "?" : String(d))).join(", ")}]`;
 }
+
+/** Bytes one element of each dtype takes. */
+export const BYTES_PER_ELEMENT: Readonly<Record<DType, number>> = {
+  float32: 4,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  bool: 1,
+  uint8: 1,
+  int8: 1,
+};
