@@ -214,3 +214,52 @@ test("progress reports every evaluation and AbortSignal cancels", async () => {
     /cancelled/,
   );
 });
+
+test("steps 'auto' reaches |delta| ≤ 1e-3·|F(x) − F(x')| on the digits CNN and tiny BERT cases", async () => {
+  const byId = (id: string) => manifest.cases.find((c) => c.id === id)!;
+  const digits = byId("digits_cnn__gausslegendre");
+  const bert = byId("tiny_bert_lig__gausslegendre");
+  const runs = [
+    await integratedGradients(readModelFixture(digits.model), {
+      backend,
+      inputs: { input: readNpyFixture(digits.input!.file) },
+      baselines: readNpyFixture(digits.baseline!.file),
+      target: Array.from(readNpyFixture(digits.target.file).data, Number),
+      steps: "auto",
+      tolerance: 1e-3,
+    }),
+    await integratedGradients(readModelFixture(bert.model), {
+      backend,
+      inputs: { input_ids: readNpyFixture(bert.input_ids!.file) },
+      extra: { attention_mask: readNpyFixture(bert.attention_mask!.file) },
+      layer: "/embeddings/LayerNorm/Add_1_output_0",
+      baselineInputs: { input_ids: readNpyFixture(bert.baseline_ids!.file) },
+      target: Array.from(readNpyFixture(bert.target.file).data, Number),
+      steps: "auto",
+      tolerance: 1e-3,
+    }),
+  ];
+  for (const r of runs) {
+    assert.ok(r.converged!.every(Boolean), `converged: ${r.converged}`);
+    r.delta.forEach((d, i) => {
+      const span = Math.abs(r.outputAtInput[i]! - r.outputAtBaseline[i]!);
+      assert.ok(Math.abs(d) <= 1e-3 * span, `example ${i}: |delta| ${Math.abs(d)} > 1e-3 × ${span}`);
+    });
+    assert.ok(r.stepsPerExample.every((s) => s >= 9 && s <= 1025));
+    assert.equal(r.steps, Math.max(...r.stepsPerExample));
+  }
+});
+
+test("Integrated Gradients through onnxruntime-web (wasm) equals onnxruntime-node", async () => {
+  const { webBackend } = await import("../runtime/web.js");
+  const c = manifest.cases.find((k) => k.id === "tabular_mlp__gausslegendre")!;
+  const opts = {
+    inputs: { input: readNpyFixture(c.input!.file) },
+    baselines: readNpyFixture(c.baseline!.file),
+    target: Array.from(readNpyFixture(c.target.file).data, Number),
+    steps: 16,
+  };
+  const web = await integratedGradients(readModelFixture(c.model), { ...opts, backend: webBackend() });
+  const node = await integratedGradients(readModelFixture(c.model), { ...opts, backend });
+  assert.ok(relativeL2(web.attributions.input!.data, node.attributions.input!.data) < 1e-6);
+});
