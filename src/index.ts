@@ -15,10 +15,23 @@ export {
   TargetError,
 } from "./attribution/errors.js";
 export {
+  type ExpectedGradientsOptions,
+  type ExpectedGradientsResult,
+  expectedGradients,
+} from "./attribution/expected-gradients.js";
+export {
   type Attribution,
   type IntegratedGradientsOptions,
   integratedGradients,
 } from "./attribution/ig.js";
+export {
+  type ExpectedHessiansOptions,
+  expectedHessians,
+  type IntegratedHessiansOptions,
+  type InteractionOptions,
+  type Interactions,
+  integratedHessians,
+} from "./attribution/interactions.js";
 export {
   type NoiseTunnelAttribution,
   type NoiseTunnelOptions,

@@ -187,3 +187,92 @@ test("explain: errors exit non-zero, name the problem and leave no files", async
   assert.equal(existsSync(out), false, "no output folder content after failures");
   await writeFile(join(dir, "keep.txt"), "x");
 });
+
+test("explain --method integrated_hessians writes N×d×d interactions matching the reference", async () => {
+  const out = join(dir, "ih");
+  const r = await cli([
+    "explain",
+    fixturePath("models/softplus_mlp.onnx"),
+    "--input",
+    fixturePath("refs/softplus_mlp_ih_zero_input.npy"),
+    "--baseline",
+    fixturePath("refs/softplus_mlp_ih_zero_baseline.npy"),
+    "--method",
+    "integrated_hessians",
+    "--steps",
+    "64",
+    "--quiet",
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const gamma = await readNpy(join(out, "interactions.npy"));
+  assert.deepEqual(gamma.dims, [4, 10, 10]);
+  const err = relativeL2(
+    toFloat64(gamma),
+    toFloat64(await readNpy(fixturePath("refs/softplus_mlp_ih_zero__exact.npy"))),
+  );
+  assert.ok(err <= 1e-3, `relative L2 ${err}`);
+  assert.deepEqual((await readNpy(join(out, "attributions.npy"))).dims, [4, 10]);
+  const summary = JSON.parse(await readFile(join(out, "summary.json"), "utf8"));
+  assert.equal(summary.pointsPerExample, 64 * 64);
+});
+
+test("explain --method expected_gradients / expected_hessians need --references and are seeded", async () => {
+  const model = fixturePath("models/softplus_mlp.onnx");
+  const input = fixturePath("refs/softplus_mlp_eg_input.npy");
+  const refs = fixturePath("refs/softplus_mlp_eg_background.npy");
+  let r = await cli([
+    "explain",
+    model,
+    "--input",
+    input,
+    "--method",
+    "expected_gradients",
+    "--out",
+    join(dir, "eg0"),
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--references/);
+  const runs = [];
+  for (const k of [1, 2]) {
+    r = await cli([
+      "explain",
+      model,
+      "--input",
+      input,
+      "--method",
+      "expected_hessians",
+      "--references",
+      refs,
+      "--samples",
+      "50",
+      "--seed",
+      "5",
+      "--quiet",
+      "--out",
+      join(dir, `eh${k}`),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    runs.push(await readNpy(join(dir, `eh${k}`, "interactions.npy")));
+  }
+  assert.deepEqual(runs[0]!.dims, [4, 10, 10]);
+  assert.deepEqual(Array.from(runs[0]!.data), Array.from(runs[1]!.data));
+  r = await cli([
+    "explain",
+    model,
+    "--input",
+    input,
+    "--method",
+    "expected_gradients",
+    "--references",
+    refs,
+    "--samples",
+    "64",
+    "--quiet",
+    "--out",
+    join(dir, "eg"),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual((await readNpy(join(dir, "eg", "attributions.npy"))).dims, [4, 10]);
+});

@@ -16,6 +16,7 @@ import type { ModelProto } from "../onnx/types.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat, isFloat, shapeString, type Tensor, tensor } from "../tensor/tensor.js";
 import { CliError, type CommandSpec, type ParsedArgs, splitPair, UsageError } from "./args.js";
+import { INTERACTION_METHODS, type InteractionMethod, runInteractionMethod } from "./explain-interactions.js";
 import { progressReporter } from "./progress-line.js";
 
 const NT_TYPES = ["smoothgrad", "smoothgrad_sq", "vargrad"];
@@ -47,9 +48,16 @@ export const explainCommand: CommandSpec = {
     output: { type: "string", value: "NAME", help: "output to explain (default: the first)" },
     method: {
       type: "string",
-      value: "RULE",
-      help: `quadrature: ${QUADRATURE_METHODS.join("|")} (default gausslegendre)`,
+      value: "RULE|METHOD",
+      help: `quadrature rule of IG: ${QUADRATURE_METHODS.join("|")} (default gausslegendre); or another method: ${INTERACTION_METHODS.join("|")}`,
     },
+    references: {
+      type: "string",
+      value: "FILE.npy",
+      help: "expected_gradients/expected_hessians: reference data",
+    },
+    softplus: { type: "string", value: "BETA", help: "Hessians: replace Relu by softplus(βx)/β first" },
+    "interaction-index": { type: "string", value: "I[,J…]", help: "Hessians: only these features' rows" },
     steps: {
       type: "string",
       value: "N|auto",
@@ -119,10 +127,47 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
   }
 
   const steps = parseSteps(args.string("steps"));
-  const method = parseMethod(args.string("method"));
+  const methodName = args.string("method");
   const target = await parseTarget(args.string("target"));
   const baselines =
     layer && !args.string("baseline") ? undefined : await parseBaseline(args.string("baseline"));
+  if ((INTERACTION_METHODS as readonly string[]).includes(methodName ?? "")) {
+    if (steps === "auto")
+      throw new UsageError(`--steps auto applies to Integrated Gradients only`, explainCommand);
+    const progress = progressReporter({ quiet: args.flag("quiet") || args.flag("json"), label: methodName });
+    try {
+      const { files, summary } = await runInteractionMethod({
+        method: methodName as InteractionMethod,
+        model,
+        modelPath,
+        backend: nodeBackend(),
+        inputs,
+        extra,
+        target,
+        output: args.string("output"),
+        layer,
+        baselineInputs,
+        baselines: baselines as Baseline | undefined,
+        steps,
+        references: args.string("references"),
+        samples: optionalNumber(args.string("samples"), "--samples", (v) => Number.isInteger(v) && v >= 1),
+        seed: optionalNumber(args.string("seed"), "--seed", Number.isInteger),
+        softplus: optionalNumber(args.string("softplus"), "--softplus", (v) => v > 0),
+        interactionIndex: args
+          .string("interaction-index")
+          ?.split(",")
+          .map((v) => optionalNumber(v, "--interaction-index", (n) => Number.isInteger(n) && n >= 0)!),
+        onProgress: (p) => progress.update(p.done, p.total),
+        onWarning: (m) => process.stderr.write(`pathlens: warning: ${m}\n`),
+        out: args.string("out")!,
+        started,
+      });
+      return args.flag("json") ? [JSON.stringify(summary)] : files.map((f) => `wrote ${f}`);
+    } finally {
+      progress.done();
+    }
+  }
+  const method = parseMethod(methodName);
   const nt = args.string("noise-tunnel");
   if (nt !== undefined && !NT_TYPES.includes(nt)) {
     throw new UsageError(`--noise-tunnel must be one of ${NT_TYPES.join(", ")}, got "${nt}"`, explainCommand);

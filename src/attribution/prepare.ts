@@ -1,0 +1,139 @@
+/**
+ * What every attribution method does first: checks the inputs, cuts the model at a layer when
+ * asked (computing the layer's value for the inputs and the baseline inputs), and sorts the
+ * model inputs into attributed ones and pass-through ones.
+ */
+import { encodeModel } from "../onnx/codec.js";
+import { cutModel, UnknownTensorError } from "../onnx/graph.js";
+import { declaredDims } from "../onnx/model.js";
+import type { ModelProto } from "../onnx/types.js";
+import type { Backend, SessionOptions } from "../runtime/backend.js";
+import { isFloat, type Tensor } from "../tensor/tensor.js";
+import { assertFinite, NonFloatInputError, OptionError, ShapeMismatchError } from "./errors.js";
+
+/** The inputs of {@link prepareAttribution} (a subset of every method's options). */
+export interface PrepareOptions {
+  backend: Backend;
+  inputs: Record<string, Tensor>;
+  extra?: Record<string, Tensor>;
+  layer?: string;
+  baselineInputs?: Record<string, Tensor>;
+  output?: string;
+  session?: SessionOptions;
+}
+
+/** The model and tensors an attribution method works on. */
+export interface PreparedAttribution {
+  /** The model whose inputs are attributed (the tail of the cut with `layer`). */
+  attributedModel: ModelProto;
+  /** Attributed tensors (the layer's value with `layer`), batch axis 0. */
+  inputs: Record<string, Tensor>;
+  /** With `layer` and `baselineInputs`: the layer's value for the baseline inputs. */
+  layerBaselines?: Record<string, Tensor>;
+  /** Model inputs fed unchanged. */
+  passthrough: Record<string, Tensor>;
+  /** The explained output. */
+  output: string;
+  numExamples: number;
+}
+
+/** Validates and prepares an attribution (see {@link PreparedAttribution}). */
+export async function prepareAttribution(
+  model: ModelProto,
+  options: PrepareOptions,
+): Promise<PreparedAttribution> {
+  const { backend } = options;
+  const extra = options.extra ?? {};
+  let attributedModel = model;
+  let inputs = options.inputs;
+  let layerBaselines: Record<string, Tensor> | undefined;
+  const numExamples = firstDim(inputs);
+
+  for (const [k, t] of Object.entries({ ...inputs, ...extra })) {
+    if (t.dims.length === 0 || t.dims[0] !== numExamples) {
+      throw new ShapeMismatchError(
+        `input "${k}" has shape [${t.dims.join(", ")}]; expected ${numExamples} rows on axis 0 like the others`,
+      );
+    }
+  }
+  const graphInputs = model.graph!.input.map((i) => i.name!);
+  if (options.layer) {
+    const { head, tail } = cutModel(model, options.layer);
+    const headSession = await backend.createSession(encodeModel(head), options.session);
+    try {
+      const headInputs = head.graph!.input.map((i) => i.name!);
+      const pick = (src: Record<string, Tensor>) =>
+        Object.fromEntries(headInputs.filter((n) => n in src).map((n) => [n, src[n]!]));
+      const all = { ...extra, ...inputs };
+      const x = (await headSession.run(pick(all), [options.layer]))[options.layer]!;
+      inputs = { [options.layer]: x };
+      if (options.baselineInputs) {
+        const bi = { ...all, ...options.baselineInputs };
+        layerBaselines = {
+          [options.layer]: (await headSession.run(pick(bi), [options.layer]))[options.layer]!,
+        };
+      }
+    } finally {
+      await headSession.dispose();
+    }
+    attributedModel = tail;
+  } else {
+    for (const k of Object.keys(inputs))
+      if (!graphInputs.includes(k)) throw new UnknownTensorError(k, graphInputs, "model input");
+  }
+  for (const k of Object.keys(extra)) {
+    if (!graphInputs.includes(k)) throw new UnknownTensorError(k, graphInputs, "model input (extra)");
+  }
+  checkDeclaredShapes(model, { ...options.inputs, ...extra });
+  for (const [k, t] of Object.entries(inputs)) {
+    if (!isFloat(t.dtype)) {
+      throw new NonFloatInputError(
+        `cannot attribute to "${k}": it holds ${t.dtype} values (ids or masks); attribute to a float tensor, e.g. the embedding output with layer`,
+      );
+    }
+    assertFinite(t.data as Float32Array, `input "${k}"`);
+  }
+  const tailInputs = new Set(attributedModel.graph!.input.map((i) => i.name!));
+  const passthrough = Object.fromEntries(
+    Object.entries({ ...extra, ...options.inputs }).filter(([k]) => tailInputs.has(k) && !(k in inputs)),
+  );
+  const missing = [...tailInputs].filter(
+    (n) =>
+      !(n in inputs) && !(n in passthrough) && !attributedModel.graph!.initializer.some((t) => t.name === n),
+  );
+  if (missing.length) {
+    throw new OptionError(
+      `the model also needs input(s) ${missing.map((m) => `"${m}"`).join(", ")}: pass them in extra`,
+    );
+  }
+
+  const output = options.output ?? attributedModel.graph!.output[0]!.name!;
+  const outputs = attributedModel.graph!.output.map((o) => o.name!);
+  if (!outputs.includes(output)) throw new UnknownTensorError(output, outputs, "output");
+
+  return { attributedModel, inputs, layerBaselines, passthrough, output, numExamples };
+}
+
+/** Compares given tensors with the fixed dims the model declares for its inputs (clear errors before onnxruntime's). */
+function checkDeclaredShapes(model: ModelProto, given: Record<string, Tensor>): void {
+  for (const [name, t] of Object.entries(given)) {
+    const declared = declaredDims(model.graph!.input.find((i) => i.name === name));
+    if (!declared) continue;
+    const bad =
+      declared.length !== t.dims.length ||
+      declared.some((d, k) => typeof d === "number" && d > 0 && d !== t.dims[k]);
+    if (bad) {
+      const want = declared.map((d) => (typeof d === "number" && d > 0 ? d : (d ?? "?"))).join(", ");
+      throw new ShapeMismatchError(
+        `input "${name}" has shape [${t.dims.join(", ")}]; the model expects [${want}]`,
+      );
+    }
+  }
+}
+
+function firstDim(inputs: Record<string, Tensor>): number {
+  const first = Object.values(inputs)[0];
+  if (!first) throw new OptionError("no inputs to attribute");
+  if (first.dims.length === 0) throw new ShapeMismatchError("inputs need a batch axis (axis 0)");
+  return first.dims[0]!;
+}
