@@ -257,7 +257,7 @@ test("explain --method expected_gradients / expected_hessians need --references 
     runs.push(await readNpy(join(dir, `eh${k}`, "interactions.npy")));
   }
   assert.deepEqual(runs[0]!.dims, [4, 10, 10]);
-  assert.deepEqual(Array.from(runs[0]!.data), Array.from(runs[1]!.data));
+  assert.deepEqual(Array.from(runs[0]!.data as Float32Array), Array.from(runs[1]!.data as Float32Array));
   r = await cli([
     "explain",
     model,
