@@ -45,11 +45,11 @@ test("the session cache reuses sessions for equal bytes and options, and evicts 
   const b = await cache.createSession(model(2));
   assert.equal(stats.created, 1);
   const y = await b.run({ x: float32([2], [1, 3]) });
-  assert.deepEqual(Array.from(y.y!.data), [2, 6]);
+  assert.deepEqual(Array.from(y.y!.data as Float32Array), [2, 6]);
   await cache.createSession(model(2), { optimization: "disabled" }).then((s) => s.dispose());
   assert.equal(stats.created, 2, "other options load another session");
   const c = await cache.createSession(model(3));
-  assert.deepEqual(Array.from((await c.run({ x: float32([1], [1]) })).y!.data), [3]);
+  assert.deepEqual(Array.from((await c.run({ x: float32([1], [1]) })).y!.data as Float32Array), [3]);
   assert.equal(stats.created, 3);
   await a.dispose();
   await b.dispose();

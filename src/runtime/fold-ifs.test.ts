@@ -57,15 +57,15 @@ test("an If decided by the input's rank is folded to its branch and differentiat
   const w = [1, 2, 3];
   // then branch taken (rank 2): d/dx Σ x²w = 2xw; H v = 2w v
   assert.deepEqual(
-    Array.from(r.gradients.x!.data),
+    Array.from(r.gradients.x!.data as Float64Array),
     Array.from(x.data, (xi, i) => 2 * xi * w[i % 3]!),
   );
   assert.deepEqual(
-    Array.from(r.hvp!.x!.data),
+    Array.from(r.hvp!.x!.data as Float64Array),
     Array.from(v.data, (vi, i) => 2 * vi * w[i % 3]!),
   );
   assert.deepEqual(
-    Array.from(r.outputs.y!.data),
+    Array.from(r.outputs.y!.data as Float64Array),
     Array.from(x.data, (xi, i) => xi * xi * w[i % 3]!),
   );
   await s.dispose();
@@ -80,7 +80,7 @@ test("the else branch is taken when the shape condition is false", async () => {
   const x = float64([2, 3], [1, -2, 0.5, 3, 1.5, -1]);
   const s = await GradientSession.create(backend, model, { x }, { wrt: ["x"], outputs: ["y"] });
   const r = await s.run({ x }, { y: float64([2, 3], [1, 2, 3, 4, 5, 6]) });
-  assert.deepEqual(Array.from(r.gradients.x!.data), [-1, -2, -3, -4, -5, -6]);
+  assert.deepEqual(Array.from(r.gradients.x!.data as Float64Array), [-1, -2, -3, -4, -5, -6]);
   await s.dispose();
 });
 
