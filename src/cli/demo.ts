@@ -11,6 +11,7 @@ import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat, type Tensor, tensor } from "../tensor/tensor.js";
 import type { CommandSpec, ParsedArgs } from "./args.js";
+import { eigDigitsExample } from "./demo-eig.js";
 
 /** Folder of the bundled example models (beside dist/ or src/ in the package). */
 export const EXAMPLES = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "examples");
@@ -96,7 +97,10 @@ function asciiMap(data: Tensor["data"], off: number, h: number, w: number): stri
 }
 
 /** The demo's parts, in order. Each explains one example model. */
-export const DEMO_PARTS: DemoPart[] = [{ name: "digits", run: digitsPart }];
+export const DEMO_PARTS: DemoPart[] = [
+  { name: "digits", run: digitsPart },
+  { name: "eig-digits", run: (out) => eigDigitsExample(EXAMPLES, out) },
+];
 
 /** Runs `pathlens demo`. */
 export async function runDemo(args: ParsedArgs): Promise<string[]> {

@@ -16,6 +16,7 @@ import {
   UsageError,
 } from "./args.js";
 import { demoCommand, runDemo } from "./demo.js";
+import { eigCommand, runEig, runSignificance, significanceCommand } from "./eig.js";
 import { explainCommand, runExplain } from "./explain.js";
 import { gradientCommand, runGradient } from "./gradient.js";
 
@@ -28,6 +29,8 @@ interface Command {
 const COMMANDS: Command[] = [
   { spec: gradientCommand, run: runGradient },
   { spec: explainCommand, run: runExplain },
+  { spec: eigCommand, run: runEig },
+  { spec: significanceCommand, run: runSignificance },
   { spec: demoCommand, run: runDemo },
 ];
 

@@ -27,16 +27,28 @@ export function neighborPath(
   const n = pts.n;
   const kk = Math.min(k, n - 1);
   const adj: Map<number, number>[] = Array.from({ length: n }, () => new Map());
-  for (let i = 0; i < n; i++) {
+  const link = (i: number, j: number, d2: number) => {
+    const w = Math.sqrt(d2);
+    adj[i]!.set(j, w);
+    adj[j]!.set(i, w);
+  };
+  // the endpoints' k nearest among all points
+  for (const i of [0, 1]) {
     const d = Array.from({ length: n }, (_, j) => ({
       j,
       d: j === i ? Infinity : dist2(row(pts, i), row(pts, j)),
     })).sort((a, b) => a.d - b.d || a.j - b.j);
-    for (const { j, d: dd } of d.slice(0, kk)) {
-      const w = Math.sqrt(dd);
-      adj[i]!.set(j, w);
-      adj[j]!.set(i, w);
-    }
+    for (const { j, d: dd } of d.slice(0, kk)) link(i, j, dd);
+  }
+  // a reference point's k nearest among all points ⊆ its k nearest references ∪ the endpoints
+  const lists = referenceNeighbours(reference, kk);
+  for (let r = 0; r < reference.n; r++) {
+    const cand = [
+      { j: 0, d: dist2(row(reference, r), from) },
+      { j: 1, d: dist2(row(reference, r), to) },
+      ...lists[r]!.map(({ j, d }) => ({ j: j + 2, d })),
+    ].sort((a, b) => a.d - b.d || a.j - b.j);
+    for (const { j, d } of cand.slice(0, kk)) link(r + 2, j, d);
   }
   const distTo = new Float64Array(n).fill(Infinity);
   const prev = new Int32Array(n).fill(-1);
@@ -66,6 +78,24 @@ export function neighborPath(
     path.map((i) => row(pts, i)),
     reference.d,
   );
+}
+
+const neighbourCache = new WeakMap<Rows, { k: number; lists: { j: number; d: number }[][] }>();
+
+/** Each reference point's k nearest other reference points (cached per data set and k). */
+function referenceNeighbours(reference: Rows, k: number): { j: number; d: number }[][] {
+  const hit = neighbourCache.get(reference);
+  if (hit && hit.k >= k) return hit.lists.map((l) => l.slice(0, k));
+  const lists = Array.from({ length: reference.n }, (_, i) =>
+    Array.from({ length: reference.n }, (_, j) => ({
+      j,
+      d: j === i ? Infinity : dist2(row(reference, i), row(reference, j)),
+    }))
+      .sort((a, b) => a.d - b.d || a.j - b.j)
+      .slice(0, Math.min(k, reference.n - 1)),
+  );
+  neighbourCache.set(reference, { k, lists });
+  return lists;
 }
 
 /** m + 1 points evenly spaced by arc length along a polyline (first and last vertices kept). */
