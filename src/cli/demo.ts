@@ -10,6 +10,9 @@ import { loadModel } from "../io/model-file.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat, type Tensor, tensor } from "../tensor/tensor.js";
+import { explainText } from "../text/explain-text.js";
+import { loadTextModel } from "../text/model-folder.js";
+import { textReport } from "../viz/text.js";
 import type { CommandSpec, ParsedArgs } from "./args.js";
 import { eigDigitsExample } from "./demo-eig.js";
 
@@ -96,9 +99,40 @@ function asciiMap(data: Tensor["data"], off: number, h: number, w: number): stri
   return rows;
 }
 
+/** The sentiment example: three sentences, one report. */
+async function textPart(outDir: string): Promise<string[]> {
+  const tm = await loadTextModel(join(EXAMPLES, "text-sentiment"));
+  const texts = [
+    "The movie was unwatchable.",
+    "a wonderful film, really enjoyable!",
+    "the plot was not dull .",
+  ];
+  const items = [];
+  const lines = [
+    "text sentiment (tiny BERT-like classifier, tokenizer.json): IG at the word embeddings, 50 steps",
+  ];
+  for (const text of texts) {
+    const e = await explainText(tm, text, { backend: nodeBackend() });
+    items.push({ text, explanation: e });
+    lines.push(
+      `  "${text}" → ${e.prediction.label} (p = ${e.prediction.probability.toFixed(3)}), delta ${e.delta.toExponential(1)}`,
+    );
+    lines.push(
+      `    ${e.words.map((w) => `${w.word}(${w.score >= 0 ? "+" : ""}${w.score.toFixed(2)})`).join(" ")}`,
+    );
+  }
+  await writeNpyFiles(join(outDir, "text"), {
+    "report.html": textReport("Sentiment: which words decided?", items),
+    "attributions.json": `${JSON.stringify(items, null, 2)}\n`,
+  });
+  lines.push(`  → ${join(outDir, "text", "report.html")}`);
+  return lines;
+}
+
 /** The demo's parts, in order. Each explains one example model. */
 export const DEMO_PARTS: DemoPart[] = [
   { name: "digits", run: digitsPart },
+  { name: "text", run: textPart },
   { name: "eig-digits", run: (out) => eigDigitsExample(EXAMPLES, out) },
 ];
 

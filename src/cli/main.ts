@@ -19,6 +19,7 @@ import { demoCommand, runDemo } from "./demo.js";
 import { eigCommand, runEig, runSignificance, significanceCommand } from "./eig.js";
 import { explainCommand, runExplain } from "./explain.js";
 import { gradientCommand, runGradient } from "./gradient.js";
+import { runText, textCommand } from "./text.js";
 
 /** A registered command: its declaration and what it does; returns lines for stdout. */
 interface Command {
@@ -31,6 +32,7 @@ const COMMANDS: Command[] = [
   { spec: explainCommand, run: runExplain },
   { spec: eigCommand, run: runEig },
   { spec: significanceCommand, run: runSignificance },
+  { spec: textCommand, run: runText },
   { spec: demoCommand, run: runDemo },
 ];
 
