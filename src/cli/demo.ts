@@ -2,16 +2,25 @@
  * `pathlens demo`: explains the example models bundled in `examples/` and writes the results
  * (attributions, summaries, reports) into one folder — what `npm run demo` runs.
  */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { integratedGradients } from "../attribution/ig.js";
+import { explainImage } from "../explain/image.js";
+import type { Preprocess } from "../explain/preprocess.js";
+import { explainTabular } from "../explain/tabular.js";
+import { readNumericCsv } from "../io/csv.js";
+import { encodePng, readImage } from "../io/image.js";
 import { loadModel } from "../io/model-file.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat, type Tensor, tensor } from "../tensor/tensor.js";
 import { explainText } from "../text/explain-text.js";
 import { loadTextModel } from "../text/model-folder.js";
+import { escapeHtml, reportPage } from "../viz/html.js";
+import { imageSections } from "../viz/image-report.js";
+import { featureRanking, tabularSections } from "../viz/tabular.js";
 import { textReport } from "../viz/text.js";
 import type { CommandSpec, ParsedArgs } from "./args.js";
 import { eigDigitsExample } from "./demo-eig.js";
@@ -99,6 +108,59 @@ function asciiMap(data: Tensor["data"], off: number, h: number, w: number): stri
   return rows;
 }
 
+/** The shapes example: three images, one report with overlays and windows. */
+async function imagePart(outDir: string): Promise<string[]> {
+  const dir = join(EXAMPLES, "image-shapes");
+  const model = await loadModel(join(dir, "model.onnx"));
+  const config = JSON.parse(await readFile(join(dir, "config.json"), "utf8")) as {
+    id2label: Record<string, string>;
+    preprocess: Preprocess;
+  };
+  const labels = Object.keys(config.id2label).map((k) => config.id2label[k]!);
+  const lines = ["image shapes (small CNN, 32×32 RGB): IG from a black baseline, 50 steps"];
+  const sections = [];
+  const files: Record<string, Uint8Array | string> = {};
+  for (const name of ["circle", "square", "triangle"]) {
+    const e = await explainImage(model, await readImage(join(dir, `${name}.png`)), {
+      backend: nodeBackend(),
+      preprocess: config.preprocess,
+      labels,
+    });
+    sections.push(...imageSections(`${name}.png`, e));
+    files[`${name}_overlay.png`] = encodePng(e.overlay);
+    files[`${name}_window.png`] = encodePng(e.window);
+    lines.push(
+      `  ${name}.png → ${e.prediction.label} (p = ${e.prediction.probability.toFixed(3)}), delta ${e.delta.toExponential(1)}`,
+    );
+  }
+  files["report.html"] = reportPage("Shapes: which pixels decided?", sections);
+  await writeNpyFiles(join(outDir, "image"), files);
+  lines.push(`  → ${join(outDir, "image", "report.html")}`);
+  return lines;
+}
+
+/** The tabular example: 40 rows of the synthetic regression, with its summary plot. */
+async function tabularPart(outDir: string): Promise<string[]> {
+  const dir = join(EXAMPLES, "tabular");
+  const e = await explainTabular(
+    await loadModel(join(dir, "model.onnx")),
+    await readNumericCsv(join(dir, "rows.csv")),
+    { backend: nodeBackend() },
+  );
+  const top = featureRanking(e)
+    .slice(0, 6)
+    .map((j) => e.features[j]);
+  await writeNpyFiles(join(outDir, "tabular"), {
+    "report.html": reportPage("Tabular regression: which features matter?", tabularSections("rows.csv", e)),
+  });
+  return [
+    `tabular regression (MLP, 96 features, 40 rows): IG from a zero baseline, 50 steps`,
+    `  most important features: ${top.join(", ")} (NOISE features should not appear)`,
+    `  max |delta| ${Math.max(...Array.from(e.delta, Math.abs)).toExponential(1)}`,
+    `  → ${join(outDir, "tabular", "report.html")}`,
+  ];
+}
+
 /** The sentiment example: three sentences, one report. */
 async function textPart(outDir: string): Promise<string[]> {
   const tm = await loadTextModel(join(EXAMPLES, "text-sentiment"));
@@ -132,6 +194,8 @@ async function textPart(outDir: string): Promise<string[]> {
 /** The demo's parts, in order. Each explains one example model. */
 export const DEMO_PARTS: DemoPart[] = [
   { name: "digits", run: digitsPart },
+  { name: "image", run: imagePart },
+  { name: "tabular", run: tabularPart },
   { name: "text", run: textPart },
   { name: "eig-digits", run: (out) => eigDigitsExample(EXAMPLES, out) },
 ];
@@ -145,6 +209,14 @@ export async function runDemo(args: ParsedArgs): Promise<string[]> {
     const got = await part.run(outDir);
     lines.push("", ...got, `  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
-  await writeNpyFiles(outDir, { "summary.txt": `${lines.join("\n")}\n` });
+  const reports = DEMO_PARTS.map((p) => p.name).filter((n) => existsSync(join(outDir, n, "report.html")));
+  const index = reportPage("pathlens demo", [
+    {
+      heading: "Reports",
+      html: `<ul>${reports.map((n) => `<li><a href="${n}/report.html">${n}</a></li>`).join("")}</ul><pre>${escapeHtml(lines.join("\n"))}</pre>`,
+    },
+  ]);
+  await writeNpyFiles(outDir, { "summary.txt": `${lines.join("\n")}\n`, "index.html": index });
+  lines.push("", `open ${join(outDir, "index.html")}`);
   return lines;
 }

@@ -19,6 +19,8 @@ import { demoCommand, runDemo } from "./demo.js";
 import { eigCommand, runEig, runSignificance, significanceCommand } from "./eig.js";
 import { explainCommand, runExplain } from "./explain.js";
 import { gradientCommand, runGradient } from "./gradient.js";
+import { imageCommand, runImage } from "./image.js";
+import { runTabular, tabularCommand } from "./tabular.js";
 import { runText, textCommand } from "./text.js";
 
 /** A registered command: its declaration and what it does; returns lines for stdout. */
@@ -33,6 +35,8 @@ const COMMANDS: Command[] = [
   { spec: eigCommand, run: runEig },
   { spec: significanceCommand, run: runSignificance },
   { spec: textCommand, run: runText },
+  { spec: imageCommand, run: runImage },
+  { spec: tabularCommand, run: runTabular },
   { spec: demoCommand, run: runDemo },
 ];
 
@@ -98,6 +102,12 @@ async function quietRuntime(): Promise<void> {
 function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, " ").trim();
 }
+
+// A closed pipe (`pathlens … | head`) ends the output quietly, as Unix tools do.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw e;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {
