@@ -106,7 +106,7 @@ export async function enhancedIntegratedGradients(
     const space = async (r: Rows) => (latent ? ae!.encode(r) : r);
     const toInput = async (r: Rows) => (latent ? ae!.decode(r) : r);
     const samplePts = await space(samples);
-    const baselines = await chooseBaselines(options, samples, samplePts, space, ae, n, d);
+    const baselines = await chooseBaselines(options, samplePts, space, ae, n, d);
     const k = baselines[0]!.n;
     // Paths in the working space, decoded to the model's input space.
     const paths: Float64Array[] = [];
@@ -185,7 +185,6 @@ function fail(message: string): never {
 /** Baselines per sample in the working space (latent for latent paths): K rows each. */
 async function chooseBaselines(
   options: EigOptions,
-  samples: Rows,
   samplePts: Rows,
   space: (r: Rows) => Promise<Rows>,
   ae: Autoencoder | undefined,
