@@ -153,35 +153,47 @@ export async function evaluatePath(
     const result = await session.run(feeds, seeds);
     const out = result.outputs[problem.output]!;
     const outRow = sizeOf(out.dims.slice(1));
-    batch.forEach((p, k) => {
+    const sd = problem.seeds.data as Float32Array;
+    const sharedSeed = rowsOf(problem.seeds) === 1;
+    const od = out.data as Float32Array;
+    for (let k = 0; k < rows; k++) {
       let v = 0;
-      const s = problem.seeds.data as Float32Array;
-      const sOff = (rowsOf(problem.seeds) === 1 ? 0 : p.example) * seedRow;
-      for (let j = 0; j < outRow; j++) v += (out.data[k * outRow + j] as number) * (s[sOff + j] as number);
+      const sOff = (sharedSeed ? 0 : batch[k]!.example) * seedRow;
+      for (let j = 0; j < outRow; j++) v += od[k * outRow + j]! * sd[sOff + j]!;
       targetValues[start + k] = v;
-    });
+    }
     for (const a of attributed) {
       const g = result.gradients[a.name]!.data as Float32Array | Float64Array;
       const acc = sums[a.name]!;
       const rowSize = sizeOf(a.rowDims);
       const dir = dirBufs[a.name]!;
-      batch.forEach((p, k) => {
+      // A NaN or Inf anywhere in g shows up in this sum (0·Inf is NaN too), so one check per
+      // chunk replaces an element-by-element scan.
+      let check = 0;
+      for (let k = 0; k < rows; k++) {
+        const p = batch[k]!;
         const base = p.example * rowSize;
         const gOff = k * rowSize;
         const w = p.weight;
         if (problem.direction) {
           problem.direction(a.name, p, dir);
-          for (let j = 0; j < rowSize; j++) acc[base + j]! += w * g[gOff + j]! * dir[j]!;
+          for (let j = 0; j < rowSize; j++) {
+            const gj = g[gOff + j]!;
+            check += gj;
+            acc[base + j]! += w * gj * dir[j]!;
+          }
         } else {
-          for (let j = 0; j < rowSize; j++) acc[base + j]! += w * g[gOff + j]!;
+          for (let j = 0; j < rowSize; j++) {
+            const gj = g[gOff + j]!;
+            check += gj;
+            acc[base + j]! += w * gj;
+          }
         }
-      });
-      for (let j = 0; j < g.length; j++) {
-        if (!Number.isFinite(g[j]!)) {
-          throw new NonFiniteError(
-            `the gradient with respect to "${a.name}" is not finite (NaN or Inf) at a path point`,
-          );
-        }
+      }
+      if (!Number.isFinite(check * 0)) {
+        throw new NonFiniteError(
+          `the gradient with respect to "${a.name}" is not finite (NaN or Inf) at a path point`,
+        );
       }
     }
     problem.onProgress?.({ done: offset + start + rows, total });
