@@ -232,3 +232,44 @@ function reshapeInput(model: ReturnType<typeof readModelFixture>) {
   if (shape) shape.dim = [shape.dim[0]!, { dimValue: 2 } as never, { dimValue: 5 } as never];
   return m;
 }
+
+test("token interactions at tiny BERT's embedding layer (embedding dims summed) are complete", async () => {
+  const ids = readNpyFixture("refs/tiny_bert_lig_input_ids.npy");
+  const mask = readNpyFixture("refs/tiny_bert_lig_attention_mask.npy");
+  const base = readNpyFixture("refs/tiny_bert_lig_baseline_ids.npy");
+  const t = 12; // the first 12 tokens of example 0, all real tokens, ending with [SEP]
+  const row = Array.from(ids.data.subarray(0, t) as BigInt64Array);
+  row[t - 1] = 2n;
+  const baseRow = Array.from(base.data.subarray(0, t) as BigInt64Array);
+  baseRow[t - 1] = 2n;
+  const r = await integratedHessians(readModelFixture("models/tiny_bert.onnx"), {
+    backend,
+    inputs: { input_ids: { dtype: "int64", dims: [1, t], data: BigInt64Array.from(row) } },
+    extra: {
+      attention_mask: {
+        dtype: "int64",
+        dims: [1, t],
+        data: BigInt64Array.from(mask.data.subarray(0, t) as BigInt64Array),
+      },
+    },
+    layer: "/embeddings/LayerNorm/Add_1_output_0",
+    baselineInputs: { input_ids: { dtype: "int64", dims: [1, t], data: BigInt64Array.from(baseRow) } },
+    groupAxes: [1],
+    target: 1,
+    steps: 16,
+  });
+  assert.equal(r.features, t);
+  assert.deepEqual(r.interactions.dims, [1, t, t]);
+  const span = Math.abs(r.outputAtInput[0]! - r.outputAtBaseline[0]!);
+  assert.ok(
+    Math.abs(r.completenessDelta![0]!) <= 1e-2 * span,
+    `completeness ${r.completenessDelta![0]} vs span ${span}`,
+  );
+  // symmetric off the diagonal (Hessians are symmetric; the diagonal also holds the main effect)
+  for (let i = 0; i < t; i++)
+    for (let j = i + 1; j < t; j++) {
+      const a = r.interactions.data[i * t + j]!;
+      const b = r.interactions.data[j * t + i]!;
+      assert.ok(Math.abs(a - b) <= 1e-3 * Math.max(1, Math.abs(a)), `Γ[${i},${j}] ${a} vs ${b}`);
+    }
+});

@@ -12,6 +12,8 @@ import { readNpy, writeNpyFiles } from "../io/npy.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend } from "../runtime/backend.js";
 import { castFloat, isFloat, type Tensor, tensor } from "../tensor/tensor.js";
+import { reportPage } from "../viz/html.js";
+import { interactionSections } from "../viz/interactions.js";
 import { CliError } from "./args.js";
 
 /** The explain methods handled here. */
@@ -45,6 +47,8 @@ export interface InteractionRun {
   interactionIndex?: number[];
   onProgress?: (p: Progress) => void;
   onWarning?: (m: string) => void;
+  /** Also write report.html (matrix heat map, scatter plots). */
+  report?: boolean;
   out: string;
   started: number;
 }
@@ -108,6 +112,22 @@ export async function runInteractionMethod(
             seed: run.seed,
           });
     files["interactions.npy"] = castFloat(r.interactions, "float32");
+    if (run.report && r.rows.length === r.features) {
+      const x = Object.values(run.inputs)[0]!;
+      const values =
+        run.layer || x.data.length !== r.features * r.interactions.dims[0]!
+          ? undefined
+          : Float64Array.from(x.data as Float32Array);
+      files["report.html"] = reportPage(
+        run.method === "integrated_hessians" ? "Integrated Hessians" : "Expected Hessians",
+        interactionSections({
+          gamma: r.interactions.data,
+          examples: r.interactions.dims[0]!,
+          features: r.features,
+          values,
+        }),
+      );
+    }
     files["attributions.npy"] = castFloat(r.attributions, "float32");
     if (r.completenessDelta)
       files["delta.npy"] = tensor("float64", [r.completenessDelta.length], r.completenessDelta);

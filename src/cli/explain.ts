@@ -87,6 +87,7 @@ export const explainCommand: CommandSpec = {
       help: "path points per onnxruntime run (default: from memory)",
     },
     "memory-budget": { type: "string", value: "MB", help: "memory for one chunk's tensors (default 512)" },
+    report: { type: "boolean", help: "Hessian methods: also write report.html (matrix, scatter plots)" },
     quiet: { type: "boolean", help: "no progress bar" },
     json: { type: "boolean", help: "print the summary as JSON on stdout" },
     out: { type: "string", required: true, value: "DIR", help: "output folder; created if missing" },
@@ -159,6 +160,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
           .map((v) => optionalNumber(v, "--interaction-index", (n) => Number.isInteger(n) && n >= 0)!),
         onProgress: (p) => progress.update(p.done, p.total),
         onWarning: (m) => process.stderr.write(`pathlens: warning: ${m}\n`),
+        report: args.flag("report"),
         out: args.string("out")!,
         started,
       });

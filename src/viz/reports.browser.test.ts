@@ -164,3 +164,46 @@ test("EIG digits report: 4 paths × 6 baselines, outlined pixels are the signifi
     );
   }
 });
+
+test("interaction report: the matrix carries Γ of example 0, scatter dots carry Γ_ij per example", {
+  skip,
+}, async () => {
+  const { integratedHessians } = await import("../attribution/interactions.js");
+  const { readModelFixture, readNpyFixture } = await import("../testing/fixtures.js");
+  const { interactionSections, topPairs } = await import("./interactions.js");
+  const x = readNpyFixture("refs/softplus_mlp_eg_background.npy");
+  const rows = { ...x, dims: [12, 10], data: x.data.slice(0, 120) };
+  const r = await integratedHessians(readModelFixture("models/softplus_mlp.onnx"), {
+    backend: nodeBackend(),
+    inputs: { input: rows },
+    steps: 8,
+  });
+  const view = {
+    gamma: r.interactions.data,
+    examples: 12,
+    features: 10,
+    values: Float64Array.from(rows.data as Float32Array),
+  };
+  const file = join(dir, "interactions.html");
+  await writeFile(file, reportPage("Interactions", interactionSections(view)));
+  const visit = await openReport(
+    file,
+    () => ({
+      cells: Array.from(document.querySelectorAll("svg.heatmap rect")).map((c) =>
+        Number(c.getAttribute("data-value")),
+      ),
+      dots: Array.from(document.querySelectorAll("svg.scatter")).map((s) =>
+        Array.from(s.querySelectorAll("circle")).map((c) => Number(c.getAttribute("data-value"))),
+      ),
+    }),
+    "interaction-report",
+  );
+  assert.deepEqual(visit.consoleErrors, []);
+  visit.result.cells.forEach((v, k) => assert.equal(v, r.interactions.data[k]));
+  const pairs = topPairs(view);
+  assert.equal(visit.result.dots.length, pairs.length);
+  visit.result.dots.forEach((dots, p) => {
+    const [i, j] = pairs[p]!;
+    dots.forEach((v, e) => assert.equal(v, r.interactions.data[(e * 10 + i) * 10 + j]));
+  });
+});
