@@ -13,9 +13,9 @@ import { gaussianBlur } from "../attribution/baselines.js";
 import { integratedGradients } from "../attribution/ig.js";
 import type { Progress } from "../attribution/path-engine.js";
 import type { RgbaImage } from "../io/image.js";
-import { encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend } from "../runtime/backend.js";
+import { classScores } from "../runtime/classify.js";
 import { Random } from "../tensor/random.js";
 import { type Tensor, tensor } from "../tensor/tensor.js";
 import { type AttributionSign, normalise, overlay, pixelAttributions, windowMask } from "../viz/image.js";
@@ -77,9 +77,7 @@ export async function explainImage(
     }
   });
   const baseline = imageBaseline(options.baseline ?? "black", seen, p, x, options.seed ?? 0);
-  const logits = await forward(options.backend, model, input, x);
-  const probs = softmax(logits);
-  const predicted = probs.indexOf(Math.max(...probs));
+  const { probabilities: probs, predicted } = await classScores(options.backend, model, { [input]: x });
   const target = options.target ?? predicted;
   const labels = options.labels ?? probs.map((_, i) => String(i));
   const r = await integratedGradients(model, {
@@ -150,21 +148,4 @@ function imageBaseline(
   }
   void x;
   return toModelTensor(fitted, p);
-}
-
-async function forward(backend: Backend, model: ModelProto, input: string, x: Tensor): Promise<number[]> {
-  const s = await backend.createSession(encodeModel(model));
-  try {
-    const out = await s.run({ [input]: x });
-    return Array.from(out[s.outputNames[0]!]!.data as Float32Array);
-  } finally {
-    await s.dispose();
-  }
-}
-
-function softmax(v: number[]): number[] {
-  const m = Math.max(...v);
-  const e = v.map((q) => Math.exp(q - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((q) => q / s);
 }

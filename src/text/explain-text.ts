@@ -13,9 +13,9 @@
 import type { Tokenizer } from "@huggingface/tokenizers";
 import { integratedGradients } from "../attribution/ig.js";
 import type { QuadratureMethod } from "../attribution/quadrature.js";
-import { encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend } from "../runtime/backend.js";
+import { classScores } from "../runtime/classify.js";
 import { int64, type Tensor } from "../tensor/tensor.js";
 
 /** A tokenizer plus what the explainer needs to know about the model. */
@@ -130,10 +130,11 @@ export async function explainText(
   if (inputNames.includes("attention_mask")) extra.attention_mask = int64([1, t], new Array(t).fill(1));
   if (inputNames.includes("token_type_ids")) extra.token_type_ids = int64([1, t], typeIds);
 
-  const logits = await forward(options.backend, model, { ...feeds, ...extra });
-  const probs = softmax(logits);
-  const labels = textModel.labels ?? logits.map((_, i) => `LABEL_${i}`);
-  const predicted = argmax(probs);
+  const { probabilities: probs, predicted } = await classScores(options.backend, model, {
+    ...feeds,
+    ...extra,
+  });
+  const labels = textModel.labels ?? probs.map((_, i) => `LABEL_${i}`);
   const targetIndex = resolveTarget(options.target, labels);
   const layer = options.layer ?? wordEmbeddingOutput(model);
   const r = await integratedGradients(model, {
@@ -270,30 +271,4 @@ function tokenId(tokenizer: Tokenizer, kind: "pad" | "unk" | "mask"): number {
 function tokenText(tokenizer: Tokenizer, id: number): string {
   const t = tokenizer as unknown as { id_to_token?(id: number): string | undefined };
   return t.id_to_token?.(id) ?? String(id);
-}
-
-async function forward(
-  backend: Backend,
-  model: ModelProto,
-  feeds: Record<string, Tensor>,
-): Promise<number[]> {
-  const session = await backend.createSession(encodeModel(model));
-  try {
-    const out = await session.run(feeds);
-    const logits = out[session.outputNames[0]!]!;
-    return Array.from(logits.data as Float32Array).slice(0, logits.data.length / (logits.dims[0] ?? 1));
-  } finally {
-    await session.dispose();
-  }
-}
-
-function softmax(v: number[]): number[] {
-  const m = Math.max(...v);
-  const e = v.map((x) => Math.exp(x - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((x) => x / s);
-}
-
-function argmax(v: number[]): number {
-  return v.reduce((best, x, i) => (x > v[best]! ? i : best), 0);
 }
