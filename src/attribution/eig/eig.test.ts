@@ -164,3 +164,26 @@ test("neighbour paths: the shortest path through the graph, resampled evenly; di
     (e: Error) => e instanceof DisconnectedGraphError && /larger k/.test(e.message),
   );
 });
+
+test("several baselines per sample: mean by default, median as an option", async () => {
+  const x = float32([1, 4], [1, 2, 3, 4]);
+  const baseline = float32([1, 3, 4], [0, 0, 0, 0, 1, 1, 1, 1, 5, 5, 5, 5]); // [N = 1, K = 3, 4]
+  const run = (aggregate: "mean" | "median") =>
+    enhancedIntegratedGradients(linear, {
+      backend,
+      inputs: { x },
+      baseline,
+      path: "original-linear",
+      steps: 4,
+      rule: "left",
+      aggregate,
+    });
+  const mean = await run("mean");
+  const median = await run("median");
+  for (let j = 0; j < 4; j++) {
+    const per = [0, 1, 5].map((b) => (Number(x.data[j]) - b) * w[j]!);
+    assert.ok(Math.abs(mean.attributions.data[j]! - per.reduce((a, v) => a + v, 0) / 3) < 1e-5);
+    assert.ok(Math.abs(median.attributions.data[j]! - per[1]!) < 1e-5);
+  }
+  assert.equal(mean.baselinesPerSample, 3);
+});
