@@ -8,18 +8,21 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { integratedGradients } from "./attribution/ig.js";
+import { readNpy } from "./io/npy.js";
 import { nodeBackend } from "./runtime/node.js";
 import { relativeL2 } from "./tensor/tensor.js";
 import { chromiumPath } from "./testing/browser.js";
 import { ROOT } from "./testing/cli.js";
 import { readModelFixture } from "./testing/fixtures.js";
-import { readNpy } from "./io/npy.js";
 
 const skip = !chromiumPath()
   ? "no Chromium installed (tools/install-browser.sh installs Debian's chromium)"
   : !existsSync(join(ROOT, "dist", "web.js")) && "dist/ not built (npm test builds it)";
 
-test("the browser demo explains digits with pathlens/web in Chromium, matching onnxruntime-node", { skip, timeout: 120_000 }, async () => {
+test("the browser demo explains digits with pathlens/web in Chromium, matching onnxruntime-node", {
+  skip,
+  timeout: 120_000,
+}, async () => {
   const { serve } = (await import(pathToFileURL(join(ROOT, "demo", "serve.mjs")).href)) as {
     serve: () => Promise<{ url: string; close: () => void }>;
   };
@@ -32,8 +35,14 @@ test("the browser demo explains digits with pathlens/web in Chromium, matching o
     page.on("pageerror", (e) => errors.push(String(e)));
     page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
     await page.goto(`${server.url}/demo/web/`);
-    await page.waitForFunction(() => (window as unknown as { pathlensResult?: unknown }).pathlensResult, undefined, { timeout: 100_000 });
-    const result = (await page.evaluate(() => (window as unknown as { pathlensResult: unknown }).pathlensResult)) as {
+    await page.waitForFunction(
+      () => (window as unknown as { pathlensResult?: unknown }).pathlensResult,
+      undefined,
+      { timeout: 100_000 },
+    );
+    const result = (await page.evaluate(
+      () => (window as unknown as { pathlensResult: unknown }).pathlensResult,
+    )) as {
       attributions?: number[];
       error?: string;
     };
