@@ -58,7 +58,7 @@ export function summaryPlot(e: TabularExplanation, top = 15): string {
       const t = hi > lo ? ((v - lo) / (hi - lo)) * 2 - 1 : 0;
       const jitter = (((r * 7919) % 11) - 5) * 0.9;
       dots.push(
-        `<circle cx="${x(a).toFixed(1)}" cy="${(y + jitter).toFixed(1)}" r="3" fill="${divergingColor(-t, 1).replace("rgb", "rgb")}" stroke="#333" stroke-width="0.3" data-feature="${escapeHtml(e.features[j]!)}" data-row="${r}" data-value="${a}"><title>${escapeHtml(e.features[j]!)} = ${fmt(v, 4)}: attribution ${fmt(a, 4)} (row ${r})</title></circle>`,
+        `<circle cx="${x(a).toFixed(1)}" cy="${(y + jitter).toFixed(1)}" r="3" fill="${divergingColor(t, 1)}" stroke="#333" stroke-width="0.3" data-feature="${escapeHtml(e.features[j]!)}" data-row="${r}" data-value="${a}"><title>${escapeHtml(e.features[j]!)} = ${fmt(v, 4)}: attribution ${fmt(a, 4)} (row ${r})</title></circle>`,
       );
     }
   });
