@@ -263,3 +263,22 @@ test("Integrated Gradients through onnxruntime-web (wasm) equals onnxruntime-nod
   const node = await integratedGradients(readModelFixture(c.model), { ...opts, backend });
   assert.ok(relativeL2(web.attributions.input!.data, node.attributions.input!.data) < 1e-6);
 });
+
+test("a model exported with a fixed batch of 1 is evaluated one path point at a time", async () => {
+  const fixed = makeModel({
+    inputs: [{ name: "x", dtype: "float32", dims: [1, 3] }],
+    outputs: [{ name: "y", dtype: "float32", dims: [1, 1] }],
+    initializers: { w: float32([3, 1], [1, -2, 0.5]) },
+    nodes: [
+      { op: "Mul", inputs: ["x", "x"], outputs: ["sq"] },
+      { op: "MatMul", inputs: ["sq", "w"], outputs: ["y"] },
+    ],
+  });
+  const x = float32([1, 3], [1, 2, 3]);
+  const r = await integratedGradients(fixed, { backend, inputs: { x }, steps: 16 });
+  assert.equal(r.chunkSize, 1);
+  // w·x² from a zero baseline: attributions w_i x_i²
+  [1, -8, 4.5].forEach((e, i) =>
+    assert.ok(Math.abs(r.attributions.x!.data[i]! - e) < 1e-4, `${r.attributions.x!.data[i]} vs ${e}`),
+  );
+});
