@@ -12,6 +12,7 @@ import { poolRules } from "./pool.js";
 import { reduceRules } from "./reduce.js";
 import { resizeRules } from "./resize.js";
 import { shapeRules } from "./shape.js";
+import { trigRules } from "./trig.js";
 
 registerRules([
   ...arithmeticRules,
@@ -24,4 +25,5 @@ registerRules([
   ...convRules,
   ...poolRules,
   ...resizeRules,
+  ...trigRules,
 ]);

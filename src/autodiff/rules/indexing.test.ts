@@ -114,3 +114,22 @@ test("ScatterElements with reduction max has a clear error", async () => {
     /reduction "max"/,
   );
 });
+
+test("TopK values: the gradient returns to the chosen positions (largest and smallest)", async () => {
+  for (const largest of [1, 0]) {
+    const model = makeModel({
+      opset: 13,
+      inputs: [{ name: "x", dtype: "float64" }],
+      outputs: [{ name: "y", dtype: "float64" }],
+      initializers: { k: int64([1], [2]) },
+      nodes: [
+        { op: "TopK", inputs: ["x", "k"], outputs: ["v", "i"], attrs: { axis: 1, largest } },
+        { op: "Mul", inputs: ["v", "v"], outputs: ["y"] },
+      ],
+    });
+    // well-separated values, so a finite-difference step never changes which are chosen
+    const x = float64([2, 5], [0.1, 0.9, 0.5, -0.3, 0.7, 1.2, -0.8, 0.2, 0.6, -0.1]);
+    const r = await gradcheck(model, { x }, { wrt: ["x"], hvp: true });
+    assert.ok(r.worst <= 1, r.message);
+  }
+});

@@ -189,5 +189,30 @@ const scatterND: GradientRule = {
   },
 };
 
+/**
+ * TopK: the values' gradient goes back to the positions the indices name. Indices are distinct
+ * within each slice, so a plain ScatterElements into zeros is exact (opset ≥ 11).
+ */
+const topK: GradientRule = {
+  opTypes: ["TopK"],
+  backward(ctx) {
+    const g = ctx.dy(0);
+    if (!g) return [undefined];
+    if (ctx.opset < 11)
+      throw new ModelStructureError("TopK before opset 11 has no gradient rule (needs ScatterElements)");
+    const { b } = ctx;
+    const x = ctx.x(0);
+    const axis = normAxis(attrInt(ctx.node, "axis", -1), b.rank(x));
+    return [b.op("ScatterElements", [zerosOf(b, x), ctx.y(1), g], { axis }), undefined];
+  },
+};
+
 /** Indexing-family rules. */
-export const indexingRules: GradientRule[] = [gather, gatherElements, gatherND, scatterElements, scatterND];
+export const indexingRules: GradientRule[] = [
+  gather,
+  gatherElements,
+  gatherND,
+  scatterElements,
+  scatterND,
+  topK,
+];

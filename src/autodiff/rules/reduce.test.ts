@@ -96,3 +96,8 @@ test("GlobalAveragePool and GlobalMaxPool (float32: no double kernels)", async (
   }
   await checkReduce("GlobalMaxPool", float32([2, 3, 3, 3], spaced));
 });
+
+test("ReduceLogSum (positive inputs)", async () => {
+  await checkReduce("ReduceLogSum", rand([2, 3, 4], 0.3, 1.2), { axes: [1], attrs: { keepdims: 0 } });
+  await checkReduce("ReduceLogSum", rand([2, 3, 4], 0.3, 1.2), { attrs: { axes: [0, 2] }, opset: 13 });
+});

@@ -83,6 +83,7 @@ const reduceRule: GradientRule = {
     "ReduceL1",
     "ReduceL2",
     "ReduceLogSumExp",
+    "ReduceLogSum",
     "ReduceMax",
     "ReduceMin",
     "ReduceProd",
@@ -121,6 +122,9 @@ const reduceRule: GradientRule = {
         const safe = b.op("Where", [isZero, b.scalarLike(1, x), norm]);
         return [b.op("Mul", [g(), b.op("Where", [isZero, zero, b.op("Div", [x, safe])])])];
       }
+      case "ReduceLogSum":
+        // log Σx: 1 / Σx = exp(−y)
+        return [b.op("Mul", [g(), b.op("Exp", [b.op("Neg", [yBack()])])])];
       case "ReduceLogSumExp":
         return [b.op("Mul", [g(), b.op("Exp", [b.op("Sub", [x, yBack()])])])];
       case "ReduceProd":

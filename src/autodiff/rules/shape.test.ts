@@ -140,3 +140,14 @@ test("Pad in reflect mode names the mode in its error", async () => {
     /Pad mode "reflect"/,
   );
 });
+
+test("DepthToSpace (DCR, CRD) and SpaceToDepth", async () => {
+  await checkOp("DepthToSpace", rand([2, 8, 2, 3]), { attrs: { blocksize: 2, mode: "DCR" } });
+  await checkOp("DepthToSpace", rand([2, 8, 2, 3]), { attrs: { blocksize: 2, mode: "CRD" } });
+  await checkOp("SpaceToDepth", rand([2, 2, 4, 6]), { attrs: { blocksize: 2 } });
+});
+
+test("Trilu upper/lower with an offset", async () => {
+  await checkOp("Trilu", rand([2, 4, 5]), { attrs: { upper: 1 } });
+  await checkOp("Trilu", rand([2, 4, 5]), { attrs: { upper: 0 }, consts: [int64([], [1])] });
+});

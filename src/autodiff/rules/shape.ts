@@ -259,5 +259,55 @@ function dynamicPadBack(ctx: RuleContext): string {
   return b.op("Slice", [widened, start, b.op("Add", [start, shape]), axes]);
 }
 
+/** DepthToSpace (DCR) and SpaceToDepth are each other's inverse permutations. */
+const depthToSpace: GradientRule = {
+  opTypes: ["DepthToSpace"],
+  backward(ctx) {
+    const { b, node } = ctx;
+    const bs = attrInt(node, "blocksize", 1);
+    if (attrString(node, "mode", "DCR") === "DCR")
+      return [b.op("SpaceToDepth", [ctx.dy(0)!], { blocksize: bs })];
+    // CRD: y = reshape(transpose(reshape(x, [N, C', b, b, H, W]), [0, 1, 4, 2, 5, 3]), [N, C', H·b, W·b]);
+    // undo it: reshape g to [N, C', H, b, W, b], transpose by the inverse, reshape to Shape(x).
+    const shape = b.shape(ctx.x(0));
+    const n = sliceInts(b, shape, 0, 1);
+    const c = b.op("Div", [sliceInts(b, shape, 1, 2), b.int64s([bs * bs])]);
+    const h = sliceInts(b, shape, 2, 3);
+    const w = sliceInts(b, shape, 3, 4);
+    const block = b.int64s([bs]);
+    const six = b.op("Concat", [n, c, h, block, w, block], { axis: 0 });
+    const t = b.op("Transpose", [b.op("Reshape", [ctx.dy(0)!, six])], { perm: [0, 1, 3, 5, 2, 4] });
+    return [b.op("Reshape", [t, shape])];
+  },
+};
+
+const spaceToDepth: GradientRule = {
+  opTypes: ["SpaceToDepth"],
+  backward: (ctx) => [
+    ctx.b.op("DepthToSpace", [ctx.dy(0)!], { blocksize: attrInt(ctx.node, "blocksize", 1), mode: "DCR" }),
+  ],
+};
+
+/** Trilu keeps a triangle: its gradient keeps the same triangle of g. */
+const trilu: GradientRule = {
+  opTypes: ["Trilu"],
+  backward(ctx) {
+    const inputs = ctx.x(1) ? [ctx.dy(0)!, ctx.x(1)] : [ctx.dy(0)!];
+    return [ctx.b.op("Trilu", inputs, { upper: attrInt(ctx.node, "upper", 1) }), undefined];
+  },
+};
+
 /** Shape-family rules. */
-export const shapeRules: GradientRule[] = [reshapeLike, transpose, expand, tile, concat, split, slice, pad];
+export const shapeRules: GradientRule[] = [
+  reshapeLike,
+  transpose,
+  expand,
+  tile,
+  concat,
+  split,
+  slice,
+  pad,
+  depthToSpace,
+  spaceToDepth,
+  trilu,
+];
