@@ -24,6 +24,7 @@ export class QuadratureError extends Error {
   override name = "QuadratureError";
 }
 
+/** Every quadrature rule, in Captum's naming. */
 export const QUADRATURE_METHODS: readonly QuadratureMethod[] = [
   "gausslegendre",
   "riemann_left",

@@ -22,6 +22,7 @@ export const INTERACTION_METHODS = [
   "integrated_hessians",
   "expected_hessians",
 ] as const;
+/** One of {@link INTERACTION_METHODS}. */
 export type InteractionMethod = (typeof INTERACTION_METHODS)[number];
 
 /** What `pathlens explain` hands over after parsing its arguments. */

@@ -12,26 +12,31 @@ export interface Unknown {
   $unknown?: Uint8Array[];
 }
 
+/** The ONNX message `StringStringEntryProto` (fields as in onnx.proto, camel-cased). */
 export interface StringStringEntryProto extends Unknown {
   key?: string;
   value?: string;
 }
 
+/** The ONNX message `OperatorSetIdProto` (fields as in onnx.proto, camel-cased). */
 export interface OperatorSetIdProto extends Unknown {
   domain?: string;
   version?: Int64;
 }
 
+/** The ONNX message `DimensionProto` (fields as in onnx.proto, camel-cased). */
 export interface DimensionProto extends Unknown {
   dimValue?: Int64;
   dimParam?: string;
   denotation?: string;
 }
 
+/** The ONNX message `TensorShapeProto` (fields as in onnx.proto, camel-cased). */
 export interface TensorShapeProto extends Unknown {
   dim: DimensionProto[];
 }
 
+/** The ONNX message `TypeProto` (fields as in onnx.proto, camel-cased). */
 export interface TypeProto extends Unknown {
   tensorType?: { elemType?: number; shape?: TensorShapeProto } & Unknown;
   sequenceType?: { elemType?: TypeProto } & Unknown;
@@ -41,6 +46,7 @@ export interface TypeProto extends Unknown {
   denotation?: string;
 }
 
+/** The ONNX message `ValueInfoProto` (fields as in onnx.proto, camel-cased). */
 export interface ValueInfoProto extends Unknown {
   name?: string;
   type?: TypeProto;
@@ -48,6 +54,7 @@ export interface ValueInfoProto extends Unknown {
   metadataProps: StringStringEntryProto[];
 }
 
+/** The ONNX message `TensorProto` (fields as in onnx.proto, camel-cased). */
 export interface TensorProto extends Unknown {
   dims: Int64[];
   dataType?: number;
@@ -66,6 +73,7 @@ export interface TensorProto extends Unknown {
   metadataProps: StringStringEntryProto[];
 }
 
+/** The ONNX message `SparseTensorProto` (fields as in onnx.proto, camel-cased). */
 export interface SparseTensorProto extends Unknown {
   values?: TensorProto;
   indices?: TensorProto;
@@ -91,6 +99,7 @@ export const AttributeType = {
   TYPE_PROTOS: 14,
 } as const;
 
+/** The ONNX message `AttributeProto` (fields as in onnx.proto, camel-cased). */
 export interface AttributeProto extends Unknown {
   name?: string;
   refAttrName?: string;
@@ -112,6 +121,7 @@ export interface AttributeProto extends Unknown {
   typeProtos: TypeProto[];
 }
 
+/** The ONNX message `NodeProto` (fields as in onnx.proto, camel-cased). */
 export interface NodeProto extends Unknown {
   input: string[];
   output: string[];
@@ -124,11 +134,13 @@ export interface NodeProto extends Unknown {
   metadataProps: StringStringEntryProto[];
 }
 
+/** The ONNX message `TensorAnnotation` (fields as in onnx.proto, camel-cased). */
 export interface TensorAnnotation extends Unknown {
   tensorName?: string;
   quantParameterTensorNames: StringStringEntryProto[];
 }
 
+/** The ONNX message `GraphProto` (fields as in onnx.proto, camel-cased). */
 export interface GraphProto extends Unknown {
   node: NodeProto[];
   name?: string;
@@ -142,6 +154,7 @@ export interface GraphProto extends Unknown {
   metadataProps: StringStringEntryProto[];
 }
 
+/** The ONNX message `TrainingInfoProto` (fields as in onnx.proto, camel-cased). */
 export interface TrainingInfoProto extends Unknown {
   initialization?: GraphProto;
   algorithm?: GraphProto;
@@ -149,6 +162,7 @@ export interface TrainingInfoProto extends Unknown {
   updateBinding: StringStringEntryProto[];
 }
 
+/** The ONNX message `FunctionProto` (fields as in onnx.proto, camel-cased). */
 export interface FunctionProto extends Unknown {
   name?: string;
   input: string[];
@@ -164,6 +178,7 @@ export interface FunctionProto extends Unknown {
   metadataProps: StringStringEntryProto[];
 }
 
+/** The ONNX message `ModelProto` (fields as in onnx.proto, camel-cased). */
 export interface ModelProto extends Unknown {
   irVersion?: Int64;
   opsetImport: OperatorSetIdProto[];

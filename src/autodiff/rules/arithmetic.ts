@@ -187,6 +187,7 @@ const cast: GradientRule = {
   },
 };
 
+/** The arithmetic family's rules. */
 export const arithmeticRules: GradientRule[] = [
   add,
   sub,

@@ -310,4 +310,5 @@ const convTranspose: GradientRule = {
   },
 };
 
+/** The conv family's rules. */
 export const convRules: GradientRule[] = [conv, convTranspose];

@@ -392,4 +392,5 @@ const maxUnpool: GradientRule = {
   },
 };
 
+/** The pool family's rules. */
 export const poolRules: GradientRule[] = [maxPool, averagePool, lpPool, maxUnpool];

@@ -140,4 +140,5 @@ const resize: GradientRule = {
   },
 };
 
+/** The resize family's rules. */
 export const resizeRules: GradientRule[] = [resize];
