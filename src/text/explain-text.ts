@@ -13,10 +13,11 @@
 import type { Tokenizer } from "@huggingface/tokenizers";
 import { integratedGradients } from "../attribution/ig.js";
 import type { QuadratureMethod } from "../attribution/quadrature.js";
+import { dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend } from "../runtime/backend.js";
 import { classScores } from "../runtime/classify.js";
-import { int64, type Tensor } from "../tensor/tensor.js";
+import { int64, type Tensor, tensor } from "../tensor/tensor.js";
 
 /** A tokenizer plus what the explainer needs to know about the model. */
 export interface TextModel {
@@ -125,10 +126,18 @@ export async function explainText(
   const baselineId = tokenId(tokenizer, options.baselineToken ?? "pad");
   const baseIds = ids.map((id) => (special.has(id) ? id : baselineId));
   const t = ids.length;
-  const feeds: Record<string, Tensor> = { input_ids: int64([1, t], ids) };
+  // ids as the model declares them (int64 in most exports, int32 in some)
+  const ints = (name: string, values: number[]): Tensor => {
+    const vi = model.graph!.input.find((i) => i.name === name);
+    return dtypeOf(elemTypeOf(vi)) === "int32"
+      ? tensor("int32", [1, t], Int32Array.from(values))
+      : int64([1, t], values);
+  };
+  const feeds: Record<string, Tensor> = { input_ids: ints("input_ids", ids) };
   const extra: Record<string, Tensor> = {};
-  if (inputNames.includes("attention_mask")) extra.attention_mask = int64([1, t], new Array(t).fill(1));
-  if (inputNames.includes("token_type_ids")) extra.token_type_ids = int64([1, t], typeIds);
+  if (inputNames.includes("attention_mask"))
+    extra.attention_mask = ints("attention_mask", new Array(t).fill(1));
+  if (inputNames.includes("token_type_ids")) extra.token_type_ids = ints("token_type_ids", typeIds);
 
   const { probabilities: probs, predicted } = await classScores(options.backend, model, {
     ...feeds,
@@ -142,7 +151,7 @@ export async function explainText(
     inputs: feeds,
     extra,
     layer,
-    baselineInputs: { input_ids: int64([1, t], baseIds) },
+    baselineInputs: { input_ids: ints("input_ids", baseIds) },
     target: targetIndex,
     steps: options.steps ?? 50,
     method: options.method,
