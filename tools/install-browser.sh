@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs Debian's chromium for the report tests (run by `npm test` through its pretest step).
+# Installs Debian's chromium for the report tests (the first step of `npm test`; npm's ignore-scripts
+# setting would skip a pretest script).
 # Nothing happens when a Chromium is already there; without root or apt the tests that need a
 # browser are skipped, and say so.
 if [ -n "$PATHLENS_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then exit 0; fi
