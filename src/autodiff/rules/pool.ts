@@ -5,8 +5,9 @@
  * MaxPool: the forward node is given its Indices output (flat indices into X), and g is sent to
  * those positions. From opset 16 that is one ScatterElements with reduction = add (overlapping
  * windows can pick the same element). Before opset 16 there is no `reduction`: at opsets 11–15 the
- * windows are split into interleaved groups that do not overlap and scattered group by group
- * (each scatter adds what the earlier ones placed); before opset 11, per kernel offset t, the
+ * windows are split into interleaved groups that do not overlap, each placed by a MaxUnpool and the
+ * placements summed (float32), or scattered group by group, each scatter adding what the earlier
+ * ones placed (float64: onnxruntime's MaxUnpool is float32-only); before opset 11, per kernel offset t, the
  * windows whose argmax sits at offset t send g to distinct positions w·s + t·d − pb, a strided
  * placement made of Reshape/Pad/Slice, and the offsets are summed.
  *
@@ -214,6 +215,10 @@ function routeByOffset(b: GraphBuilder, x: string, local: string, g: string, geo
 function scatterGroups(b: GraphBuilder, x: string, indices: string, g: string, geo: WindowGeometry): string {
   const n = geo.inSizes.length;
   const m = geo.kernel.map((k, a) => Math.ceil(kernelExtent(k, geo.dilations[a]!) / geo.strides[a]!));
+  // MaxUnpool also checks output_shape against its attributes (kernel 1, stride 1: at least the
+  // group's window count per axis), which only an odd pad-heavy pool could exceed
+  const fits = geo.outSizes.every((o, a) => Math.ceil(o / m[a]!) <= geo.inSizes[a]!);
+  if (b.dtype(x) === "float32" && fits) return unpoolGroups(b, x, indices, g, geo, m);
   const flat = b.int64s([-1]);
   const zero = tensorToProto("value", tensor(b.dtype(x), [1]));
   let acc = b.op("Reshape", [b.op("ConstantOfShape", [b.shape(x)], { value: zero }), flat]);
@@ -231,6 +236,38 @@ function scatterGroups(b: GraphBuilder, x: string, indices: string, g: string, g
     first = false;
   }
   return b.reshapeLike(acc, x);
+}
+
+/**
+ * The same groups, each placed by a MaxUnpool (zeros, then the group's g at its argmax positions)
+ * and the placements summed. On onnxruntime CPU this is ≈ 1.5× faster than the scatter chain
+ * (each ScatterElements copies the whole accumulator, MaxUnpool only writes its zeros); its CPU
+ * kernel is float32-only, so float64 keeps the chain.
+ */
+function unpoolGroups(
+  b: GraphBuilder,
+  x: string,
+  indices: string,
+  g: string,
+  geo: WindowGeometry,
+  m: number[],
+): string {
+  const n = geo.inSizes.length;
+  const axes = Array.from({ length: n }, (_, a) => a + 2);
+  const ends = new Array(n).fill(Number.MAX_SAFE_INTEGER);
+  const shape = b.shape(x);
+  const whole = m.every((v) => v === 1);
+  const parts: string[] = [];
+  for (let t = 0; t < product(m); t++) {
+    const start = unravel(t, m);
+    if (start.some((p, a) => p >= geo.outSizes[a]!)) continue;
+    const idx = whole ? indices : b.slice(indices, start, ends, axes, m);
+    const values = whole ? g : b.slice(g, start, ends, axes, m);
+    // output_shape is given: kernel 1 / stride 1 only make the shape it is checked against small
+    const ones = new Array(n).fill(1);
+    parts.push(b.op("MaxUnpool", [values, idx, shape], { kernel_shape: ones, strides: ones }));
+  }
+  return parts.length === 1 ? parts[0]! : b.op("Sum", parts);
 }
 
 /** Row-major multi-index of flat index k in dims. */
