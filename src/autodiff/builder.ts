@@ -7,6 +7,7 @@
 import type { NameScope } from "../onnx/graph.js";
 import {
   type AttrValue,
+  dataTypeOf,
   ModelStructureError,
   makeAttribute,
   makeNode,
@@ -188,6 +189,11 @@ export class GraphBuilder {
   /** Reshape `x` to the runtime shape of `like`. */
   reshapeLike(x: string, like: string): string {
     return this.op("Reshape", [x, this.shape(like)]);
+  }
+
+  /** `x` cast to the element type of `like`. */
+  castLike(x: string, like: string): string {
+    return this.op("Cast", [x], { to: dataTypeOf(this.dtype(like)) });
   }
 
   /** Zeros with the runtime shape and dtype of `like`. */

@@ -31,9 +31,7 @@ const relu: GradientRule = {
   backward(ctx) {
     const { b } = ctx;
     const y = ctx.y(0);
-    const mask = b.op("Cast", [b.op("Greater", [y, b.scalarLike(0, y)])], {
-      to: b.dtype(y) === "float64" ? 11 : 1,
-    });
+    const mask = b.castLike(b.op("Greater", [y, b.scalarLike(0, y)]), y);
     return [b.op("Mul", [ctx.dy(0)!, mask])];
   },
 };

@@ -113,7 +113,7 @@ const pow: GradientRule = {
       dx = toInput(ctx, d ? b.op("Mul", [g, d]) : g, 0);
     } else if (ctx.needs(0)) {
       // the exponent may be another float type or an integer: compute in x's type
-      if (b.dtype(p) !== b.dtype(x)) p = b.op("Cast", [p], { to: dataTypeCode(b.dtype(x)) });
+      if (b.dtype(p) !== b.dtype(x)) p = b.castLike(p, x);
       const pm1 = b.op("Sub", [p, b.scalarLike(1, x)]);
       dx = toInput(ctx, b.op("Mul", [g, b.op("Mul", [p, b.op("Pow", [x, pm1])])]), 0);
     }
@@ -124,10 +124,6 @@ const pow: GradientRule = {
     return [dx, dp];
   },
 };
-
-function dataTypeCode(dtype: string): number {
-  return dtype === "float64" ? 11 : 1;
-}
 
 /** Max/Min: the gradient goes to the operand(s) equal to the result. */
 const maxMin: GradientRule = {
@@ -180,10 +176,8 @@ const cast: GradientRule = {
   opTypes: ["Cast", "CastLike"],
   backward(ctx) {
     const { b } = ctx;
-    const src = b.dtype(ctx.x(0));
-    const dst = b.dtype(ctx.y(0));
-    if (src === dst) return [ctx.dy(0)!];
-    return [b.op("Cast", [ctx.dy(0)!], { to: dataTypeCode(src) })];
+    if (b.dtype(ctx.x(0)) === b.dtype(ctx.y(0))) return [ctx.dy(0)!];
+    return [b.castLike(ctx.dy(0)!, ctx.x(0))];
   },
 };
 

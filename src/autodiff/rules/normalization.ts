@@ -83,10 +83,6 @@ function normalizedInputGrad(b: GraphBuilder, gHat: string, m: Moments, axes: nu
   return b.op("Mul", [inner, m.rstd]);
 }
 
-function castCode(dtype: string): number {
-  return dtype === "float64" ? 11 : 1;
-}
-
 /**
  * LayerNormalization (opset 17): axes [axis, rank). Gradients of the optional Mean and
  * InvStdDev outputs are added when something downstream uses them:
@@ -108,12 +104,12 @@ const layerNorm: GradientRule = {
       if (g) parts.push(normalizedInputGrad(b, b.op("Mul", [g, ctx.x(1)]), m, axes));
       // Mean and InvStdDev have the stash type (float32 even for float64 X): bring them to X's type
       const asX = (gi: string | undefined, i: number) =>
-        gi && b.dtype(ctx.y(i)) !== b.dtype(x) ? b.op("Cast", [gi], { to: castCode(b.dtype(x)) }) : gi;
+        gi && b.dtype(ctx.y(i)) !== b.dtype(x) ? b.castLike(gi, x) : gi;
       const gMean = asX(ctx.dy(1), 1);
       const gRstd = asX(ctx.dy(2), 2);
       if (gMean || gRstd) {
         // N at run time: the product of the normalised dims (Shape's start attribute exists from opset 15)
-        const dimsF = b.op("Cast", [b.op("Shape", [x], { start: axes[0]! })], { to: castCode(b.dtype(x)) });
+        const dimsF = b.castLike(b.op("Shape", [x], { start: axes[0]! }), x);
         const invN = b.op("Reciprocal", [b.reduce("ReduceProd", dimsF, [0], false)]);
         // broadcast to X's shape: gMean has size 1 on the normalised axes
         if (gMean) parts.push(b.op("Add", [b.zerosLike(x), b.op("Mul", [gMean, invN])]));
@@ -157,7 +153,7 @@ const batchNorm: GradientRule = {
     const [x, scale, mean, variance] = [0, 1, 3, 4].map((i) => ctx.x(i)) as [string, string, string, string];
     const rank = b.rank(x);
     const xType = b.dtype(x);
-    const toX = (t: string) => (b.dtype(variance) === xType ? t : b.op("Cast", [t], { to: castCode(xType) }));
+    const toX = (t: string) => (b.dtype(variance) === xType ? t : b.castLike(t, x));
     const eps = attrFloat(node, "epsilon", 1e-5);
     const rstd = b.op("Reciprocal", [b.op("Sqrt", [b.op("Add", [variance, b.scalarLike(eps, variance)])])]);
     const factor = b.op("Mul", [scale, rstd]); // [C]
@@ -165,8 +161,7 @@ const batchNorm: GradientRule = {
     const others = [1, 2, 3, 4].some((i) => ctx.needs(i));
     if (!others) return [dx];
     // Gradients to the per-channel parameters (rarely wanted; computed in X's type, then cast back).
-    const back = (t: string) =>
-      b.dtype(variance) === xType ? t : b.op("Cast", [t], { to: castCode(b.dtype(variance)) });
+    const back = (t: string) => (b.dtype(variance) === xType ? t : b.castLike(t, variance));
     const sumG = b.reduceSum(g, nonChannelAxes(rank), false);
     const xc = b.op("Sub", [x, perChannel(b, toX(mean), rank)]);
     const sumGxc = b.reduceSum(b.op("Mul", [g, xc]), nonChannelAxes(rank), false);

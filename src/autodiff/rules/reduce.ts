@@ -69,12 +69,6 @@ function sumSameAxes(ctx: RuleContext, t: string, spec: AxesSpec): string {
   return b.reduceSum(t, axes, true);
 }
 
-/** Casts an int64 scalar/tensor to the float dtype of `like`. */
-function castLike(ctx: RuleContext, t: string, like: string): string {
-  const to = ctx.b.dtype(like) === "float64" ? 11 : 1;
-  return ctx.b.op("Cast", [t], { to });
-}
-
 const reduceRule: GradientRule = {
   opTypes: [
     "ReduceSum",
@@ -104,8 +98,8 @@ const reduceRule: GradientRule = {
       case "GlobalAveragePool": {
         // 1/count with count = Size(x)/Size(y), so dynamic dims stay dynamic.
         const ratio = b.op("Div", [
-          castLike(ctx, b.op("Size", [ctx.y(0)]), x),
-          castLike(ctx, b.op("Size", [x]), x),
+          b.castLike(b.op("Size", [ctx.y(0)]), x),
+          b.castLike(b.op("Size", [x]), x),
         ]);
         // Scale the small reduced gradient first, then expand: one full-size op fewer.
         return [expandBack(ctx, b.op("Mul", [ctx.dy(0)!, ratio]), spec)];
@@ -133,7 +127,7 @@ const reduceRule: GradientRule = {
       default: {
         // Max/Min: the gradient goes to the elements equal to the extreme, shared among ties.
         const hit = isEqual(ctx, x, yBack());
-        const mask = castLike(ctx, hit, x);
+        const mask = b.castLike(hit, x);
         const count = sumSameAxes(ctx, mask, spec);
         return [b.op("Mul", [g(), b.op("Div", [mask, count])])];
       }
