@@ -48,6 +48,13 @@ export {
 export { seedsForTarget, type Target } from "./attribution/targets.js";
 export type { ShapeInfo, TensorInfo } from "./autodiff/builder.js";
 export {
+  type DecomposeContext,
+  type Decomposition,
+  decomposedOps,
+  decomposeModel,
+  registerDecompositions,
+} from "./autodiff/decompose.js";
+export {
   type GradientModel,
   type GradientOptions,
   gradientModel,
@@ -55,6 +62,7 @@ export {
 } from "./autodiff/gradient.js";
 export { type GradientRule, type RuleContext, registerRules, supportedOps } from "./autodiff/registry.js";
 export { softplusRewrite } from "./autodiff/softplus.js";
+export { PathlensError } from "./errors.js";
 export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./io/npy-format.js";
 export { decodeModel, encodeModel, ModelDecodeError } from "./onnx/codec.js";
 export { type CutModel, cutModel, pruneGraph, topologicalOrder, UnknownTensorError } from "./onnx/graph.js";

@@ -19,8 +19,10 @@ export interface Quadrature {
   weights: Float64Array;
 }
 
+import { PathlensError } from "../errors.js";
+
 /** Raised for an unknown rule name or an unusable number of steps. */
-export class QuadratureError extends Error {
+export class QuadratureError extends PathlensError {
   override name = "QuadratureError";
 }
 

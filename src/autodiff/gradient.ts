@@ -3,13 +3,9 @@
  * ∂/∂wrt Σ_o Σ seed_o ⊙ output_o for every `wrt` tensor, where each seed is a new graph input.
  */
 
+import { PathlensError } from "../errors.js";
 import { allTensorNames, NameScope, nodeReads, topologicalOrder, UnknownTensorError } from "../onnx/graph.js";
 import {
-  attrFloat,
-  attrFloats,
-  attrInt,
-  attrInts,
-  attrTensor,
   cloneModel,
   dataTypeOf,
   declaredDims,
@@ -17,16 +13,17 @@ import {
   ModelStructureError,
   makeValueInfo,
   opsetOf,
-  tensorFromProto,
 } from "../onnx/model.js";
-import type { GraphProto, ModelProto, TensorProto, ValueInfoProto } from "../onnx/types.js";
-import { isFloat, type Tensor, tensor } from "../tensor/tensor.js";
+import type { ModelProto, ValueInfoProto } from "../onnx/types.js";
+import { isFloat } from "../tensor/tensor.js";
 import { GraphBuilder, type ShapeInfo } from "./builder.js";
+import { constantValues } from "./constants.js";
 import { NON_DIFFERENTIABLE, type RuleContext, ruleFor, supportedOps } from "./registry.js";
+import "./decompositions/index.js";
 import "./rules/index.js";
 
 /** Raised when the model has an op without a gradient rule. */
-export class UnsupportedOpError extends Error {
+export class UnsupportedOpError extends PathlensError {
   override name = "UnsupportedOpError";
   constructor(
     readonly opType: string,
@@ -231,47 +228,6 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
   graph.input = [...graph.input, ...seedInputs];
   graph.output = [...(options.keepOutputs === false ? [] : graph.output), ...gradOutputs];
   return { model, seeds, gradients, outputs };
-}
-
-/**
- * Looks up constant tensors: initializers that are not overridable graph inputs, and outputs of
- * Constant nodes (value, value_float(s), value_int(s)). Values are decoded on first use.
- */
-function constantValues(graph: GraphProto): (name: string) => Tensor | undefined {
-  const inputs = new Set(graph.input.map((i) => i.name));
-  const protos = new Map<string, TensorProto>();
-  for (const t of graph.initializer) if (t.name && !inputs.has(t.name)) protos.set(t.name, t);
-  const direct = new Map<string, Tensor>();
-  for (const n of graph.node) {
-    if (n.opType !== "Constant" || (n.domain ?? "") !== "" || !n.output[0]) continue;
-    const value = attrTensor(n, "value");
-    if (value) protos.set(n.output[0], value);
-    const ints = attrInts(n, "value_ints");
-    const int = attrInt(n, "value_int");
-    const floats = attrFloats(n, "value_floats");
-    const float = attrFloat(n, "value_float");
-    if (ints)
-      direct.set(
-        n.output[0],
-        tensor(
-          "int64",
-          [ints.length],
-          BigInt64Array.from(ints, (v) => BigInt(v)),
-        ),
-      );
-    else if (int !== undefined) direct.set(n.output[0], tensor("int64", [], BigInt64Array.of(BigInt(int))));
-    else if (floats) direct.set(n.output[0], tensor("float32", [floats.length], Float32Array.from(floats)));
-    else if (float !== undefined) direct.set(n.output[0], tensor("float32", [], Float32Array.of(float)));
-  }
-  return (name) => {
-    const hit = direct.get(name);
-    if (hit) return hit;
-    const p = protos.get(name);
-    if (!p) return undefined;
-    const t = tensorFromProto(p);
-    direct.set(name, t);
-    return t;
-  };
 }
 
 /** Placeholder dims for a seed whose output has no declared shape: axis 0 dynamic. */

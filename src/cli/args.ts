@@ -3,10 +3,12 @@
  * positionals and options once; parsing, validation (unknown flags, missing values, repeats) and
  * the help text all come from that declaration, so adding a command is adding a {@link CommandSpec}.
  */
+
 import { parseArgs } from "node:util";
+import { PathlensError } from "../errors.js";
 
 /** A wrong command line; the CLI prints the message and the usage, and exits with code 2. */
-export class UsageError extends Error {
+export class UsageError extends PathlensError {
   override name = "UsageError";
   /** The command whose usage applies (undefined: the top-level usage). */
   readonly command?: CommandSpec;
@@ -17,7 +19,7 @@ export class UsageError extends Error {
 }
 
 /** A problem with the files or values named on the command line; the CLI prints it and exits with code 1. */
-export class CliError extends Error {
+export class CliError extends PathlensError {
   override name = "CliError";
 }
 

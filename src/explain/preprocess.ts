@@ -3,6 +3,7 @@
  * (bilinear; a number resizes the shorter side, as torchvision), centre crop, scale, mean/std,
  * NCHW or NHWC, RGB or BGR. Also the inverse map of a pixel-space image (for baselines).
  */
+import { PathlensError } from "../errors.js";
 import type { RgbaImage } from "../io/image.js";
 import { type Tensor, tensor } from "../tensor/tensor.js";
 
@@ -21,7 +22,7 @@ export interface Preprocess {
 }
 
 /** A preprocessing description that does not make sense. */
-export class PreprocessError extends Error {
+export class PreprocessError extends PathlensError {
   override name = "PreprocessError";
 }
 

@@ -8,16 +8,18 @@
  * const r = await explainTabular(await loadModel("examples/tabular/model.onnx"), table, { backend: nodeBackend() });
  * ```
  */
+
 import { integratedGradients } from "../attribution/ig.js";
 import type { Progress } from "../attribution/path-engine.js";
 import type { Target } from "../attribution/targets.js";
+import { PathlensError } from "../errors.js";
 import type { NumericTable } from "../io/csv.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend } from "../runtime/backend.js";
 import { float32, type Tensor } from "../tensor/tensor.js";
 
 /** A table that does not fit the model. */
-export class TabularInputError extends Error {
+export class TabularInputError extends PathlensError {
   override name = "TabularInputError";
 }
 

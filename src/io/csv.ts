@@ -1,7 +1,9 @@
 /**
  * Numeric CSV tables with a header row (RFC 4180 quoting), for tabular explanations.
  */
+
 import { readFile } from "node:fs/promises";
+import { PathlensError } from "../errors.js";
 
 /** A parsed numeric table. */
 export interface NumericTable {
@@ -12,7 +14,7 @@ export interface NumericTable {
 }
 
 /** A CSV file that cannot be read as a numeric table; names the file, line and column. */
-export class CsvError extends Error {
+export class CsvError extends PathlensError {
   override name = "CsvError";
 }
 

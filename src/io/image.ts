@@ -2,9 +2,11 @@
  * PNG and JPEG in, PNG out (pure JavaScript: pngjs, jpeg-js). Images are RGBA, 8 bits per
  * channel, row-major.
  */
+
 import { readFile } from "node:fs/promises";
 import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
+import { PathlensError } from "../errors.js";
 
 /** An 8-bit RGBA image. */
 export interface RgbaImage {
@@ -15,7 +17,7 @@ export interface RgbaImage {
 }
 
 /** An image file that cannot be read; names the file. */
-export class ImageDecodeError extends Error {
+export class ImageDecodeError extends PathlensError {
   override name = "ImageDecodeError";
   constructor(
     readonly path: string,

@@ -3,13 +3,15 @@
  * whose bytes live in side files (TensorProto.data_location = EXTERNAL) are read into `rawData`,
  * so the returned model is self-contained. Locations must stay inside the model's folder.
  */
+
 import { open, readFile, realpath, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { PathlensError } from "../errors.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
 import type { AttributeProto, GraphProto, ModelProto, TensorProto } from "../onnx/types.js";
 
 /** Raised when a model file or one of its external-data files cannot be read or written. */
-export class ModelFileError extends Error {
+export class ModelFileError extends PathlensError {
   override name = "ModelFileError";
   /** The file the error is about. */
   readonly file: string;

@@ -7,6 +7,7 @@
  * `{'descr': '<f4', 'fortran_order': False, 'shape': (6, 96), }` padded with spaces and a final
  * newline so that the data starts at a multiple of 64, then the elements in C order.
  */
+import { PathlensError } from "../errors.js";
 import {
   BYTES_PER_ELEMENT,
   type DataOf,
@@ -18,7 +19,7 @@ import {
 } from "../tensor/tensor.js";
 
 /** Raised when bytes are not a `.npy` file pathlens can read, or a tensor cannot be written as one. */
-export class NpyError extends Error {
+export class NpyError extends PathlensError {
   override name = "NpyError";
   /** The file (or other source) the error is about. */
   readonly source: string;

@@ -3,6 +3,7 @@
  * Fields are emitted in field-number order, as the reference serializer does, so models exported
  * by PyTorch/ONNX round-trip byte for byte; fields unknown here are preserved verbatim.
  */
+import { PathlensError } from "../errors.js";
 import type { ModelProto } from "./types.js";
 import { type Int64, utf8, WireFormatError, WireReader, WireWriter } from "./wire.js";
 
@@ -330,7 +331,7 @@ function encodeMessage(msg: string, obj: Record<string, unknown>): WireWriter {
 }
 
 /** Raised when a model file cannot be decoded (truncated, not ONNX, …). */
-export class ModelDecodeError extends Error {
+export class ModelDecodeError extends PathlensError {
   override name = "ModelDecodeError";
 }
 

@@ -1,11 +1,12 @@
 /**
  * Graph utilities: topological order, producers/consumers, unique names, pruning and cutting.
  */
+import { PathlensError } from "../errors.js";
 import { cloneModel, elemTypeOf, ModelStructureError, makeValueInfo } from "./model.js";
 import type { GraphProto, ModelProto, NodeProto, ValueInfoProto } from "./types.js";
 
 /** Raised when a tensor name is not in the model; lists names that do exist. */
-export class UnknownTensorError extends Error {
+export class UnknownTensorError extends PathlensError {
   override name = "UnknownTensorError";
   constructor(
     readonly tensorName: string,

@@ -1,6 +1,7 @@
 /**
  * Helpers over the ONNX IR: attributes, tensors ⇄ TensorProto, value infos, opsets.
  */
+import { PathlensError } from "../errors.js";
 import { BYTES_PER_ELEMENT, type DType, type Tensor, tensor } from "../tensor/tensor.js";
 import {
   type AttributeProto,
@@ -17,7 +18,7 @@ import {
 import type { Int64 } from "./wire.js";
 
 /** Raised when a model uses something pathlens cannot handle (unsupported type, bad attribute…). */
-export class ModelStructureError extends Error {
+export class ModelStructureError extends PathlensError {
   override name = "ModelStructureError";
 }
 

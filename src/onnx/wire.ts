@@ -3,6 +3,7 @@
  * int64 values come back as `number` when they are safe integers and as `bigint` otherwise,
  * so INT64_MAX (Slice ends) survives a round trip exactly.
  */
+import { PathlensError } from "../errors.js";
 
 /** An int64 field value. */
 export type Int64 = number | bigint;
@@ -10,7 +11,7 @@ export type Int64 = number | bigint;
 const TWO32 = 4294967296;
 
 /** Raised when bytes are not a valid protobuf message (e.g. a truncated model file). */
-export class WireFormatError extends Error {
+export class WireFormatError extends PathlensError {
   override name = "WireFormatError";
 }
 

@@ -2,6 +2,7 @@
  * The runtime interface the attribution algorithms use: sessions created from model bytes,
  * run on plain tensors. Implementations wrap onnxruntime-node and onnxruntime-web.
  */
+import { PathlensError } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 /** Options when creating a session. */
@@ -35,6 +36,6 @@ export interface Backend {
 }
 
 /** Raised when onnxruntime rejects a model or a run; keeps onnxruntime's message. */
-export class RuntimeError extends Error {
+export class RuntimeError extends PathlensError {
   override name = "RuntimeError";
 }

@@ -3,6 +3,7 @@
  * Hessian-vector-product graph). This is what the attribution algorithms call.
  */
 import type { ShapeInfo } from "../autodiff/builder.js";
+import { decomposeModel, decompositionNeedsShapes } from "../autodiff/decompose.js";
 import { type GradientModel, gradientModel } from "../autodiff/gradient.js";
 import { encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
@@ -60,6 +61,11 @@ export class GradientSession {
     // If nodes decided by shapes and constants become their taken branch (evaluated on the
     // caller's feeds, not the probe's tiled ones).
     model = await foldShapeIfs(backend, model, feeds);
+    // Composite ops (recurrent cells, fused and quantized ops) become primitives first.
+    model = decomposeModel(
+      model,
+      decompositionNeedsShapes(model) ? await probeShapes(backend, model, pf) : undefined,
+    );
     const shapes = await probeShapes(backend, model, pf);
     const outputs = [...(options.outputs ?? model.graph!.output.map((o) => o.name!))];
     const first = gradientModel(model, { wrt: options.wrt, outputs, shapes: new Map(shapes) });

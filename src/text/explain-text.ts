@@ -10,9 +10,11 @@
  * r.words; // [{ word: "a", score: … }, { word: "wonderful", score: … }, …]
  * ```
  */
+
 import type { Tokenizer } from "@huggingface/tokenizers";
 import { integratedGradients } from "../attribution/ig.js";
 import type { QuadratureMethod } from "../attribution/quadrature.js";
+import { PathlensError } from "../errors.js";
 import { dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend } from "../runtime/backend.js";
@@ -33,7 +35,7 @@ export interface TextModel {
 }
 
 /** A problem with a text model, its tokenizer or the text. */
-export class TextExplainError extends Error {
+export class TextExplainError extends PathlensError {
   override name = "TextExplainError";
 }
 

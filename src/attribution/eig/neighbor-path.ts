@@ -3,10 +3,11 @@
  * neighbour graph over reference points plus the baseline and the sample, the shortest path
  * between them (Dijkstra, Euclidean edge lengths), re-sampled to evenly spaced points.
  */
+import { PathlensError } from "../../errors.js";
 import { dist2, type Rows, row, stack } from "./rows.js";
 
 /** The graph has no path from the baseline to the sample. */
-export class DisconnectedGraphError extends Error {
+export class DisconnectedGraphError extends PathlensError {
   override name = "DisconnectedGraphError";
 }
 

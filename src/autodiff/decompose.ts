@@ -1,0 +1,166 @@
+/**
+ * Decompositions as data (as PyTorch's decomposition table): a composite op — a recurrent cell,
+ * an onnxruntime fused contrib op, a quantized op — is rewritten once into primitive ONNX ops
+ * that have gradient rules; the gradient transform then only ever sees primitives.
+ *
+ * A decomposition emits nodes computing the node's outputs from its inputs; the rewrite wires the
+ * results to the original output names, so graph outputs and downstream readers are unchanged.
+ * Emitted nodes may themselves be composite (FusedConv → Conv + an activation that is
+ * decomposed again): the rewrite repeats until no decomposable node is left.
+ */
+import { NameScope } from "../onnx/graph.js";
+import { cloneModel, describeNode, ModelStructureError, opsetOf } from "../onnx/model.js";
+import type { GraphProto, ModelProto, NodeProto } from "../onnx/types.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { GraphBuilder, type ShapeInfo } from "./builder.js";
+import { constantValues } from "./constants.js";
+
+/** What a decomposition sees of the node it rewrites. */
+export interface DecomposeContext {
+  readonly node: NodeProto;
+  /** Emits the replacement nodes (names are fresh and unique in the graph). */
+  readonly b: GraphBuilder;
+  /** Version of the default domain the model imports (emitted ops must be valid at it). */
+  readonly opset: number;
+  /** Name of input i ("" when an optional input is absent). */
+  x(i: number): string;
+  /** Name of output i ("" when that optional output is not used). */
+  y(i: number): string;
+  /** The value of input i when it is a constant (initializer or Constant output). */
+  constant(i: number): Tensor | undefined;
+  /**
+   * Facts (dtype, dims) of the original model's tensors from a shape probe, when the
+   * decomposition declared `needsShapes`; undefined otherwise.
+   */
+  readonly shapes: ShapeInfo | undefined;
+}
+
+/** One composite op's rewrite into primitives. */
+export interface Decomposition {
+  /** Op types handled (default domain unless `domain` is set). */
+  readonly opTypes: readonly string[];
+  /** Domain of those ops ("" or undefined: the default ONNX domain; e.g. "com.microsoft"). */
+  readonly domain?: string;
+  /**
+   * True when the rewrite needs static facts (dims) of the original tensors, e.g. a sequence
+   * length to unroll; the caller then probes the model first.
+   */
+  readonly needsShapes?: boolean;
+  /**
+   * Emits nodes computing the outputs; returns one name per output of the node (undefined for an
+   * optional output the node does not produce). Throws {@link ModelStructureError} with the
+   * attribute or input at fault when the node is outside what the rewrite covers.
+   */
+  decompose(ctx: DecomposeContext): (string | undefined)[];
+}
+
+const table = new Map<string, Decomposition>();
+
+function key(domain: string | undefined, opType: string): string {
+  const d = domain === "ai.onnx" ? "" : (domain ?? "");
+  return `${d}::${opType}`;
+}
+
+/** Adds decompositions to the table (a later entry for the same op replaces the earlier one). */
+export function registerDecompositions(list: readonly Decomposition[]): void {
+  for (const d of list) for (const t of d.opTypes) table.set(key(d.domain, t), d);
+}
+
+/** The decomposition of an op, if any. */
+export function decompositionFor(opType: string, domain?: string): Decomposition | undefined {
+  return table.get(key(domain, opType));
+}
+
+/** Every op with a decomposition, as "domain.Op" (default domain without prefix). */
+export function decomposedOps(): string[] {
+  return [...table.keys()].map((k) => {
+    const [d, t] = k.split("::");
+    return d ? `${d}.${t}` : t!;
+  });
+}
+
+/** True when some node of the main graph has a decomposition. */
+export function hasDecomposableNodes(model: ModelProto): boolean {
+  return (model.graph?.node ?? []).some((n) => decompositionFor(n.opType ?? "", n.domain));
+}
+
+/** True when some decomposable node of the main graph needs probed shapes. */
+export function decompositionNeedsShapes(model: ModelProto): boolean {
+  return (model.graph?.node ?? []).some((n) => decompositionFor(n.opType ?? "", n.domain)?.needsShapes);
+}
+
+/** Passes after which a rewrite that keeps producing composite ops is a bug, not progress. */
+const MAX_PASSES = 8;
+
+/**
+ * Rewrites every decomposable node of the main graph into primitives (repeating while emitted
+ * nodes are themselves decomposable). Returns the model unchanged (same object) when nothing
+ * applies. `shapes` must be given when {@link decompositionNeedsShapes} says so.
+ */
+export function decomposeModel(source: ModelProto, shapes?: ShapeInfo): ModelProto {
+  if (!hasDecomposableNodes(source)) return source;
+  const model = cloneModel(source);
+  const graph = model.graph!;
+  const opset = opsetOf(model);
+  for (let pass = 0; pass < MAX_PASSES; pass++) {
+    if (!rewritePass(graph, opset, shapes)) return model;
+  }
+  throw new ModelStructureError(
+    `decomposing composite ops did not finish after ${MAX_PASSES} passes (an op keeps rewriting into itself)`,
+  );
+}
+
+/** One pass over the graph; true when something was rewritten. */
+function rewritePass(graph: GraphProto, opset: number, shapes: ShapeInfo | undefined): boolean {
+  const scope = new NameScope(graph);
+  const info: ShapeInfo = new Map(shapes ?? []);
+  const b = new GraphBuilder(scope, opset, info, "dec");
+  const constants = constantValues(graph);
+  const out: NodeProto[] = [];
+  let changed = false;
+  for (const node of graph.node) {
+    const d = decompositionFor(node.opType ?? "", node.domain);
+    if (!d) {
+      out.push(node);
+      continue;
+    }
+    if (d.needsShapes && !shapes)
+      throw new ModelStructureError(`${describeNode(node)}: its decomposition needs probed shapes`);
+    const start = b.nodes.length;
+    const ctx: DecomposeContext = {
+      node,
+      b,
+      opset,
+      x: (i) => node.input[i] ?? "",
+      y: (i) => node.output[i] ?? "",
+      constant: (i) => {
+        const name = node.input[i];
+        return name ? constants(name) : undefined;
+      },
+      shapes,
+    };
+    const results = d.decompose(ctx);
+    const emitted = b.nodes.slice(start);
+    node.output.forEach((o, i) => {
+      if (!o) return;
+      const r = results[i];
+      if (r === undefined)
+        throw new ModelStructureError(
+          `${describeNode(node)}: output ${i} ("${o}") is used but the rewrite does not produce it`,
+        );
+      emitted.push({
+        input: [r],
+        output: [o],
+        name: scope.fresh(`${node.name || o}/decomposed`),
+        opType: "Identity",
+        attribute: [],
+        metadataProps: [],
+      });
+    });
+    out.push(...emitted);
+    changed = true;
+  }
+  graph.node = out;
+  graph.initializer = [...graph.initializer, ...b.initializers];
+  return changed;
+}

@@ -1,0 +1,7 @@
+/**
+ * Registers every decomposition family. Each family file exports a list of decompositions
+ * (one file per family: recurrent, contrib, quantized, …).
+ */
+import { registerDecompositions } from "../decompose.js";
+
+registerDecompositions([]);
