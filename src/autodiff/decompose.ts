@@ -47,6 +47,11 @@ export interface Decomposition {
    */
   readonly needsShapes?: boolean;
   /**
+   * False when this node is outside what the rewrite covers: it stays as it is (and the gradient
+   * transform reports why if it must differentiate it). Default: every node of the op types.
+   */
+  readonly applies?: (node: NodeProto, constant: (name: string) => Tensor | undefined) => boolean;
+  /**
    * Emits nodes computing the outputs; returns one name per output of the node (undefined for an
    * optional output the node does not produce). Throws {@link ModelStructureError} with the
    * attribute or input at fault when the node is outside what the rewrite covers.
@@ -79,14 +84,29 @@ export function decomposedOps(): string[] {
   });
 }
 
+/** The decomposition that rewrites this node, if one applies to it. */
+function applicable(
+  node: NodeProto,
+  constant: (name: string) => Tensor | undefined,
+): Decomposition | undefined {
+  const d = decompositionFor(node.opType ?? "", node.domain);
+  return d && (!d.applies || d.applies(node, constant)) ? d : undefined;
+}
+
 /** True when some node of the main graph has a decomposition. */
 export function hasDecomposableNodes(model: ModelProto): boolean {
-  return (model.graph?.node ?? []).some((n) => decompositionFor(n.opType ?? "", n.domain));
+  const graph = model.graph;
+  if (!graph) return false;
+  const constants = constantValues(graph);
+  return graph.node.some((n) => applicable(n, constants));
 }
 
 /** True when some decomposable node of the main graph needs probed shapes. */
 export function decompositionNeedsShapes(model: ModelProto): boolean {
-  return (model.graph?.node ?? []).some((n) => decompositionFor(n.opType ?? "", n.domain)?.needsShapes);
+  const graph = model.graph;
+  if (!graph) return false;
+  const constants = constantValues(graph);
+  return graph.node.some((n) => applicable(n, constants)?.needsShapes);
 }
 
 /** Passes after which a rewrite that keeps producing composite ops is a bug, not progress. */
@@ -119,7 +139,7 @@ function rewritePass(graph: GraphProto, opset: number, shapes: ShapeInfo | undef
   const out: NodeProto[] = [];
   let changed = false;
   for (const node of graph.node) {
-    const d = decompositionFor(node.opType ?? "", node.domain);
+    const d = applicable(node, constants);
     if (!d) {
       out.push(node);
       continue;

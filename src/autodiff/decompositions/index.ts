@@ -3,5 +3,7 @@
  * (one file per family: recurrent, contrib, quantized, …).
  */
 import { registerDecompositions } from "../decompose.js";
+import { loopDecompositions } from "./loop.js";
+import { scanDecompositions } from "./scan.js";
 
-registerDecompositions([]);
+registerDecompositions([...loopDecompositions, ...scanDecompositions]);
