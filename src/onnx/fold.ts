@@ -5,7 +5,8 @@
  * the conditions once); this module only finds the candidates and rewrites the graph.
  */
 import { NameScope } from "./graph.js";
-import { attrGraph, cloneModel, makeNode } from "./model.js";
+import type { Tensor } from "../tensor/tensor.js";
+import { attrGraph, cloneModel, makeNode, tensorToProto } from "./model.js";
 import type { GraphProto, ModelProto, NodeProto } from "./types.js";
 
 /** Ops through which a tensor's value stops depending on its input's values. */
@@ -168,4 +169,19 @@ function renameInGraph(graph: GraphProto, rename: Map<string, string>): GraphPro
     })),
     output: graph.output.map((o) => ({ ...o, name: mapped(o.name!) })),
   };
+}
+
+/**
+ * The model with the named graph inputs replaced by initializers holding `values` (inputs the
+ * caller fixes — a sample rate, a mode flag — become constants, so everything decided by them
+ * folds; the model bytes then record the values).
+ */
+export function bindInputs(model: ModelProto, values: Record<string, Tensor>): ModelProto {
+  const names = Object.keys(values);
+  if (names.length === 0) return model;
+  const out = cloneModel(model);
+  const g = out.graph!;
+  g.input = g.input.filter((i) => !(i.name! in values));
+  g.initializer = [...g.initializer.filter((t) => !(t.name! in values)), ...names.map((n) => tensorToProto(n, values[n]!))];
+  return out;
 }
