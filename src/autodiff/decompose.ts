@@ -28,6 +28,8 @@ export interface DecomposeContext {
   y(i: number): string;
   /** The value of input i when it is a constant (initializer or Constant output). */
   constant(i: number): Tensor | undefined;
+  /** The value of a named tensor of the graph when it is a constant (what a subgraph reads). */
+  constantOf(name: string): Tensor | undefined;
   /**
    * Facts (dtype, dims) of the original model's tensors from a shape probe, when the
    * decomposition declared `needsShapes`; undefined otherwise.
@@ -157,6 +159,7 @@ function rewritePass(graph: GraphProto, opset: number, shapes: ShapeInfo | undef
         const name = node.input[i];
         return name ? constants(name) : undefined;
       },
+      constantOf: constants,
       shapes,
     };
     const results = d.decompose(ctx);

@@ -39,14 +39,20 @@ function localConstant(g: GraphProto, name: string): Tensor | undefined {
 
 /**
  * The value of a body's boolean output when it is known without running the body: a constant,
- * or (through Identity or Cast) the body's condition input, whose value is `condIn`.
+ * local or of the enclosing graph, or (through Identity or Cast) the body's condition input,
+ * whose value is `condIn`.
  */
-export function staticBodyBool(body: GraphProto, name: string, condIn: boolean | undefined): boolean | undefined {
+export function staticBodyBool(
+  body: GraphProto,
+  name: string,
+  condIn: boolean | undefined,
+  outerConstant: (name: string) => Tensor | undefined,
+): boolean | undefined {
   const condName = body.input[1]?.name;
   let current = name;
   for (let hops = 0; hops < 16; hops++) {
     if (current === condName) return condIn;
-    const c = localConstant(body, current);
+    const c = localConstant(body, current) ?? outerConstant(current);
     if (c) return Boolean(Number(c.data[0]));
     const producer = body.node.find((n) => n.output.includes(current));
     // Identity passes the value on; a Cast (to bool, from a constant 1) keeps whether it is non-zero

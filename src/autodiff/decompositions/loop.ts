@@ -29,7 +29,7 @@ function loopPlan(node: NodeProto, constant: Constants): { iterations: number } 
     return { reason: `its initial condition "${cond}" is computed from data values` };
   const initial = condValue ? Boolean(Number(condValue.data[0])) : true;
   const condOut = body.output[0]?.name ?? "";
-  const next = staticBodyBool(body, condOut, true);
+  const next = staticBodyBool(body, condOut, true, constant);
   if (next === undefined)
     return {
       reason: `its continuation condition (body output "${condOut}") is computed from data values (a while loop); only loops with a fixed trip count are unrolled`,
@@ -63,7 +63,7 @@ const loop: Decomposition = {
   applies: (node, constant) => loopBlocker(node, constant) === undefined,
   decompose(ctx) {
     const { node, b } = ctx;
-    const plan = loopPlan(node, (name) => (name === node.input[0] ? ctx.constant(0) : ctx.constant(1)));
+    const plan = loopPlan(node, ctx.constantOf);
     if ("reason" in plan) throw new ModelStructureError(`${describeNode(node)}: ${plan.reason}`);
     const body = attrGraph(node, "body")!;
     let carried = node.input.slice(2);
