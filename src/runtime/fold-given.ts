@@ -12,7 +12,7 @@
 import { PathlensError } from "../errors.js";
 import { encodeModel } from "../onnx/codec.js";
 import { dataDependence, foldableIfs, foldableLoopCounts, inlineIfs } from "../onnx/fold.js";
-import { NameScope } from "../onnx/graph.js";
+import { NameScope, nodeReads } from "../onnx/graph.js";
 import { cloneModel, tensorToProto } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -63,6 +63,7 @@ export async function foldGivenValues(
     current = inlineIfs(current, taken);
     if (loops.length) current = constantLoopCounts(current, loops, values);
   }
+  if (current !== model) dropUnreadInitializers(current);
   if (decidedBy.size) {
     if (current === model) current = cloneModel(model);
     current.metadataProps = [
@@ -71,6 +72,17 @@ export async function foldGivenValues(
     ];
   }
   return { model: current, decidedBy };
+}
+
+/**
+ * Removes initializers nothing reads any more (the weights of branches not taken); graph inputs
+ * stay, so callers may keep feeding them.
+ */
+function dropUnreadInitializers(model: ModelProto): void {
+  const g = model.graph!;
+  const read = new Set<string>(g.output.map((o) => o.name!));
+  for (const n of g.node) for (const r of nodeReads(n)) read.add(r);
+  g.initializer = g.initializer.filter((t) => read.has(t.name!));
 }
 
 /** Runs `model` on `feeds` and returns the tensors `names` (exposed as extra outputs). */
