@@ -18,8 +18,8 @@ import type { ModelProto, ValueInfoProto } from "../onnx/types.js";
 import { isFloat } from "../tensor/tensor.js";
 import { GraphBuilder, type ShapeInfo } from "./builder.js";
 import { constantValues } from "./constants.js";
-import { NON_DIFFERENTIABLE, type RuleContext, ruleFor, supportedOps } from "./registry.js";
 import { controlFlowDetail } from "./decompositions/loop.js";
+import { NON_DIFFERENTIABLE, type RuleContext, ruleFor, supportedOps } from "./registry.js";
 import "./decompositions/index.js";
 import "./rules/index.js";
 

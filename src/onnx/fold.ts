@@ -4,8 +4,9 @@
  * transform sees plain ops. Which branch is taken is decided by the caller (the runtime evaluates
  * the conditions once); this module only finds the candidates and rewrites the graph.
  */
-import { NameScope } from "./graph.js";
+
 import type { Tensor } from "../tensor/tensor.js";
+import { NameScope } from "./graph.js";
 import { attrGraph, cloneModel, makeNode, tensorToProto } from "./model.js";
 import type { GraphProto, ModelProto, NodeProto } from "./types.js";
 
@@ -182,6 +183,9 @@ export function bindInputs(model: ModelProto, values: Record<string, Tensor>): M
   const out = cloneModel(model);
   const g = out.graph!;
   g.input = g.input.filter((i) => !(i.name! in values));
-  g.initializer = [...g.initializer.filter((t) => !(t.name! in values)), ...names.map((n) => tensorToProto(n, values[n]!))];
+  g.initializer = [
+    ...g.initializer.filter((t) => !(t.name! in values)),
+    ...names.map((n) => tensorToProto(n, values[n]!)),
+  ];
   return out;
 }

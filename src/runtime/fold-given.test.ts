@@ -59,7 +59,8 @@ function modeModel() {
 const x = float64([2, 3], [1, -2, 0.5, 3, 1.5, -1]);
 const ones = float64([2, 3], [1, 1, 1, 1, 1, 1]);
 const w = [1, 2, 3];
-const expected = (mode: number) => Array.from(x.data, (xi, i) => (mode === 1 ? 2 * xi * w[i % 3]! : -w[i % 3]!));
+const expected = (mode: number) =>
+  Array.from(x.data, (xi, i) => (mode === 1 ? 2 * xi * w[i % 3]! : -w[i % 3]!));
 
 test("an If decided by a scalar input is folded for the given value, which the session then requires", async () => {
   const mode = int64([], [1]);
@@ -70,7 +71,8 @@ test("an If decided by a scalar input is folded for the given value, which the s
   assert.deepEqual(Array.from(r.gradients.x!.data as Float64Array), expected(1));
   await assert.rejects(
     () => s.run({ x, mode: int64([], [0]) }, { y: ones }),
-    (e: Error) => e.name === "FoldedInputChangedError" && /"mode"/.test(e.message) && /mode = 1/.test(e.message),
+    (e: Error) =>
+      e.name === "FoldedInputChangedError" && /"mode"/.test(e.message) && /mode = 1/.test(e.message),
   );
   await s.dispose();
 });
@@ -88,8 +90,16 @@ test("sessions folded for different values are different models, so a session ca
 });
 
 test("without folding (fixed: []) the same If is differentiated as data-dependent, valid for every mode", async () => {
-  const s = await GradientSession.create(backend, modeModel(), { x, mode: int64([], [1]) }, { wrt: ["x"], fixed: [] });
-  assert.ok(s.model.graph!.node.some((n) => n.opType === "If"), "kept");
+  const s = await GradientSession.create(
+    backend,
+    modeModel(),
+    { x, mode: int64([], [1]) },
+    { wrt: ["x"], fixed: [] },
+  );
+  assert.ok(
+    s.model.graph!.node.some((n) => n.opType === "If"),
+    "kept",
+  );
   for (const m of [1, 0]) {
     const r = await s.run({ x, mode: int64([], [m]) }, { y: ones });
     assert.deepEqual(Array.from(r.gradients.x!.data as Float64Array), expected(m), `mode ${m}`);
@@ -102,9 +112,19 @@ test("per-example data (a batched mask used in float math) is not folded by defa
   const model = modeModel();
   const g = model.graph!;
   g.input[1] = { ...g.input[1]!, name: "mask", type: { tensorType: { elemType: 11 } } };
-  g.initializer.push(...makeModel({ inputs: [], outputs: [], nodes: [], initializers: { zero: float64([], [0]) } }).graph!.initializer);
+  g.initializer.push(
+    ...makeModel({ inputs: [], outputs: [], nodes: [], initializers: { zero: float64([], [0]) } }).graph!
+      .initializer,
+  );
   g.node[0] = { ...g.node[0]!, opType: "Greater", input: ["msum", "zero"] };
-  g.node.unshift({ input: ["mask"], output: ["msum"], name: "sum", opType: "ReduceSum", attribute: [], metadataProps: [] });
+  g.node.unshift({
+    input: ["mask"],
+    output: ["msum"],
+    name: "sum",
+    opType: "ReduceSum",
+    attribute: [],
+    metadataProps: [],
+  });
   const thenBranch = g.node[2]!.attribute.find((a) => a.name === "then_branch")!.g!;
   thenBranch.node[0] = { ...thenBranch.node[0]!, input: ["x", "mask"] };
   const masks = [float64([2, 3], [1, 0, 1, 0, 1, 1]), float64([2, 3], [-1, 0, 0, 0, 0, -1])];
@@ -147,14 +167,20 @@ function voiced(n: number): Tensor {
     [1, n],
     Array.from(
       { length: n },
-      (_, i) => 0.3 * Math.sin((2 * Math.PI * 220 * i) / 16000) + 0.2 * Math.sin((2 * Math.PI * 440 * i) / 16000),
+      (_, i) =>
+        0.3 * Math.sin((2 * Math.PI * 220 * i) / 16000) + 0.2 * Math.sin((2 * Math.PI * 440 * i) / 16000),
     ),
   );
 }
 
 test("Silero VAD (pretrained, from @ricky0123/vad-web): its If nodes fold given sr; the forward is unchanged", async () => {
   const model = await fixture("silero_vad_legacy.onnx");
-  const feeds = { input: voiced(512), sr: int64([], [16000]), h: float32([2, 1, 64]), c: float32([2, 1, 64]) };
+  const feeds = {
+    input: voiced(512),
+    sr: int64([], [16000]),
+    h: float32([2, 1, 64]),
+    c: float32([2, 1, 64]),
+  };
   const folded = await foldGivenValues(backend, model, feeds, new Set(["sr"]));
   assert.deepEqual([...folded.decidedBy.keys()], ["sr"]);
   assert.ok(model.graph!.node.some((n) => n.opType === "If"));
@@ -168,7 +194,8 @@ test("Silero VAD (pretrained, from @ricky0123/vad-web): its If nodes fold given 
     }
   };
   const [a, b] = [await run(model), await run(folded.model)];
-  for (const k of ["output", "hn", "cn"]) assert.deepEqual(Array.from(b[k]!.data as Float32Array), Array.from(a[k]!.data as Float32Array), k);
+  for (const k of ["output", "hn", "cn"])
+    assert.deepEqual(Array.from(b[k]!.data as Float32Array), Array.from(a[k]!.data as Float32Array), k);
   // Differentiating it needs the LSTM decomposition (another family): without it the error names
   // LSTM, not the If nodes (which are gone); with it, the directional derivative along a random
   // direction matches a central difference of onnxruntime forwards (float32, voiced input).
@@ -193,7 +220,10 @@ test("Silero VAD (pretrained, from @ricky0123/vad-web): its If nodes fold given 
     };
     const fd = ((await at(1)) - (await at(-1))) / (2 * eps);
     const analytic = g.reduce((acc, gi, i) => acc + gi * v[i]!, 0);
-    assert.ok(Math.abs(analytic - fd) <= 2e-2 * Math.abs(fd) + 1e-6, `directional derivative ${analytic} vs ${fd}`);
+    assert.ok(
+      Math.abs(analytic - fd) <= 2e-2 * Math.abs(fd) + 1e-6,
+      `directional derivative ${analytic} vs ${fd}`,
+    );
   } finally {
     await s.dispose();
   }

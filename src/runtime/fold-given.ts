@@ -136,7 +136,8 @@ function sameTensor(a: Tensor, b: Tensor): boolean {
 
 function describeValue(t: Tensor): string {
   const shown = Array.from(t.data as ArrayLike<number | bigint>, String);
-  const body = shown.length > 8 ? `${shown.slice(0, 8).join(", ")}, … (${shown.length} values)` : shown.join(", ");
+  const body =
+    shown.length > 8 ? `${shown.slice(0, 8).join(", ")}, … (${shown.length} values)` : shown.join(", ");
   return t.dims.length === 0 ? body : `[${body}]`;
 }
 
@@ -156,7 +157,10 @@ function describeValues(values: Map<string, Tensor>): string {
  * Throws {@link FoldedInputChangedError} when `feeds` give a folded input another value than the
  * one the model was folded on.
  */
-export function checkFoldedInputs(decidedBy: ReadonlyMap<string, Tensor>, feeds: Record<string, Tensor>): void {
+export function checkFoldedInputs(
+  decidedBy: ReadonlyMap<string, Tensor>,
+  feeds: Record<string, Tensor>,
+): void {
   for (const [name, folded] of decidedBy) {
     const fed = feeds[name];
     if (fed && !sameTensor(fed, folded))

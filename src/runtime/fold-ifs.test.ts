@@ -89,7 +89,12 @@ test("an If on data values is not folded; its gradient is an If on the same cond
     { op: "Greater", inputs: ["total", "zero"], outputs: ["cond"] },
   ]);
   assert.equal(foldableIfs(model).length, 0);
-  const s = await GradientSession.create(backend, model, { x: float64([1, 3], [1, 2, 3]) }, { wrt: ["x"], outputs: ["y"] });
+  const s = await GradientSession.create(
+    backend,
+    model,
+    { x: float64([1, 3], [1, 2, 3]) },
+    { wrt: ["x"], outputs: ["y"] },
+  );
   assert.equal(s.model.graph!.node.filter((n) => n.opType === "If").length, 2);
   const seed = float64([1, 3], [1, 1, 1]);
   // Σx > 0: then branch, d/dx Σ x²w = 2xw; Σx < 0: else branch, d/dx Σ −x = −1

@@ -71,7 +71,8 @@ export class GradientSession {
     // If nodes and loop counts decided by shapes, constants and fixed inputs are folded
     // (evaluated on the caller's feeds, not the probe's tiled ones).
     const fixed =
-      options.fixed ?? Object.keys(feeds).filter((k) => !options.wrt.includes(k) && feeds[k]!.dims.length === 0);
+      options.fixed ??
+      Object.keys(feeds).filter((k) => !options.wrt.includes(k) && feeds[k]!.dims.length === 0);
     const folded = await foldGivenValues(backend, model, feeds, new Set(fixed));
     model = folded.model;
     // Composite ops (recurrent cells, fused and quantized ops) become primitives first.
@@ -93,7 +94,16 @@ export class GradientSession {
       runModel = second.model;
     }
     const session = await backend.createSession(encodeModel(runModel), options.session);
-    return new GradientSession(session, options.wrt, outputs, first, second, runModel, shapes, folded.decidedBy);
+    return new GradientSession(
+      session,
+      options.wrt,
+      outputs,
+      first,
+      second,
+      runModel,
+      shapes,
+      folded.decidedBy,
+    );
   }
 
   /** Names of the seed inputs, by output name. */

@@ -15,7 +15,12 @@ export const MAX_UNROLLED_ITERATIONS = 4096;
  * Emits one copy of `body` whose inputs are the tensors `inputs` (by position); every name the
  * body defines gets a fresh name. Returns the names of the copy's outputs.
  */
-export function inlineBody(b: GraphBuilder, body: GraphProto, inputs: readonly string[], label: string): string[] {
+export function inlineBody(
+  b: GraphBuilder,
+  body: GraphProto,
+  inputs: readonly string[],
+  label: string,
+): string[] {
   const rename = new Map<string, string>();
   for (const name of definedNamesDeep(body)) rename.set(name, b.fresh(`${label}/${name}`));
   body.input.forEach((v, i) => rename.set(v.name!, inputs[i]!));

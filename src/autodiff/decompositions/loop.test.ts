@@ -89,7 +89,8 @@ test("a Loop whose trip count comes from a given scalar input is folded for that
   assert.equal(s.foldedOn.get("n")?.data[0], 2n);
   await assert.rejects(
     () => s.run({ x, n: int64([], [3]) }, { y: float64([2, 3], [1, 1, 1, 1, 1, 1]) }),
-    (e: Error) => e.name === "FoldedInputChangedError" && /input "n"/.test(e.message) && /n = 2/.test(e.message),
+    (e: Error) =>
+      e.name === "FoldedInputChangedError" && /input "n"/.test(e.message) && /n = 2/.test(e.message),
   );
   await s.dispose();
 });

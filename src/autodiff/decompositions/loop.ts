@@ -25,8 +25,7 @@ function loopPlan(node: NodeProto, constant: Constants): { iterations: number } 
       reason: `its trip count "${m}" is computed from data values (only trip counts known when the model is built — constants, shapes, given inputs — are unrolled)`,
     };
   const condValue = cond ? constant(cond) : undefined;
-  if (cond && !condValue)
-    return { reason: `its initial condition "${cond}" is computed from data values` };
+  if (cond && !condValue) return { reason: `its initial condition "${cond}" is computed from data values` };
   const initial = condValue ? Boolean(Number(condValue.data[0])) : true;
   const condOut = body.output[0]?.name ?? "";
   const next = staticBodyBool(body, condOut, true, constant);
@@ -53,7 +52,8 @@ export function loopBlocker(node: NodeProto, constant: Constants): string | unde
 
 /** The detail of the "no gradient rule" error for a control-flow node the transform met. */
 export function controlFlowDetail(node: NodeProto, constant: Constants): string {
-  if (node.opType === "Loop") return `this Loop cannot be unrolled: ${loopBlocker(node, constant) ?? "unknown reason"}`;
+  if (node.opType === "Loop")
+    return `this Loop cannot be unrolled: ${loopBlocker(node, constant) ?? "unknown reason"}`;
   if (node.opType === "Scan") return `this Scan cannot be unrolled: ${scanBlocker(node) ?? "unknown reason"}`;
   return "";
 }
@@ -71,7 +71,12 @@ const loop: Decomposition = {
     const scans: string[][] = Array.from({ length: scanCount }, () => []);
     const yes = b.constant(tensor("bool", [], Uint8Array.of(1)), "true");
     for (let i = 0; i < plan.iterations; i++) {
-      const outs = inlineBody(b, body, [b.int64Scalar(i), yes, ...carried], `${node.name || "loop"}/iter${i}`);
+      const outs = inlineBody(
+        b,
+        body,
+        [b.int64Scalar(i), yes, ...carried],
+        `${node.name || "loop"}/iter${i}`,
+      );
       carried = outs.slice(1, 1 + carried.length);
       outs.slice(1 + carried.length).forEach((s, k) => scans[k]!.push(b.unsqueeze(s, [0])));
     }

@@ -37,13 +37,16 @@ const scan: Decomposition = {
     const scanInputs = node.input.slice(n);
     const lengths = scanInputs.map((x, j) => {
       const dims = ctx.shapes?.get(x)?.dims;
-      if (!dims) throw new ModelStructureError(`${describeNode(node)}: no probed shape for scan input "${x}"`);
+      if (!dims)
+        throw new ModelStructureError(`${describeNode(node)}: no probed shape for scan input "${x}"`);
       const a = inAxes[j]! < 0 ? inAxes[j]! + dims.length : inAxes[j]!;
       return dims[a]!;
     });
     const length = lengths[0] ?? 0;
     if (lengths.some((l) => l !== length))
-      throw new ModelStructureError(`${describeNode(node)}: scan inputs differ in length (${lengths.join(", ")})`);
+      throw new ModelStructureError(
+        `${describeNode(node)}: scan inputs differ in length (${lengths.join(", ")})`,
+      );
     if (length === 0 || length > MAX_UNROLLED_ITERATIONS)
       throw new ModelStructureError(
         `${describeNode(node)}: scan length ${length} is outside what is unrolled (1 to ${MAX_UNROLLED_ITERATIONS})`,
@@ -57,13 +60,20 @@ const scan: Decomposition = {
     let states = node.input.slice(0, n);
     const outs: string[][] = Array.from({ length: k }, () => []);
     for (let t = 0; t < length; t++) {
-      const results = inlineBody(b, body, [...states, ...slices.map((s) => s[t]!)], `${node.name || "scan"}/step${t}`);
+      const results = inlineBody(
+        b,
+        body,
+        [...states, ...slices.map((s) => s[t]!)],
+        `${node.name || "scan"}/step${t}`,
+      );
       states = results.slice(0, n);
       results.slice(n).forEach((r, j) => outs[j]!.push(b.unsqueeze(r, [outAxes[j]!])));
     }
     const stacked = outs.map((parts, j) => {
       const ordered = outDirs[j] ? [...parts].reverse() : parts;
-      return ordered.length === 1 ? b.op("Identity", ordered) : b.op("Concat", ordered, { axis: outAxes[j]! });
+      return ordered.length === 1
+        ? b.op("Identity", ordered)
+        : b.op("Concat", ordered, { axis: outAxes[j]! });
     });
     return [...states.map((s) => b.op("Identity", [s])), ...stacked];
   },

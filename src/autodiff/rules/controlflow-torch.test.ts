@@ -35,7 +35,12 @@ async function refs(tag: string) {
 /** Runs the model's HVP session on the reference point and compares with torch float64. */
 async function compare(file: string, tag: string, extra: Record<string, ReturnType<typeof int64>> = {}) {
   const r = await refs(tag);
-  const s = await GradientSession.create(backend, await model(file), { x: r.x, ...extra }, { wrt: ["x"], hvp: true });
+  const s = await GradientSession.create(
+    backend,
+    await model(file),
+    { x: r.x, ...extra },
+    { wrt: ["x"], hvp: true },
+  );
   try {
     const out = await s.run({ x: r.x, ...extra }, { y: r.seed }, { x: r.v });
     return {
@@ -53,7 +58,10 @@ for (const opset of [11, 13, 17]) {
   test(`torch script \`if x.sum() > 0\` (If on data, opset ${opset}): both branches match torch float64`, async () => {
     for (const tag of ["if_net_0", "if_net_1"]) {
       const e = await compare(`if_net_opset${opset}`, tag);
-      assert.ok(e.model.graph!.node.some((n) => n.opType === "If"), "the If stays (decided by data)");
+      assert.ok(
+        e.model.graph!.node.some((n) => n.opType === "If"),
+        "the If stays (decided by data)",
+      );
       assert.ok(e.y < 1e-6, `${tag} output ${e.y}`);
       assert.ok(e.grad < 1e-5, `${tag} gradient ${e.grad}`);
       assert.ok(e.hvp < 1e-4, `${tag} HVP ${e.hvp}`);
@@ -86,6 +94,7 @@ test("torch script `while h.abs().sum() < 10` is refused: the loop's condition i
   const x = float32([2, 3], [0.5, -1, 2, 0.25, 1, -0.5]);
   await assert.rejects(
     async () => GradientSession.create(backend, await model("while_net_opset13"), { x }, { wrt: ["x"] }),
-    (e: Error) => e instanceof UnsupportedOpError && /Loop/.test(e.message) && /computed from data/.test(e.message),
+    (e: Error) =>
+      e instanceof UnsupportedOpError && /Loop/.test(e.message) && /computed from data/.test(e.message),
   );
 });

@@ -105,7 +105,11 @@ function nestedIfModel() {
         outputs: ["y"],
         attrs: {
           then_branch: branch(
-            [{ op: "Mul", inputs: ["x", "half"], outputs: ["u"] }, inner, { op: "Add", inputs: ["inner", "x"], outputs: ["o"] }],
+            [
+              { op: "Mul", inputs: ["x", "half"], outputs: ["u"] },
+              inner,
+              { op: "Add", inputs: ["inner", "x"], outputs: ["o"] },
+            ],
             ["o"],
           ),
           else_branch: branch([{ op: "Neg", inputs: ["x"], outputs: ["n"] }], ["n"]),

@@ -8,7 +8,13 @@
  * Shapes of the branch tensors come from the runtime's branch probe (every branch is probed as a
  * standalone model), under the branch tensors' own names.
  */
-import { ModelStructureError, attrGraph, dataTypeOf, makeValueInfo, tensorToProto } from "../../onnx/model.js";
+import {
+  attrGraph,
+  dataTypeOf,
+  ModelStructureError,
+  makeValueInfo,
+  tensorToProto,
+} from "../../onnx/model.js";
 import { definedNamesDeep, outerReads, renameGraphDeep } from "../../onnx/subgraph.js";
 import type { GraphProto, ModelProto, NodeProto } from "../../onnx/types.js";
 import { isFloat } from "../../tensor/tensor.js";
@@ -44,7 +50,8 @@ function branchGradient(
     // Everything the gradient graph defines gets a fresh name of the enclosing graph; seeds become
     // the outer output gradients, reads stay outer references (constants are not copied).
     const rename = new Map<string, string>();
-    for (const name of definedNamesDeep(graph)) if (!reads.includes(name)) rename.set(name, b.fresh(`${label}/${name}`));
+    for (const name of definedNamesDeep(graph))
+      if (!reads.includes(name)) rename.set(name, b.fresh(`${label}/${name}`));
     g.seeds.forEach((s, k) => rename.set(s, seedsFor[k]!));
     const renamed = renameGraphDeep(graph, rename, (n) => b.fresh(`${label}/${n.name || n.opType}`));
     const readSet = new Set(reads);
