@@ -11,7 +11,7 @@ import type { Tensor } from "../tensor/tensor.js";
 import type { Backend, Session, SessionOptions } from "./backend.js";
 import { checkFoldedInputs, foldGivenValues } from "./fold-given.js";
 import { probeFeeds, probeShapes } from "./probe.js";
-import { probeBranchShapes } from "./probe-branches.js";
+import { decomposeBranches, probeBranchShapes } from "./probe-branches.js";
 
 /** Options of {@link GradientSession.create}. */
 export interface GradientSessionOptions {
@@ -80,6 +80,7 @@ export class GradientSession {
       model,
       decompositionNeedsShapes(model) ? await probeShapes(backend, model, pf) : undefined,
     );
+    model = await decomposeBranches(backend, model, pf);
     const shapes = await probeShapes(backend, model, pf);
     await probeBranchShapes(backend, model, pf, shapes);
     const outputs = [...(options.outputs ?? model.graph!.output.map((o) => o.name!))];

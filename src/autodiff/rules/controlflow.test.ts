@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { makeModel, type NodeSpec } from "../../onnx/make.js";
-import { float64 } from "../../tensor/tensor.js";
+import { float64, int64, tensor } from "../../tensor/tensor.js";
 import { sessionGradcheck } from "../../testing/session-gradcheck.js";
 
 /** A branch subgraph: no inputs, reads outer-scope tensors. */
@@ -127,6 +127,66 @@ test("nested data-dependent Ifs: both inner branches, gradient and HVP", async (
   ]) {
     const x = float64([4], values);
     const r = await sessionGradcheck(nestedIfModel(), { x }, { wrt: ["x"], output: "y", hvp: true });
+    assert.ok(r.gradient.x! < 1e-7, `gradient at ${values}: ${r.gradient.x}`);
+    assert.ok(r.hvp!.x! < 1e-6, `HVP at ${values}: ${r.hvp!.x}`);
+  }
+});
+
+/** A data-dependent If whose then branch runs a Loop with a constant trip count of the main graph. */
+function loopInBranchModel() {
+  const body = makeModel({
+    inputs: [
+      { name: "i", dtype: "int64", dims: [] },
+      { name: "c", dtype: "bool", dims: [] },
+      { name: "h", dtype: "float64" },
+    ],
+    outputs: [
+      { name: "c_out", dtype: "bool", dims: [] },
+      { name: "h_next", dtype: "float64" },
+    ],
+    nodes: [
+      { op: "Identity", inputs: ["c"], outputs: ["c_out"] },
+      { op: "Mul", inputs: ["h", "w"], outputs: ["hw"] },
+      { op: "Add", inputs: ["hw", "x"], outputs: ["pre"] },
+      { op: "Sigmoid", inputs: ["pre"], outputs: ["h_next"] },
+    ],
+  }).graph!;
+  return makeModel({
+    opset: 13,
+    inputs: [{ name: "x", dtype: "float64", dims: ["N", 3] }],
+    outputs: [{ name: "y", dtype: "float64" }],
+    initializers: {
+      w: float64([3], [0.5, -1.2, 0.8]),
+      zero: float64([], [0]),
+      three: int64([], [3]),
+      yes: tensor("bool", [], Uint8Array.of(1)),
+    },
+    nodes: [
+      { op: "ReduceSum", inputs: ["x"], outputs: ["total"], attrs: { keepdims: 0 } },
+      { op: "Greater", inputs: ["total", "zero"], outputs: ["cond"] },
+      {
+        op: "If",
+        inputs: ["cond"],
+        outputs: ["y"],
+        attrs: {
+          then_branch: branch(
+            [{ op: "Loop", inputs: ["three", "yes", "x"], outputs: ["hT"], attrs: { body } }],
+            ["hT"],
+          ),
+          else_branch: branch([{ op: "Neg", inputs: ["x"], outputs: ["n"] }], ["n"]),
+        },
+      },
+    ],
+  });
+}
+
+test("a Loop inside a data-dependent If branch is unrolled there: gradient and HVP", async () => {
+  for (const values of [
+    [0.4, -0.2, 0.5, 0.3, 0.6, -0.1],
+    [-0.4, -0.2, 0.5, -0.3, 0.1, -0.1],
+  ]) {
+    const x = float64([2, 3], values);
+    const r = await sessionGradcheck(loopInBranchModel(), { x }, { wrt: ["x"], output: "y", hvp: true });
     assert.ok(r.gradient.x! < 1e-7, `gradient at ${values}: ${r.gradient.x}`);
     assert.ok(r.hvp!.x! < 1e-6, `HVP at ${values}: ${r.hvp!.x}`);
   }
