@@ -52,9 +52,10 @@ export function loopBlocker(node: NodeProto, constant: Constants): string | unde
 
 /** The detail of the "no gradient rule" error for a control-flow node the transform met. */
 export function controlFlowDetail(node: NodeProto, constant: Constants): string {
-  if (node.opType === "Loop")
-    return `this Loop cannot be unrolled: ${loopBlocker(node, constant) ?? "unknown reason"}`;
-  if (node.opType === "Scan") return `this Scan cannot be unrolled: ${scanBlocker(node) ?? "unknown reason"}`;
+  const notRun =
+    "it could be unrolled, but decompositions did not run on it (gradientModel alone does not decompose; GradientSession does)";
+  if (node.opType === "Loop") return `this Loop cannot be differentiated: ${loopBlocker(node, constant) ?? notRun}`;
+  if (node.opType === "Scan") return `this Scan cannot be differentiated: ${scanBlocker(node) ?? notRun}`;
   return "";
 }
 
