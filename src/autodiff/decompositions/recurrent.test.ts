@@ -2,7 +2,9 @@
  * The LSTM/GRU/RNN decompositions on torch exports (tools/make_rnn_models.py: nn.LSTM, nn.GRU,
  * nn.RNN tanh/relu, 2 layers, bidirectional, batch_first, given initial states; opsets 11, 13,
  * 17): outputs, gradients with respect to every input (sequence and initial states) and
- * Hessian-vector products against torch float64 autograd.
+ * Hessian-vector products against torch float64 autograd. HVPs are checked at the newest opset
+ * only (the HVP graph of an unrolled two-layer model takes seconds to load); the opset-dependent
+ * forms (Split, Squeeze, Clip) are the same in the first and second derivative.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -48,8 +50,10 @@ const names = readJsonFixture<{ cases: string[] }>("rnn/manifest.json").cases;
 
 for (const name of names) {
   const c = readJsonFixture<TorchCase>(`rnn/${name}.json`);
+  const newest = Math.max(...c.models.map((m) => m.opset));
   for (const m of c.models) {
-    test(`${name} (opset ${m.opset}): outputs, gradients and HVPs match torch float64`, async () => {
+    const hvp = m.opset === newest;
+    test(`${name} (opset ${m.opset}): outputs, gradients${hvp ? " and HVPs" : ""} match torch float64`, async () => {
       const model = readModelFixture(m.model);
       assert.equal(opsetOf(model), m.opset);
       assert.ok(
@@ -61,19 +65,19 @@ for (const name of names) {
       const s = await GradientSession.create(nodeBackend(), model, feeds, {
         wrt,
         outputs: Object.keys(c.outputs),
-        hvp: true,
+        hvp,
       });
       try {
-        const r = await s.run(feeds, f32(c.seeds), f32(c.v));
+        const r = await s.run(feeds, f32(c.seeds), hvp ? f32(c.v) : undefined);
         const [out, outAt] = worst(r.outputs, c.outputs);
         const [grad, gradAt] = worst(r.gradients, c.gradients);
-        const [hvp, hvpAt] = worst(r.hvp!, c.hvp);
+        const [hv, hvAt] = hvp ? worst(r.hvp!, c.hvp) : [0, ""];
         if (process.env.PATHLENS_VERBOSE)
-          console.log(`${name} opset ${m.opset}: output ${out} gradient ${grad} hvp ${hvp}`);
+          console.log(`${name} opset ${m.opset}: output ${out} gradient ${grad} hvp ${hvp ? hv : "-"}`);
         // float32 graph against float64 torch
         assert.ok(out <= 1e-5, `output ${outAt}: relative L2 ${out}`);
         assert.ok(grad <= 1e-4, `gradient wrt ${gradAt}: relative L2 ${grad}`);
-        assert.ok(hvp <= 1e-4, `HVP wrt ${hvpAt}: relative L2 ${hvp}`);
+        assert.ok(hv <= 1e-4, `HVP wrt ${hvAt}: relative L2 ${hv}`);
       } finally {
         await s.dispose();
       }
