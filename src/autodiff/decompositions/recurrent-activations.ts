@@ -94,13 +94,6 @@ function floatsAttr(node: NodeProto, name: string): number[] {
   return Array.from(node.attribute.find((x) => x.name === name)?.floats ?? []);
 }
 
-/** How activation_alpha/activation_beta are handed to the activations. */
-export type AlphaBetaConvention =
-  /** In order to the activations that read them (the spec; onnxruntime's LSTM and GRU). */
-  | "consumed"
-  /** Entry d to direction d's activation, 0 when missing (onnxruntime's RNN kernel). */
-  | "per-direction";
-
 /**
  * Reads and checks the `activations` attribute of a recurrent node: `perDirection` functions for
  * each of `directions` directions (defaults when absent), with alphas and betas resolved.
@@ -111,7 +104,6 @@ export function readActivations(
   perDirection: number,
   directions: number,
   defaults: readonly string[],
-  convention: AlphaBetaConvention,
 ): RecurrentActivation[] {
   const want = perDirection * directions;
   let names = stringsAttr(node, "activations");
@@ -127,17 +119,13 @@ export function readActivations(
   const betas = floatsAttr(node, "activation_beta");
   let ai = 0;
   let bi = 0;
-  return names.map((raw, k) => {
+  return names.map((raw) => {
     const name = raw.toLowerCase();
     const spec = ACTIVATIONS[name];
     if (!spec)
       throw new ModelStructureError(
         `${describeNode(node)}: attribute "activations" has "${raw}", which is not one of ${NAMES}`,
       );
-    if (convention === "per-direction") {
-      const d = Math.floor(k / perDirection);
-      return { name, alpha: alphas[d] ?? 0, beta: betas[d] ?? 0 };
-    }
     const alpha = spec.alpha ? (alphas[ai++] ?? spec.defaults[0]) : 0;
     const beta = spec.beta ? (betas[bi++] ?? spec.defaults[1]) : 0;
     return { name, alpha, beta };

@@ -8,11 +8,7 @@
  */
 import type { DType } from "../../tensor/tensor.js";
 import type { GraphBuilder } from "../builder.js";
-import {
-  type AlphaBetaConvention,
-  applyActivation,
-  type RecurrentActivation,
-} from "./recurrent-activations.js";
+import { applyActivation, type RecurrentActivation } from "./recurrent-activations.js";
 
 /** A recurrent state: hidden (and cell) tensors shaped [1, batch, hidden]; undefined = zeros. */
 export interface CellState {
@@ -57,7 +53,6 @@ export interface Cell {
   readonly gates: number;
   /** Activation functions per direction, and their defaults. */
   readonly defaultActivations: readonly string[];
-  readonly convention: AlphaBetaConvention;
   /** Index of the optional initial_c and P inputs (LSTM only). */
   readonly cellInputs?: { initialC: number; peephole: number };
   prepare(d: DirectionInputs, x: string): PreparedDirection;
@@ -110,7 +105,6 @@ const lstm: Cell = {
   opType: "LSTM",
   gates: 4,
   defaultActivations: ["Sigmoid", "Tanh", "Tanh"],
-  convention: "consumed",
   cellInputs: { initialC: 6, peephole: 7 },
   prepare(d, x) {
     const { b, hidden: n } = d;
@@ -146,7 +140,6 @@ const gru: Cell = {
   opType: "GRU",
   gates: 3,
   defaultActivations: ["Sigmoid", "Tanh"],
-  convention: "consumed",
   prepare(d, x) {
     const { b, hidden: n } = d;
     const [rzr, rh] = split(b, b.squeeze(d.r, [0]), [2 * n, n], 0);
@@ -190,8 +183,6 @@ const rnn: Cell = {
   opType: "RNN",
   gates: 1,
   defaultActivations: ["Tanh"],
-  // onnxruntime's RNN kernel gives activation_alpha[d] to direction d (0 when absent)
-  convention: "per-direction",
   prepare(d, x) {
     const { b } = d;
     const rT = transposed2d(b, d.r);

@@ -165,13 +165,7 @@ function decomposeRecurrent(ctx: DecomposeContext, cell: Cell): (string | undefi
     a.layout === 0 ? xInfo.dims : [xInfo.dims[1]!, xInfo.dims[0]!, xInfo.dims[2]!];
   if (!(steps! > 0)) throw bad(node, `input X has sequence length ${steps}; at least 1 step is needed`);
   const g = cell.gates * a.hidden;
-  const acts = readActivations(
-    node,
-    cell.defaultActivations.length,
-    a.directions,
-    cell.defaultActivations,
-    cell.convention,
-  );
+  const acts = readActivations(node, cell.defaultActivations.length, a.directions, cell.defaultActivations);
   const perDir = (i: number, label: string, want: number[]) =>
     inputInfo(ctx, i, label, want) ? split(b, ctx.x(i), new Array<number>(a.directions).fill(1), 0) : [];
   const ws = perDir(1, "W", [a.directions, g, input!]);
