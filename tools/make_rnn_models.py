@@ -79,10 +79,10 @@ class RnnReluBi(nn.Module):
 
 
 class LstmClassifier(nn.Module):
-    def __init__(self):
+    def __init__(self, features=F, hidden=H):
         super().__init__()
-        self.rnn = nn.LSTM(F, H, batch_first=True)
-        self.head = nn.Linear(H, 3)
+        self.rnn = nn.LSTM(features, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, 3)
 
     def forward(self, x):
         _, (hn, _) = self.rnn(x)
@@ -163,6 +163,9 @@ def main():
             json.dump(c, fh)
     np.save(os.path.join(OUT, "lstm_classifier_x.npy"), np.array(cases[-1]["inputs"]["x"]["data"], dtype=np.float32)
             .reshape(cases[-1]["inputs"]["x"]["dims"]))
+    bench = LstmClassifier(features=16, hidden=32).eval()
+    torch.onnx.export(bench, torch.randn(2, 32, 16), os.path.join(OUT, "lstm_bench_opset17.onnx"), opset_version=17,
+                      input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "batch"}})
     with open(os.path.join(OUT, "manifest.json"), "w") as fh:
         json.dump({"torch": torch.__version__, "cases": [c["name"] for c in cases]}, fh, indent=1)
 

@@ -115,17 +115,28 @@ const lstm: Cell = {
       xw,
       step(xt, prev) {
         const pre = plus(b, xt, prev.h && b.op("MatMul", [prev.h, rT]));
-        const [ip, op, fp, cp] = split(b, pre, [n, n, n, n], 2);
-        const peep = (p: string | undefined, c: string | undefined) =>
-          p && c ? b.op("Mul", [p, c]) : undefined;
-        const i = gate(d, plus(b, ip!, peep(pi, prev.c)), 0);
-        const f = d.inputForget
-          ? b.op("Sub", [b.scalar(1, d.dtype), i])
-          : gate(d, plus(b, fp!, peep(pf, prev.c)), 0);
-        const c = gate(d, cp!, 1);
+        const [iofPre, cPre] = split(b, pre, [3 * n, n], 2);
+        const c = gate(d, cPre!, 1);
+        // x + P⊙state (the peephole term; none while the cell state is still zero)
+        const peep = (x: string, p: string | undefined, state: string | undefined) =>
+          p && state ? b.op("Add", [x, b.op("Mul", [p, state])]) : x;
+        let i: string;
+        let o: string;
+        let f: string;
+        if (!d.peephole) {
+          // i, o, f share the activation f and are contiguous: one activation for the three
+          // (fewer, larger ops: per-op overhead dominates small recurrent cells)
+          [i, o, f] = split(b, gate(d, iofPre!, 0), [n, n, n], 2) as [string, string, string];
+        } else {
+          const [ip, op, fp] = split(b, iofPre!, [n, n, n], 2) as [string, string, string];
+          i = gate(d, peep(ip, pi, prev.c), 0);
+          f = d.inputForget ? "" : gate(d, peep(fp, pf, prev.c), 0);
+          o = op; // its peephole reads the new cell state: activated below
+        }
+        if (d.inputForget) f = b.op("Sub", [b.scalar(1, d.dtype), i]);
         const ic = b.op("Mul", [i, c]);
         const cNext = prev.c ? b.op("Add", [b.op("Mul", [f, prev.c]), ic]) : ic;
-        const o = gate(d, plus(b, op!, peep(po, cNext)), 0);
+        if (d.peephole) o = gate(d, peep(o, po, cNext), 0);
         return { h: b.op("Mul", [o, applyActivation(b, cNext, d.acts[2]!, d.dtype)]), c: cNext };
       },
     };
@@ -158,14 +169,15 @@ const gru: Cell = {
       xw,
       step(xt, prev) {
         const [xzr, xh] = split(b, xt, [2 * n, n], 2);
-        const [zp, rp] = split(b, plus(b, xzr!, prev.h && b.op("MatMul", [prev.h, rzrT])), [n, n], 2);
-        const z = gate(d, zp!, 0);
+        // z and r share the activation f and are contiguous: one activation for both
+        const zrPre = plus(b, xzr!, prev.h && b.op("MatMul", [prev.h, rzrT]));
+        const [z, r] = split(b, gate(d, zrPre, 0), [n, n], 2) as [string, string];
         let hp = xh!;
         if (d.linearBeforeReset) {
           const rec = prev.h ? plus(b, b.op("MatMul", [prev.h, rhT]), rbh) : rbh;
-          if (rec) hp = b.op("Add", [hp, b.op("Mul", [gate(d, rp!, 0), rec])]);
+          if (rec) hp = b.op("Add", [hp, b.op("Mul", [r, rec])]);
         } else if (prev.h) {
-          hp = b.op("Add", [hp, b.op("MatMul", [b.op("Mul", [gate(d, rp!, 0), prev.h]), rhT])]);
+          hp = b.op("Add", [hp, b.op("MatMul", [b.op("Mul", [r, prev.h]), rhT])]);
         }
         const h = gate(d, hp, 1);
         // (1 − z)⊙h + z⊙H as h + z⊙(H − h): one op fewer per step
