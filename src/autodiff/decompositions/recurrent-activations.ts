@@ -4,7 +4,7 @@
  * becomes. Defaults and the way alphas and betas are handed out follow onnxruntime's CPU kernels
  * (rnn_helpers.cc, rnn.cc), so the decomposed graph computes what onnxruntime computes.
  */
-import { describeNode, ModelStructureError } from "../../onnx/model.js";
+import { dataTypeOf, describeNode, ModelStructureError } from "../../onnx/model.js";
 import type { NodeProto } from "../../onnx/types.js";
 import type { DType } from "../../tensor/tensor.js";
 import type { GraphBuilder } from "../builder.js";
@@ -54,10 +54,13 @@ const ACTIVATIONS: Record<string, ActivationSpec> = {
     beta: false,
     defaults: [0, 0],
     emit: (b, x, a, dt) =>
-      // the ThresholdedRelu op exists from opset 10; before, the same function as a Where
+      // the ThresholdedRelu op exists from opset 10; before, x·[x > α] (valid from opset 7)
       b.opset >= 10
         ? b.op("ThresholdedRelu", [x], { alpha: a.alpha }, { floats: ["alpha"] })
-        : b.op("Where", [b.op("Greater", [x, b.scalar(a.alpha, dt)]), x, b.scalar(0, dt)]),
+        : b.op("Mul", [
+            x,
+            b.op("Cast", [b.op("Greater", [x, b.scalar(a.alpha, dt)])], { to: dataTypeOf(dt) }),
+          ]),
   },
   scaledtanh: {
     alpha: true,

@@ -92,7 +92,14 @@ test("sequence_lens of the wrong type or out of range is refused", () => {
   refuses({ op: "RNN", lengths: tensor("int64", [B], BigInt64Array.of(1n, 2n)) }, "sequence_lens", "int64");
 });
 
-test("recurrent ops before opset 7 are refused", () => refuses({ op: "RNN", opset: 6 }, "opset 7"));
+test("recurrent ops before opset 7, and sequence_lens before opset 9, are refused", () => {
+  refuses({ op: "RNN", opset: 6 }, "opset 7");
+  refuses(
+    { op: "GRU", opset: 8, lengths: tensor("int32", [B], Int32Array.of(1, 2)) },
+    "sequence_lens",
+    "opset ≥ 9",
+  );
+});
 
 test("a node the spec allows is accepted (the harness itself is sound)", () => {
   const m = attempt({ attrs: { direction: "reverse", clip: 3, input_forget: 1 } })() as {

@@ -96,6 +96,8 @@ function lengthsColumn(ctx: DecomposeContext, steps: number, batch: number): str
   if (!info) return undefined;
   if (info.dtype !== "int32")
     throw bad(ctx.node, `input sequence_lens is ${info.dtype}; the spec requires int32`);
+  // the masks need Where and integer Less (opset 9)
+  if (ctx.opset < 9) throw bad(ctx.node, `input sequence_lens needs opset ≥ 9 (the model has ${ctx.opset})`);
   const known = ctx.constant(4);
   if (known) {
     const values = Array.from(known.data as Int32Array);
