@@ -100,7 +100,7 @@ function floatsAttr(node: NodeProto, name: string): number[] {
 /**
  * Reads and checks the `activations` attribute of a recurrent node: `perDirection` functions for
  * each of `directions` directions (defaults when absent), with alphas and betas resolved.
- * Names are matched case-insensitively, as onnxruntime does.
+ * Names are matched case-insensitively, as onnxruntime's LSTM and GRU do (its RNN refuses lower case).
  */
 export function readActivations(
   node: NodeProto,

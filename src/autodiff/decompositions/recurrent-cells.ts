@@ -2,9 +2,9 @@
  * The cells of the recurrent ops as data: for LSTM, GRU and RNN, how one direction's weights
  * become an input projection for every step at once, and how one time step turns the previous
  * state into the next, in primitive ops (MatMul, Add, Mul, Split, the activations, Clip).
- * Equations and gate orders are the ONNX spec's (W[iofc] for LSTM, W[zrh] for GRU); the order of
- * additions, where clip applies (to every gate's full pre-activation, bias and peepholes
- * included) and the GRU's linear_before_reset follow onnxruntime's CPU kernels.
+ * Equations and gate orders are the ONNX spec's (W[iofc] for LSTM, W[zrh] for GRU); where clip
+ * applies (to every gate's full pre-activation, bias and peepholes included, not to the cell
+ * state) and the GRU's linear_before_reset follow onnxruntime's CPU kernels.
  */
 import type { DType } from "../../tensor/tensor.js";
 import type { GraphBuilder } from "../builder.js";
