@@ -122,7 +122,7 @@ function unroll(
   const { b } = ctx;
   const prepared = cell.prepare(dir, x);
   const xs = split(b, prepared.xw, new Array<number>(steps).fill(1), 0);
-  const zero = b.scalar(0, dir.dtype);
+  const zero = lengths && b.scalar(0, dir.dtype);
   const ys = new Array<string>(steps);
   let state = initial;
   for (let k = 0; k < steps; k++) {
@@ -138,9 +138,9 @@ function unroll(
     const kept: CellState = {};
     for (const key of ["h", "c"] as const) {
       const v = next[key];
-      if (v) kept[key] = b.op("Where", [mask, v, state[key] ?? zero]);
+      if (v) kept[key] = b.op("Where", [mask, v, state[key] ?? zero!]);
     }
-    ys[t] = state.h ? b.op("Where", [mask, next.h!, zero]) : kept.h!;
+    ys[t] = state.h ? b.op("Where", [mask, next.h!, zero!]) : kept.h!;
     state = kept;
   }
   return { ys, final: state };
