@@ -2,15 +2,17 @@
  * The LSTM/GRU/RNN decompositions on torch exports (tools/make_rnn_models.py: nn.LSTM, nn.GRU,
  * nn.RNN tanh/relu, 2 layers, bidirectional, batch_first, given initial states; opsets 11, 13,
  * 17): outputs, gradients with respect to every input (sequence and initial states) and
- * Hessian-vector products against torch float64 autograd. HVPs are checked at the newest opset
- * only (the HVP graph of an unrolled two-layer model takes seconds to load); the opset-dependent
- * forms (Split, Squeeze, Clip) are the same in the first and second derivative.
+ * Hessian-vector products against torch float64 autograd, and one case on onnxruntime-web. HVPs
+ * are checked at the newest opset only (the HVP graph of an unrolled two-layer model takes
+ * seconds to load); the opset-dependent forms (Split, Squeeze) are the same in the first and
+ * second derivative.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { opsetOf } from "../../onnx/model.js";
 import { GradientSession } from "../../runtime/gradient-session.js";
 import { nodeBackend } from "../../runtime/node.js";
+import { webBackend } from "../../runtime/web.js";
 import { float32, relativeL2, type Tensor, toFloat64 } from "../../tensor/tensor.js";
 import { readJsonFixture, readModelFixture } from "../../testing/fixtures.js";
 
@@ -84,3 +86,17 @@ for (const name of names) {
     });
   }
 }
+
+test("onnxruntime-web (wasm) runs the decomposed gradient graph: gru2_bi_bf gradients match torch", async () => {
+  const c = readJsonFixture<TorchCase>("rnn/gru2_bi_bf.json");
+  const feeds = f32(c.inputs);
+  const model = readModelFixture(c.models.at(-1)!.model);
+  const s = await GradientSession.create(webBackend(), model, feeds, { wrt: Object.keys(feeds) });
+  try {
+    const r = await s.run(feeds, f32(c.seeds));
+    const [grad, at] = worst(r.gradients, c.gradients);
+    assert.ok(grad <= 1e-4, `gradient wrt ${at}: relative L2 ${grad}`);
+  } finally {
+    await s.dispose();
+  }
+});
