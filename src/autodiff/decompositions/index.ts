@@ -4,6 +4,7 @@
  */
 import { registerDecompositions } from "../decompose.js";
 import { loopDecompositions } from "./loop.js";
+import { recurrentDecompositions } from "./recurrent.js";
 import { scanDecompositions } from "./scan.js";
 
-registerDecompositions([...loopDecompositions, ...scanDecompositions]);
+registerDecompositions([...recurrentDecompositions, ...loopDecompositions, ...scanDecompositions]);
