@@ -54,7 +54,8 @@ export function loopBlocker(node: NodeProto, constant: Constants): string | unde
 export function controlFlowDetail(node: NodeProto, constant: Constants): string {
   const notRun =
     "it could be unrolled, but decompositions did not run on it (gradientModel alone does not decompose; GradientSession does)";
-  if (node.opType === "Loop") return `this Loop cannot be differentiated: ${loopBlocker(node, constant) ?? notRun}`;
+  if (node.opType === "Loop")
+    return `this Loop cannot be differentiated: ${loopBlocker(node, constant) ?? notRun}`;
   if (node.opType === "Scan") return `this Scan cannot be differentiated: ${scanBlocker(node) ?? notRun}`;
   return "";
 }
