@@ -4,7 +4,8 @@
  */
 import { registerDecompositions } from "../decompose.js";
 import { loopDecompositions } from "./loop.js";
+import { padDecompositions } from "./pad.js";
 import { recurrentDecompositions } from "./recurrent.js";
 import { scanDecompositions } from "./scan.js";
 
-registerDecompositions([...recurrentDecompositions, ...loopDecompositions, ...scanDecompositions]);
+registerDecompositions([...recurrentDecompositions, ...loopDecompositions, ...scanDecompositions, ...padDecompositions]);
