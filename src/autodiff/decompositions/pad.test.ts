@@ -28,7 +28,10 @@ for (const mode of ["reflect", "edge"])
   for (const opset of [11, 13, 18])
     test(`Pad mode ${mode} (opset ${opset}) is rewritten into Slices and Concats: gradient and HVP`, async () => {
       const s = await GradientSession.create(nodeBackend(), padModel(mode, opset), { x }, { wrt: ["x"] });
-      assert.ok(!s.model.graph!.node.some((n) => n.opType === "Pad" && n.name?.startsWith("Pad_")), "rewritten");
+      assert.ok(
+        !s.model.graph!.node.some((n) => n.opType === "Pad" && n.name?.startsWith("Pad_")),
+        "rewritten",
+      );
       await s.dispose();
       const r = await sessionGradcheck(padModel(mode, opset), { x }, { wrt: ["x"], output: "y", hvp: true });
       assert.ok(r.gradient.x! < 1e-7, `gradient: ${r.gradient.x}`);

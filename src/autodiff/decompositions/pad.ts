@@ -41,8 +41,7 @@ const pad: Decomposition = {
         return b.op("Tile", [one, b.int64s(reps)]);
       };
       const parts: string[] = [];
-      if (before > 0)
-        parts.push(reflect ? b.slice(cur, [before], [0], [axis], [-1]) : edge(0, 1, before));
+      if (before > 0) parts.push(reflect ? b.slice(cur, [before], [0], [axis], [-1]) : edge(0, 1, before));
       parts.push(cur);
       if (after > 0)
         parts.push(reflect ? b.slice(cur, [-2], [-2 - after], [axis], [-1]) : edge(-1, TO_END, after));
