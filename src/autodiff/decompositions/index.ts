@@ -8,4 +8,9 @@ import { padDecompositions } from "./pad.js";
 import { recurrentDecompositions } from "./recurrent.js";
 import { scanDecompositions } from "./scan.js";
 
-registerDecompositions([...recurrentDecompositions, ...loopDecompositions, ...scanDecompositions, ...padDecompositions]);
+registerDecompositions([
+  ...recurrentDecompositions,
+  ...loopDecompositions,
+  ...scanDecompositions,
+  ...padDecompositions,
+]);
