@@ -17,12 +17,17 @@ const SHAPE_ONLY = new Set(["Shape", "Size"]);
  * Which tensors of the main graph depend on the values of data inputs. `given` names inputs whose
  * values are fixed for the model being built (a sample rate, a mode flag): they count as
  * constants. `givenSources` lists the given inputs a tensor's value depends on (through values,
- * not only shapes), i.e. the values a fold on that tensor is valid for.
+ * not only shapes), i.e. the values a fold on that tensor is valid for; `shapeSources` lists the
+ * inputs whose shapes it may depend on (inputs upstream of a Shape or Size it reads).
  */
 export function dataDependence(
   graph: GraphProto,
   given: ReadonlySet<string> = new Set(),
-): { dependsOnData(name: string): boolean; givenSources(name: string): Set<string> } {
+): {
+  dependsOnData(name: string): boolean;
+  givenSources(name: string): Set<string>;
+  shapeSources(name: string): Set<string>;
+} {
   const producers = new Map<string, NodeProto>();
   for (const n of graph.node) for (const o of n.output) if (o) producers.set(o, n);
   const initializers = new Set(graph.initializer.map((t) => t.name));
@@ -62,7 +67,31 @@ export function dataDependence(
       for (const i of p.input) if (i) for (const s of givenSources(i)) out.add(s);
     return out;
   };
-  return { dependsOnData, givenSources };
+  // inputs upstream of a tensor (any path): their shapes may decide the tensor's shape
+  const upstream = new Map<string, Set<string>>();
+  const inputsAbove = (name: string): Set<string> => {
+    const hit = upstream.get(name);
+    if (hit) return hit;
+    const out = new Set<string>();
+    upstream.set(name, out);
+    if (dataInputs.has(name)) out.add(name);
+    const p = producers.get(name);
+    if (p) for (const i of p.input) if (i) for (const s of inputsAbove(i)) out.add(s);
+    return out;
+  };
+  const shapeMemo = new Map<string, Set<string>>();
+  const shapeSources = (name: string): Set<string> => {
+    const hit = shapeMemo.get(name);
+    if (hit) return hit;
+    const out = new Set<string>();
+    shapeMemo.set(name, out);
+    const p = producers.get(name);
+    if (!p) return out;
+    const shapeOnly = SHAPE_ONLY.has(p.opType ?? "") && (p.domain ?? "") === "";
+    for (const i of p.input) if (i) for (const s of shapeOnly ? inputsAbove(i) : shapeSources(i)) out.add(s);
+    return out;
+  };
+  return { dependsOnData, givenSources, shapeSources };
 }
 
 /**

@@ -28,6 +28,11 @@ export interface FoldedModel {
   model: ModelProto;
   /** Given inputs whose values decided a fold, with those values (empty when nothing depended on one). */
   decidedBy: Map<string, Tensor>;
+  /**
+   * Inputs whose shapes decided a loop's trip count, with their dims: the unrolled loop is valid
+   * only for those sizes (axis 0, the batch, excepted).
+   */
+  unrolledFor: Map<string, readonly number[]>;
 }
 
 /** Rounds of folding: inlining a branch can uncover nested Ifs decided by the same values. */
@@ -48,6 +53,7 @@ export async function foldGivenValues(
   given: ReadonlySet<string> = new Set(),
 ): Promise<FoldedModel> {
   const decidedBy = new Map<string, Tensor>();
+  const unrolledFor = new Map<string, readonly number[]>();
   let current = model;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const ifs = foldableIfs(current, given);
@@ -56,8 +62,10 @@ export async function foldGivenValues(
     const loopNames = loops.flatMap((n) => n.input.slice(0, 2).filter((x) => x));
     const wanted = [...new Set([...ifs.map((n) => n.input[0]!), ...loopNames])];
     const values = await evaluate(backend, current, feeds, wanted);
-    const { givenSources } = dataDependence(current.graph!, given);
+    const { givenSources, shapeSources } = dataDependence(current.graph!, given);
     for (const w of wanted) for (const s of givenSources(w)) if (feeds[s]) decidedBy.set(s, feeds[s]);
+    for (const w of loopNames)
+      for (const s of shapeSources(w)) if (feeds[s]) unrolledFor.set(s, feeds[s].dims);
     const taken = new Map<string, boolean>();
     for (const n of ifs) taken.set(n.output[0]!, Boolean(Number(values[n.input[0]!]!.data[0])));
     current = inlineIfs(current, taken);
@@ -71,7 +79,7 @@ export async function foldGivenValues(
       { key: FOLDED_METADATA_KEY, value: describeValues(decidedBy) },
     ];
   }
-  return { model: current, decidedBy };
+  return { model: current, decidedBy, unrolledFor };
 }
 
 /**
@@ -155,12 +163,22 @@ function describeValues(values: Map<string, Tensor>): string {
 
 /**
  * Throws {@link FoldedInputChangedError} when `feeds` give a folded input another value than the
- * one the model was folded on.
+ * one the model was folded on, or an input that decided a loop's trip count another shape.
  */
 export function checkFoldedInputs(
   decidedBy: ReadonlyMap<string, Tensor>,
   feeds: Record<string, Tensor>,
+  unrolledFor: ReadonlyMap<string, readonly number[]> = new Map(),
 ): void {
+  for (const [name, dims] of unrolledFor) {
+    const fed = feeds[name];
+    if (fed && (fed.dims.length !== dims.length || fed.dims.some((d, i) => i > 0 && d !== dims[i])))
+      throw new FoldedInputChangedError(
+        `a loop's trip count was computed from the shape of input "${name}" and unrolled for shape ` +
+          `[${dims.join(", ")}]; it was run with shape [${fed.dims.join(", ")}] (only axis 0 may differ). ` +
+          `Create a session for the new shape.`,
+      );
+  }
   for (const [name, folded] of decidedBy) {
     const fed = feeds[name];
     if (fed && !sameTensor(fed, folded))

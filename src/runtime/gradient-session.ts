@@ -55,6 +55,8 @@ export class GradientSession {
     readonly shapes: ShapeInfo,
     /** Given inputs the model was folded on, with their values (runs must feed the same). */
     readonly foldedOn: ReadonlyMap<string, Tensor> = new Map(),
+    /** Inputs whose shapes decided unrolled loops, with those shapes (axis 0 may differ). */
+    readonly unrolledFor: ReadonlyMap<string, readonly number[]> = new Map(),
   ) {}
 
   /**
@@ -104,6 +106,7 @@ export class GradientSession {
       runModel,
       shapes,
       folded.decidedBy,
+      folded.unrolledFor,
     );
   }
 
@@ -121,7 +124,7 @@ export class GradientSession {
     seeds: Record<string, Tensor>,
     v?: Record<string, Tensor>,
   ): Promise<GradientResult> {
-    checkFoldedInputs(this.foldedOn, feeds);
+    checkFoldedInputs(this.foldedOn, feeds, this.unrolledFor);
     const all: Record<string, Tensor> = { ...feeds };
     this.outputs.forEach((o, k) => {
       const s = seeds[o];

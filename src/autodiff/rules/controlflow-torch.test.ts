@@ -98,3 +98,26 @@ test("torch script `while h.abs().sum() < 10` is refused: the loop's condition i
       e instanceof UnsupportedOpError && /Loop/.test(e.message) && /computed from data/.test(e.message),
   );
 });
+
+test("a Loop unrolled over x.size(1) refuses another length but accepts another batch", async () => {
+  const r = await refs("shape_loop_net_0");
+  const s = await GradientSession.create(
+    backend,
+    await model("shape_loop_net_opset13"),
+    { x: r.x },
+    { wrt: ["x"] },
+  );
+  try {
+    const [n, t, c] = r.x.dims as [number, number, number];
+    const longer = float32([n, t + 1, c], new Float32Array(n * (t + 1) * c).fill(0.1));
+    await assert.rejects(
+      () => s.run({ x: longer }, { y: float32([n, c], new Float32Array(n * c).fill(1)) }),
+      (e: Error) => e.name === "FoldedInputChangedError" && /shape of input "x"/.test(e.message),
+    );
+    const wider = float32([n + 1, t, c], new Float32Array((n + 1) * t * c).fill(0.1));
+    const out = await s.run({ x: wider }, { y: float32([n + 1, c], new Float32Array((n + 1) * c).fill(1)) });
+    assert.deepEqual(out.gradients.x!.dims, [n + 1, t, c]);
+  } finally {
+    await s.dispose();
+  }
+});
