@@ -73,6 +73,7 @@ export { DataType } from "./onnx/types.js";
 export type { Backend, Session, SessionOptions } from "./runtime/backend.js";
 export { RuntimeError } from "./runtime/backend.js";
 export { cachedBackend, type SessionCacheOptions } from "./runtime/cache.js";
+export { FoldedInputChangedError, type FoldedModel, foldGivenValues } from "./runtime/fold-given.js";
 export { foldShapeIfs } from "./runtime/fold-ifs.js";
 export {
   type GradientResult,
