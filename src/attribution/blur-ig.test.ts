@@ -32,7 +32,9 @@ for (const c of pairCases("blur_ig")) {
     });
     const err = rowErrors(r.attributions.input!.data, toFloat64(pairNpy(c.expected)), x.dims[0]!);
     const tol = c.suggested_rel_l2_tolerance;
-    console.log(`${c.id}: rel L2 per row ${err.rows.map((e) => e.toExponential(2)).join(", ")} (tolerance ${tol.toExponential(2)})`);
+    console.log(
+      `${c.id}: rel L2 per row ${err.rows.map((e) => e.toExponential(2)).join(", ")} (tolerance ${tol.toExponential(2)})`,
+    );
     for (const e of [...err.rows, err.all]) assert.ok(e <= tol, `rel L2 ${e} > ${tol}`);
     r.delta.forEach((d, i) => {
       const ref = c.completeness_gap_f64![i]!;
@@ -56,8 +58,11 @@ for (const c of pairCases("blur_ig")) {
       const pts = toFloat64(pairNpy(c.path_points_f64));
       for (let e = 0; e < 3; e++)
         for (let i = 0; i < p.steps; i++) {
-          const ours = gaussianFilter(x.subarray(e * 64, (e + 1) * 64), [8, 8], [sig[i]!, sig[i]!], { mode: "constant" });
-          for (let j = 0; j < 64; j++) worst = Math.max(worst, Math.abs(ours[j]! - pts[(e * p.steps + i) * 64 + j]!));
+          const ours = gaussianFilter(x.subarray(e * 64, (e + 1) * 64), [8, 8], [sig[i]!, sig[i]!], {
+            mode: "constant",
+          });
+          for (let j = 0; j < 64; j++)
+            worst = Math.max(worst, Math.abs(ours[j]! - pts[(e * p.steps + i) * 64 + j]!));
         }
     }
     console.log(`${c.id}: max |blur − scipy| ${worst.toExponential(2)}`);
@@ -89,7 +94,10 @@ test("gaussianFilter boundary modes follow scipy's definitions (closed forms on 
 test("Blur IG: NHWC and NCHW inputs give the same attributions (transposed)", async () => {
   const [H, W, C] = [6, 5, 3];
   const rng = new Random(3);
-  const wts = float32([1, H, W, C], Array.from({ length: H * W * C }, () => rng.normal()));
+  const wts = float32(
+    [1, H, W, C],
+    Array.from({ length: H * W * C }, () => rng.normal()),
+  );
   const ones = float32([H * W * C, 1], new Array(H * W * C).fill(1));
   const head = (x: string) => [
     { op: "Mul", inputs: [x, x], outputs: ["sq"] },
@@ -109,12 +117,16 @@ test("Blur IG: NHWC and NCHW inputs give the same attributions (transposed)", as
     initializers: { w: wts, ones },
     nodes: [{ op: "Transpose", inputs: ["x"], outputs: ["t"], attrs: { perm: [0, 2, 3, 1] } }, ...head("t")],
   });
-  const xh = float32([2, H, W, C], Array.from({ length: 2 * H * W * C }, () => rng.uniform()));
+  const xh = float32(
+    [2, H, W, C],
+    Array.from({ length: 2 * H * W * C }, () => rng.uniform()),
+  );
   const xc = float32([2, C, H, W]);
   for (let n = 0; n < 2; n++)
     for (let c = 0; c < C; c++)
       for (let h = 0; h < H; h++)
-        for (let w = 0; w < W; w++) xc.data[((n * C + c) * H + h) * W + w] = xh.data[((n * H + h) * W + w) * C + c]!;
+        for (let w = 0; w < W; w++)
+          xc.data[((n * C + c) * H + h) * W + w] = xh.data[((n * H + h) * W + w) * C + c]!;
   const opts = { backend, maxSigma: 4, steps: 12, sqrt: true };
   const a = await blurIntegratedGradients(nhwc, { ...opts, inputs: { x: xh } });
   const b = await blurIntegratedGradients(nchw, { ...opts, inputs: { x: xc } });
@@ -122,7 +134,8 @@ test("Blur IG: NHWC and NCHW inputs give the same attributions (transposed)", as
   for (let n = 0; n < 2; n++)
     for (let c = 0; c < C; c++)
       for (let h = 0; h < H; h++)
-        for (let w = 0; w < W; w++) bt[((n * H + h) * W + w) * C + c] = b.attributions.x!.data[((n * C + c) * H + h) * W + w]!;
+        for (let w = 0; w < W; w++)
+          bt[((n * H + h) * W + w) * C + c] = b.attributions.x!.data[((n * C + c) * H + h) * W + w]!;
   assert.ok(relativeL2(a.attributions.x!.data, bt) < 1e-6);
   assert.ok(Math.max(...Array.from(a.attributions.x!.data, Math.abs)) > 0);
 });

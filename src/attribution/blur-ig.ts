@@ -35,12 +35,24 @@ export interface BlurIGOptions extends PathSessionOptions {
 
 /** The σ's of the blur path (steps + 1 values, from 0). */
 export function blurSigmas(maxSigma: number, steps: number, sqrt: boolean): number[] {
-  return Array.from({ length: steps + 1 }, (_, i) => (sqrt ? Math.sqrt((i * maxSigma) / steps) : (i * maxSigma) / steps));
+  return Array.from({ length: steps + 1 }, (_, i) =>
+    sqrt ? Math.sqrt((i * maxSigma) / steps) : (i * maxSigma) / steps,
+  );
 }
 
 /** The layout of an image batch, given or inferred. */
 export function imageLayout(dims: readonly number[], layout?: ImageLayout): ImageLayout {
-  const want = layout ?? (dims.length === 3 ? "NHW" : dims.length === 4 ? (dims[1]! <= 4 ? "NCHW" : dims[3]! <= 4 ? "NHWC" : undefined) : undefined);
+  const want =
+    layout ??
+    (dims.length === 3
+      ? "NHW"
+      : dims.length === 4
+        ? dims[1]! <= 4
+          ? "NCHW"
+          : dims[3]! <= 4
+            ? "NHWC"
+            : undefined
+        : undefined);
   const rank = want === "NHW" ? 3 : 4;
   if (!want || dims.length !== rank) {
     throw new ShapeMismatchError(
@@ -59,12 +71,17 @@ function spatialSigmas(layout: ImageLayout, s: number): number[] {
  * Blur Integrated Gradients for any image model; works on (N, C, H, W), (N, H, W, C) and (N, H, W)
  * inputs. `delta` is Σ attr − (F(x) − F(blur(x, σ_max))).
  */
-export async function blurIntegratedGradients(model: ModelProto, options: BlurIGOptions): Promise<PathMethodResult> {
+export async function blurIntegratedGradients(
+  model: ModelProto,
+  options: BlurIGOptions,
+): Promise<PathMethodResult> {
   const maxSigma = options.maxSigma ?? 50;
   const steps = options.steps ?? 100;
   const gradStep = options.gradStep ?? 0.01;
-  if (!(maxSigma > 0) || !Number.isFinite(maxSigma)) throw new OptionError(`maxSigma must be positive, got ${maxSigma}`);
-  if (!Number.isInteger(steps) || steps < 1) throw new OptionError(`steps must be a positive integer, got ${steps}`);
+  if (!(maxSigma > 0) || !Number.isFinite(maxSigma))
+    throw new OptionError(`maxSigma must be positive, got ${maxSigma}`);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new OptionError(`steps must be a positive integer, got ${steps}`);
   if (!(gradStep > 0)) throw new OptionError(`gradStep must be positive, got ${gradStep}`);
   const first = Object.values(options.inputs)[0];
   const layout = imageLayout(first?.dims ?? [], options.layout);
@@ -76,7 +93,9 @@ export async function blurIntegratedGradients(model: ModelProto, options: BlurIG
     const filterOpts = { mode: options.mode ?? "constant", truncate: 4 } as const;
     const blur = (e: number, s: number): Float64Array => {
       const row = xs.subarray(e * rowSize, (e + 1) * rowSize);
-      return s === 0 ? Float64Array.from(row) : gaussianFilter(row, rowDims, spatialSigmas(layout, s), filterOpts);
+      return s === 0
+        ? Float64Array.from(row)
+        : gaussianFilter(row, rowDims, spatialSigmas(layout, s), filterOpts);
     };
     // point k < steps: gradient at blur(x, σ_k); point `steps` (weight 0): F at the path's end
     const perExample = steps + 1;

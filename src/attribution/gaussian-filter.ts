@@ -105,7 +105,8 @@ export function gaussianFilter(
   const truncate = options.truncate ?? 4;
   const out = Float64Array.from(data as ArrayLike<number>);
   sigmas.forEach((s, axis) => {
-    if (!(s >= 0) || !Number.isFinite(s)) throw new OptionError(`gaussianFilter: sigma must be ≥ 0, got ${s}`);
+    if (!(s >= 0) || !Number.isFinite(s))
+      throw new OptionError(`gaussianFilter: sigma must be ≥ 0, got ${s}`);
     if (s <= 1e-15) return;
     const radius = Math.floor(truncate * s + 0.5);
     filterAxis(out, dims, axis, gaussianKernel1d(s, radius), options.mode ?? "reflect", options.cval ?? 0);

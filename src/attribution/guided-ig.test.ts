@@ -25,12 +25,17 @@ for (const c of pairCases("guided_ig")) {
     const expected = toFloat64(pairNpy(c.expected));
     const err = rowErrors(r.attributions.input!.data, expected, x.dims[0]!);
     const tol = c.suggested_rel_l2_tolerance;
-    console.log(`${c.id}: rel L2 per row ${err.rows.map((e) => e.toExponential(2)).join(", ")} (tolerance ${tol})`);
+    console.log(
+      `${c.id}: rel L2 per row ${err.rows.map((e) => e.toExponential(2)).join(", ")} (tolerance ${tol})`,
+    );
     for (const e of [...err.rows, err.all]) assert.ok(e <= tol, `rel L2 ${e} > ${tol}`);
     // completeness is reported, and is the reference's gap (PAIR's path ends exactly at x)
     r.delta.forEach((d, i) => {
       const ref = c.completeness_gap_f64![i]!;
-      assert.ok(Math.abs(d - ref) <= 1e-4 * Math.max(1, Math.abs(r.outputAtInput[i]!)), `delta ${d} vs ${ref}`);
+      assert.ok(
+        Math.abs(d - ref) <= 1e-4 * Math.max(1, Math.abs(r.outputAtInput[i]!)),
+        `delta ${d} vs ${ref}`,
+      );
     });
   });
 }
@@ -46,10 +51,22 @@ test("Guided IG with maxDist 0 is IG on the straight line (left Riemann sum)", a
   const c = pairCases("guided_ig")[0]!;
   const x = pairNpy(c.input);
   const target = Array.from(pairNpy(c.target).data, Number);
-  const r = await guidedIntegratedGradients(model, { backend, inputs: { input: x }, target, steps: 8, maxDist: 0 });
+  const r = await guidedIntegratedGradients(model, {
+    backend,
+    inputs: { input: x },
+    target,
+    steps: 8,
+    maxDist: 0,
+  });
   // with no deviation each step moves every feature by 1/steps of (x − x'): Σ_k g(k/steps)·(x − x')/steps
   const { integratedGradients } = await import("./ig.js");
-  const ig = await integratedGradients(model, { backend, inputs: { input: x }, target, steps: 8, method: "riemann_left" });
+  const ig = await integratedGradients(model, {
+    backend,
+    inputs: { input: x },
+    target,
+    steps: 8,
+    method: "riemann_left",
+  });
   const err = rowErrors(r.attributions.input!.data, ig.attributions.input!.data, 3).all;
   assert.ok(err < 1e-6, `rel L2 ${err}`);
 });
@@ -57,6 +74,9 @@ test("Guided IG with maxDist 0 is IG on the straight line (left Riemann sum)", a
 test("Guided IG: bad options are OptionErrors", async () => {
   const x = pairNpy(pairCases("guided_ig")[0]!.input);
   for (const bad of [{ fraction: 0 }, { maxDist: 2 }, { steps: 0 }]) {
-    await assert.rejects(guidedIntegratedGradients(model, { backend, inputs: { input: x }, target: 0, ...bad }), OptionError);
+    await assert.rejects(
+      guidedIntegratedGradients(model, { backend, inputs: { input: x }, target: 0, ...bad }),
+      OptionError,
+    );
   }
 });

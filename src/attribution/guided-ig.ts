@@ -157,7 +157,8 @@ export async function guidedIntegratedGradients(
   const steps = options.steps ?? 200;
   const fraction = options.fraction ?? 0.25;
   const maxDist = options.maxDist ?? 0.02;
-  if (!Number.isInteger(steps) || steps < 1) throw new OptionError(`steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new OptionError(`steps must be a positive integer, got ${steps}`);
   if (!(fraction > 0 && fraction <= 1)) throw new OptionError(`fraction must be in (0, 1], got ${fraction}`);
   if (!(maxDist >= 0 && maxDist <= 1)) throw new OptionError(`maxDist must be in [0, 1], got ${maxDist}`);
   const ps = await openPathSession(model, options, "Guided IG");
@@ -170,7 +171,13 @@ export async function guidedIntegratedGradients(
     const walks: Walk[] = Array.from({ length: N }, (_, e) => {
       const input = xs.subarray(e * rowSize, (e + 1) * rowSize);
       const baseline = bs.subarray(e * rowSize, (e + 1) * rowSize);
-      return { x: Float64Array.from(baseline), input, baseline, l1Total: l1(input, baseline), attr: new Float64Array(rowSize) };
+      return {
+        x: Float64Array.from(baseline),
+        input,
+        baseline,
+        l1Total: l1(input, baseline),
+        attr: new Float64Array(rowSize),
+      };
     });
     const all = Array.from({ length: N }, (_, e) => e);
     const points = new Float64Array(N * rowSize);
@@ -189,10 +196,24 @@ export async function guidedIntegratedGradients(
       if (step === 0) fb.set(values);
       for (const e of active) {
         if (walks[e]!.l1Total === 0) continue;
-        guidedStep(walks[e]!, gradients.subarray(e * rowSize, (e + 1) * rowSize), step, steps, fraction, maxDist);
+        guidedStep(
+          walks[e]!,
+          gradients.subarray(e * rowSize, (e + 1) * rowSize),
+          step,
+          steps,
+          fraction,
+          maxDist,
+        );
       }
     }
-    const fx = (await gradientsAt(ps, xs, all, { signal: options.signal, done: steps * N, total, onProgress: options.onProgress })).values;
+    const fx = (
+      await gradientsAt(ps, xs, all, {
+        signal: options.signal,
+        done: steps * N,
+        total,
+        onProgress: options.onProgress,
+      })
+    ).values;
     const attr = new Float64Array(N * rowSize);
     const delta = new Float64Array(N);
     walks.forEach((w, e) => {

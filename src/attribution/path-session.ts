@@ -83,7 +83,11 @@ export async function openPathSession(
     const declared = declaredDims(prepared.attributedModel.graph!.input.find((i) => i.name === name))?.[0];
     const chunkRows =
       options.chunkSize ??
-      autoChunkRows(session.shapes, options.memoryBudget, typeof declared === "number" ? declared : undefined);
+      autoChunkRows(
+        session.shapes,
+        options.memoryBudget,
+        typeof declared === "number" ? declared : undefined,
+      );
     const rowDims = x.dims.slice(1);
     return {
       session,

@@ -48,7 +48,8 @@ export function rowErrors(
   rows: number,
 ): { rows: number[]; all: number } {
   const size = expected.length / rows;
-  const sub = (a: ArrayLike<number>, r: number) => Array.from({ length: size }, (_, j) => Number(a[r * size + j]));
+  const sub = (a: ArrayLike<number>, r: number) =>
+    Array.from({ length: size }, (_, j) => Number(a[r * size + j]));
   return {
     rows: Array.from({ length: rows }, (_, r) => relativeL2(sub(ours, r), sub(expected, r))),
     all: relativeL2(ours, expected),

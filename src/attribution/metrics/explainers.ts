@@ -4,6 +4,7 @@
  * rows to the example each row copies.
  */
 import type { ModelProto } from "../../onnx/types.js";
+import type { Backend } from "../../runtime/backend.js";
 import { sizeOf, type Tensor, tensor } from "../../tensor/tensor.js";
 import type { Baseline } from "../baselines.js";
 import { blurIntegratedGradients } from "../blur-ig.js";
@@ -13,7 +14,6 @@ import { integratedGradients } from "../ig.js";
 import { noiseTunnel } from "../noise-tunnel.js";
 import type { QuadratureMethod } from "../quadrature.js";
 import type { Target } from "../targets.js";
-import type { Backend } from "../../runtime/backend.js";
 import type { ExplanationFunction } from "./sensitivity.js";
 
 /** The methods {@link explainWith} runs. */
@@ -64,27 +64,69 @@ function isTensor(t: unknown): t is Tensor {
 
 /** Settings for rows that copy `examples` of the original `numExamples`. */
 function forRows(s: MethodSettings, examples: readonly number[], numExamples: number): MethodSettings {
-  const target =
-    Array.isArray(s.target) ? examples.map((e) => (s.target as number[])[e]!) : isTensor(s.target) ? pickRows(s.target, examples, numExamples) : s.target;
+  const target = Array.isArray(s.target)
+    ? examples.map((e) => (s.target as number[])[e]!)
+    : isTensor(s.target)
+      ? pickRows(s.target, examples, numExamples)
+      : s.target;
   const baselines = isTensor(s.baselines) ? pickRows(s.baselines, examples, numExamples) : s.baselines;
-  const extra = s.extra ? Object.fromEntries(Object.entries(s.extra).map(([k, t]) => [k, pickRows(t, examples, numExamples)])) : undefined;
+  const extra = s.extra
+    ? Object.fromEntries(Object.entries(s.extra).map(([k, t]) => [k, pickRows(t, examples, numExamples)]))
+    : undefined;
   return { ...s, target, baselines, extra };
 }
 
 /** Runs one method on `x` (the rows of the attributed input). */
-export async function explainWith(model: ModelProto, method: PathMethod, x: Tensor, s: MethodSettings): Promise<PathMethodResult> {
-  const common = { backend: s.backend, inputs: { [s.name]: x }, extra: s.extra, target: s.target, output: s.output, chunkSize: s.chunkSize };
+export async function explainWith(
+  model: ModelProto,
+  method: PathMethod,
+  x: Tensor,
+  s: MethodSettings,
+): Promise<PathMethodResult> {
+  const common = {
+    backend: s.backend,
+    inputs: { [s.name]: x },
+    extra: s.extra,
+    target: s.target,
+    output: s.output,
+    chunkSize: s.chunkSize,
+  };
   switch (method) {
     case "ig": {
-      const r = await integratedGradients(model, { ...common, baselines: s.baselines, steps: s.steps ?? 50, method: s.quadrature });
+      const r = await integratedGradients(model, {
+        ...common,
+        baselines: s.baselines,
+        steps: s.steps ?? 50,
+        method: s.quadrature,
+      });
       return { ...r, method: "ig" };
     }
     case "guided_ig":
-      return guidedIntegratedGradients(model, { ...common, baselines: s.baselines, steps: s.steps ?? 200, fraction: s.fraction, maxDist: s.maxDist });
+      return guidedIntegratedGradients(model, {
+        ...common,
+        baselines: s.baselines,
+        steps: s.steps ?? 200,
+        fraction: s.fraction,
+        maxDist: s.maxDist,
+      });
     case "blur_ig":
-      return blurIntegratedGradients(model, { ...common, steps: s.steps ?? 100, maxSigma: s.maxSigma, gradStep: s.gradStep, sqrt: s.sqrt });
+      return blurIntegratedGradients(model, {
+        ...common,
+        steps: s.steps ?? 100,
+        maxSigma: s.maxSigma,
+        gradStep: s.gradStep,
+        sqrt: s.sqrt,
+      });
     case "smoothgrad": {
-      const r = await noiseTunnel(model, { ...common, baselines: s.baselines, steps: s.steps ?? 50, type: "smoothgrad", samples: s.samples, stdev: s.stdev, seed: s.seed });
+      const r = await noiseTunnel(model, {
+        ...common,
+        baselines: s.baselines,
+        steps: s.steps ?? 50,
+        type: "smoothgrad",
+        samples: s.samples,
+        stdev: s.stdev,
+        seed: s.seed,
+      });
       return { ...r, method: "smoothgrad" };
     }
     default:
@@ -93,7 +135,12 @@ export async function explainWith(model: ModelProto, method: PathMethod, x: Tens
 }
 
 /** The method as an {@link ExplanationFunction} over copies of `numExamples` examples. */
-export function explanationFunction(model: ModelProto, method: PathMethod, s: MethodSettings, numExamples: number): ExplanationFunction {
+export function explanationFunction(
+  model: ModelProto,
+  method: PathMethod,
+  s: MethodSettings,
+  numExamples: number,
+): ExplanationFunction {
   return async (x, examples) => {
     const r = await explainWith(model, method, x, forRows(s, examples, numExamples));
     return r.attributions[s.name]!;

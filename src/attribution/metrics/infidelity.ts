@@ -53,7 +53,9 @@ export async function infidelity(model: ModelProto, o: InfidelityOptions): Promi
   const row = xs.length / N;
   const attr = toFloat64(o.attributions);
   if (attr.length !== xs.length) {
-    throw new ShapeMismatchError(`attributions of shape ${shapeString(o.attributions.dims)} do not fit input "${name}" of shape ${shapeString(x.dims)}`);
+    throw new ShapeMismatchError(
+      `attributions of shape ${shapeString(o.attributions.dims)} do not fit input "${name}" of shape ${shapeString(x.dims)}`,
+    );
   }
   const perturb = perturbation(o, xs, N, row, n);
   const base = o.baselines === undefined ? undefined : toFloat64(resolveBaseline(o.baselines, x, name));
@@ -81,7 +83,10 @@ export async function infidelity(model: ModelProto, o: InfidelityOptions): Promi
   }
   const scorer = await createScorer(model, { ...o, name, x });
   try {
-    const fx = await scorer.score(xs, Array.from({ length: N }, (_, i) => i));
+    const fx = await scorer.score(
+      xs,
+      Array.from({ length: N }, (_, i) => i),
+    );
     const fp = await scorer.score(perturbed, examples);
     const out = new Float64Array(N);
     for (let i = 0; i < N; i++) {
@@ -110,15 +115,24 @@ export async function infidelity(model: ModelProto, o: InfidelityOptions): Promi
 export function singleInput(inputs: Record<string, Tensor>, what: string): [string, Tensor] {
   const entries = Object.entries(inputs);
   if (entries.length !== 1) {
-    throw new OptionError(`${what} takes one attributed input; got ${entries.length} (${entries.map((e) => e[0]).join(", ")}): pass the others in extra`);
+    throw new OptionError(
+      `${what} takes one attributed input; got ${entries.length} (${entries.map((e) => e[0]).join(", ")}): pass the others in extra`,
+    );
   }
   const [name, x] = entries[0]!;
-  if (x.dims.length === 0 || x.dims[0] === 0) throw new ShapeMismatchError(`input "${name}" needs a batch axis with rows`);
+  if (x.dims.length === 0 || x.dims[0] === 0)
+    throw new ShapeMismatchError(`input "${name}" needs a batch axis with rows`);
   return [name, x];
 }
 
 /** The perturbation of sample k of example i, from explicit noise, a function, or seeded noise. */
-function perturbation(o: InfidelityOptions, xs: Float64Array, N: number, row: number, n: number): PerturbFunction {
+function perturbation(
+  o: InfidelityOptions,
+  xs: Float64Array,
+  N: number,
+  row: number,
+  n: number,
+): PerturbFunction {
   if (o.noise && o.perturb) throw new OptionError("give noise or perturb, not both");
   if (o.perturb) return o.perturb;
   if (o.noise) {

@@ -28,7 +28,9 @@ for (const c of pairCases("infidelity")) {
     });
     const expected = toFloat64(pairNpy(c.expected));
     const err = relativeL2(r, expected);
-    console.log(`${c.id}: ours ${Array.from(r, (v) => v.toFixed(6)).join(", ")}; rel L2 ${err.toExponential(2)} (tolerance ${c.suggested_rel_l2_tolerance.toExponential(2)})`);
+    console.log(
+      `${c.id}: ours ${Array.from(r, (v) => v.toFixed(6)).join(", ")}; rel L2 ${err.toExponential(2)} (tolerance ${c.suggested_rel_l2_tolerance.toExponential(2)})`,
+    );
     assert.ok(err <= c.suggested_rel_l2_tolerance, `rel L2 ${err}`);
   });
 }
@@ -39,14 +41,26 @@ for (const c of pairCases("sensitivity_max")) {
     const explain = explanationFunction(
       model,
       "ig",
-      { backend, name: "input", target: Array.from(pairNpy(c.target).data, Number), baselines: pairNpy(c.baseline!), steps: c.params.ig_n_steps as number },
+      {
+        backend,
+        name: "input",
+        target: Array.from(pairNpy(c.target).data, Number),
+        baselines: pairNpy(c.baseline!),
+        steps: c.params.ig_n_steps as number,
+      },
       x.dims[0]!,
     );
-    const r = await sensitivityMax(explain, { input: x, noise: pairNpy(c.noise!), samples: c.params.n_perturb_samples as number });
+    const r = await sensitivityMax(explain, {
+      input: x,
+      noise: pairNpy(c.noise!),
+      samples: c.params.n_perturb_samples as number,
+    });
     const expected = toFloat64(pairNpy(c.expected));
     const err = relativeL2(r.sensitivity, expected);
     const errSamples = relativeL2(r.perSample, toFloat64(pairNpy(c.per_sample_sensitivity_f64!)));
-    console.log(`${c.id}: rel L2 ${err.toExponential(2)}, per sample ${errSamples.toExponential(2)} (tolerance ${c.suggested_rel_l2_tolerance})`);
+    console.log(
+      `${c.id}: rel L2 ${err.toExponential(2)}, per sample ${errSamples.toExponential(2)} (tolerance ${c.suggested_rel_l2_tolerance})`,
+    );
     assert.ok(err <= c.suggested_rel_l2_tolerance, `rel L2 ${err}`);
     // Per sample: 39 of 40 agree to < 1e-6 relative. Sample 6 of example 3 is 1.1 % off: float32
     // IG of that perturbed input is 1.8e-3 (rel L2) from Captum's float64 IG (a ReLU / max-pool
@@ -73,25 +87,57 @@ test("infidelity of the exact attribution coef·x of a linear model is 0; of a w
   const x = float32([2, 3], [1, 2, 3, -1, 0.5, 2]);
   const exact = float32([2, 3], [1, -4, 1.5, -1, -1, 1]);
   // decorated form: I = noise/x, s = Σ coef·x·noise/x = Σ coef·noise = d exactly
-  const zero = await infidelity(linear(coef), { backend, inputs: { x }, attributions: exact, baselines: "zero", samples: 20, seed: 4 });
+  const zero = await infidelity(linear(coef), {
+    backend,
+    inputs: { x },
+    attributions: exact,
+    baselines: "zero",
+    samples: 20,
+    seed: 4,
+  });
   zero.forEach((v) => assert.ok(v < 1e-10, `${v}`));
   // explicit form, attribution = coef + (1, 0, 0): s − d = noise₀, so infidelity = mean noise₀²
   const noise = float32([4, 3], [0.1, 0, 0, -0.2, 0, 0, 0.3, 0, 0, 0.4, 1, 1]);
   const wrong = float32([2, 3], [2, -2, 0.5, 2, -2, 0.5]);
-  const r = await infidelity(linear(coef), { backend, inputs: { x }, attributions: wrong, noise, samples: 2 });
+  const r = await infidelity(linear(coef), {
+    backend,
+    inputs: { x },
+    attributions: wrong,
+    noise,
+    samples: 2,
+  });
   assert.ok(Math.abs(r[0]! - (0.01 + 0.04) / 2) < 1e-7 && Math.abs(r[1]! - (0.09 + 0.16) / 2) < 1e-7, `${r}`);
   // normalize: the attribution 2·(coef) is rescaled by β = 1/2 → 0
   const twice = float32([2, 3], [2, -4, 1, 2, -4, 1]);
-  const nr = await infidelity(linear(coef), { backend, inputs: { x }, attributions: twice, noise, samples: 2, normalize: true });
+  const nr = await infidelity(linear(coef), {
+    backend,
+    inputs: { x },
+    attributions: twice,
+    noise,
+    samples: 2,
+    normalize: true,
+  });
   nr.forEach((v) => assert.ok(v < 1e-10, `${v}`));
 });
 
 test("metrics: bad noise shapes and options are typed errors", async () => {
   const x = float32([2, 3]);
   await assert.rejects(
-    infidelity(linear([1, 1, 1]), { backend, inputs: { x }, attributions: x, noise: float32([5, 3]), samples: 2 }),
+    infidelity(linear([1, 1, 1]), {
+      backend,
+      inputs: { x },
+      attributions: x,
+      noise: float32([5, 3]),
+      samples: 2,
+    }),
     ShapeMismatchError,
   );
-  await assert.rejects(infidelity(linear([1, 1, 1]), { backend, inputs: { x }, attributions: float32([2, 2]) }), ShapeMismatchError);
-  await assert.rejects(sensitivityMax(async (t) => t, { input: x, radius: -1 }), OptionError);
+  await assert.rejects(
+    infidelity(linear([1, 1, 1]), { backend, inputs: { x }, attributions: float32([2, 2]) }),
+    ShapeMismatchError,
+  );
+  await assert.rejects(
+    sensitivityMax(async (t) => t, { input: x, radius: -1 }),
+    OptionError,
+  );
 });

@@ -2,8 +2,9 @@
  * The forward pass the metrics need: the explained scalar Σ seed ⊙ output (optionally of the
  * softmax of the output row) at many perturbed copies of the inputs, run in chunks of rows.
  */
-import { UnknownTensorError } from "../../onnx/graph.js";
+
 import { encodeModel } from "../../onnx/codec.js";
+import { UnknownTensorError } from "../../onnx/graph.js";
 import type { ModelProto } from "../../onnx/types.js";
 import type { Backend, Session, SessionOptions } from "../../runtime/backend.js";
 import { allocate, sizeOf, type Tensor, tensor } from "../../tensor/tensor.js";
@@ -44,7 +45,8 @@ export async function createScorer(model: ModelProto, o: ScorerOptions): Promise
   const output = o.output ?? outputs[0]!;
   if (!outputs.includes(output)) throw new UnknownTensorError(output, outputs, "output");
   const N = o.x.dims[0] ?? 0;
-  if (o.x.dims.length === 0 || N === 0) throw new ShapeMismatchError(`input "${o.name}" needs a batch axis with rows`);
+  if (o.x.dims.length === 0 || N === 0)
+    throw new ShapeMismatchError(`input "${o.name}" needs a batch axis with rows`);
   const rowDims = o.x.dims.slice(1);
   const rowSize = sizeOf(rowDims);
   const dtype = o.x.dtype as "float32" | "float64";
@@ -69,7 +71,13 @@ export async function createScorer(model: ModelProto, o: ScorerOptions): Promise
         const d = allocate(t.dtype, m * r) as unknown as { set(a: ArrayLike<unknown>, off: number): void };
         for (let i = 0; i < m; i++) {
           const e = examples[start + i]!;
-          d.set((t.data as unknown as { subarray(a: number, b: number): ArrayLike<unknown> }).subarray(e * r, (e + 1) * r), i * r);
+          d.set(
+            (t.data as unknown as { subarray(a: number, b: number): ArrayLike<unknown> }).subarray(
+              e * r,
+              (e + 1) * r,
+            ),
+            i * r,
+          );
         }
         feeds[k] = tensor(t.dtype, [m, ...t.dims.slice(1)], d as unknown as Tensor["data"]);
       }
@@ -85,7 +93,8 @@ export async function createScorer(model: ModelProto, o: ScorerOptions): Promise
         const e = examples[start + i]!;
         let v = 0;
         for (let j = 0; j < outRow; j++) v += p[j]! * sd[e * outRow + j]!;
-        if (!Number.isFinite(v)) throw new NonFiniteError(`output "${output}" is not finite at a perturbed input of example ${e}`);
+        if (!Number.isFinite(v))
+          throw new NonFiniteError(`output "${output}" is not finite at a perturbed input of example ${e}`);
         out[start + i] = v;
       }
     }

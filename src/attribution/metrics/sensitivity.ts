@@ -35,10 +35,14 @@ export interface SensitivityResult {
 }
 
 /** Captum's `sensitivity_max` with the Frobenius norm. */
-export async function sensitivityMax(explain: ExplanationFunction, o: SensitivityMaxOptions): Promise<SensitivityResult> {
+export async function sensitivityMax(
+  explain: ExplanationFunction,
+  o: SensitivityMaxOptions,
+): Promise<SensitivityResult> {
   const x = o.input;
   const N = x.dims[0] ?? 0;
-  if (x.dims.length === 0 || N === 0) throw new ShapeMismatchError("sensitivityMax: the input needs a batch axis with rows");
+  if (x.dims.length === 0 || N === 0)
+    throw new ShapeMismatchError("sensitivityMax: the input needs a batch axis with rows");
   const n = o.samples ?? (o.noise ? o.noise.dims[0]! / N : 10);
   if (!Number.isInteger(n) || n < 1) throw new OptionError(`samples must be a positive integer, got ${n}`);
   const xs = toFloat64(x);
@@ -47,7 +51,9 @@ export async function sensitivityMax(explain: ExplanationFunction, o: Sensitivit
   if (o.noise) {
     noise = toFloat64(o.noise);
     if (noise.length !== N * n * row) {
-      throw new ShapeMismatchError(`noise of shape ${shapeString(o.noise.dims)} does not hold ${n} sample(s) for each of ${N} example(s) (expected [${N * n}, ${x.dims.slice(1).join(", ")}])`);
+      throw new ShapeMismatchError(
+        `noise of shape ${shapeString(o.noise.dims)} does not hold ${n} sample(s) for each of ${N} example(s) (expected [${N * n}, ${x.dims.slice(1).join(", ")}])`,
+      );
     }
   } else {
     const r = o.radius ?? 0.02;
@@ -59,13 +65,20 @@ export async function sensitivityMax(explain: ExplanationFunction, o: Sensitivit
   const examples: number[] = [];
   for (let i = 0; i < N; i++)
     for (let k = 0; k < n; k++) {
-      for (let j = 0; j < row; j++) perturbed.data[(i * n + k) * row + j] = xs[i * row + j]! + noise[(i * n + k) * row + j]!;
+      for (let j = 0; j < row; j++)
+        perturbed.data[(i * n + k) * row + j] = xs[i * row + j]! + noise[(i * n + k) * row + j]!;
       examples.push(i);
     }
-  const e0 = toFloat64(await explain(x, Array.from({ length: N }, (_, i) => i)));
+  const e0 = toFloat64(
+    await explain(
+      x,
+      Array.from({ length: N }, (_, i) => i),
+    ),
+  );
   const e1 = toFloat64(await explain(perturbed, examples));
   const size = e0.length / N;
-  if (e1.length !== N * n * size) throw new ShapeMismatchError("the explanation of the perturbed rows has the wrong size");
+  if (e1.length !== N * n * size)
+    throw new ShapeMismatchError("the explanation of the perturbed rows has the wrong size");
   const perSample = new Float64Array(N * n);
   const sensitivity = new Float64Array(N);
   for (let i = 0; i < N; i++) {
