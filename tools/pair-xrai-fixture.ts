@@ -4,13 +4,14 @@
  * (what XRAI ranks), the candidate masks, the reference Felzenszwalb labels, and PAIR's outputs,
  * each gzipped .npy. Run: node --import tsx tools/pair-xrai-fixture.ts
  */
-import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { encodeNpy, parseNpy } from "../src/io/npy.js";
 import { tensor } from "../src/tensor/tensor.js";
 
-const src = process.env.PAIR_FIXTURES ?? join(import.meta.dirname, "..", "..", "..", "shared", "fixtures", "pair");
+const src =
+  process.env.PAIR_FIXTURES ?? join(import.meta.dirname, "..", "..", "..", "shared", "fixtures", "pair");
 const out = join(import.meta.dirname, "..", "test", "fixtures", "pair", "xrai");
 mkdirSync(out, { recursive: true });
 const read = (f: string) => parseNpy(readFileSync(join(src, f)), f);
@@ -20,7 +21,11 @@ const readInt16 = (f: string) => {
   const headerLen = bytes.readUInt16LE(8);
   const header = bytes.subarray(10, 10 + headerLen).toString("latin1");
   if (!header.includes("'<i2'")) throw new Error(`${f}: expected int16`);
-  const dims = (/'shape': \(([^)]*)\)/.exec(header)![1]!).split(",").filter((s) => s.trim()).map(Number);
+  const dims = /'shape': \(([^)]*)\)/
+    .exec(header)![1]!
+    .split(",")
+    .filter((s) => s.trim())
+    .map(Number);
   const data = new Int32Array(dims.reduce((a, b) => a * b, 1));
   for (let i = 0; i < data.length; i++) data[i] = bytes.readInt16LE(10 + headerLen + 2 * i);
   return tensor("int32", dims, data);

@@ -58,14 +58,20 @@ function gainOf(idx: Int32Array, covered: Uint8Array, attr: Float64Array): { gai
 }
 
 /** Ranks candidate regions over an attribution map of `attr.length` pixels (see the module note). */
-export function rankRegions(attr: Float64Array, masks: readonly Uint8Array[], o: RankRegionsOptions = {}): RegionRanking {
+export function rankRegions(
+  attr: Float64Array,
+  masks: readonly Uint8Array[],
+  o: RankRegionsOptions = {},
+): RegionRanking {
   const P = attr.length;
   for (const [k, m] of masks.entries()) {
-    if (m.length !== P) throw new ShapeMismatchError(`region mask ${k} has ${m.length} pixels; the attribution map has ${P}`);
+    if (m.length !== P)
+      throw new ShapeMismatchError(`region mask ${k} has ${m.length} pixels; the attribution map has ${P}`);
   }
   const minDiff = o.minPixelDiff ?? 50;
   const algorithm = o.algorithm ?? "full";
-  if (algorithm !== "full" && algorithm !== "fast") throw new OptionError(`algorithm must be "full" or "fast", got "${algorithm}"`);
+  if (algorithm !== "full" && algorithm !== "fast")
+    throw new OptionError(`algorithm must be "full" or "fast", got "${algorithm}"`);
   const idx = masks.map(indicesOf);
   const covered = new Uint8Array(P);
   const map = new Float64Array(P).fill(Number.NEGATIVE_INFINITY);
@@ -123,7 +129,10 @@ export function rankRegions(attr: Float64Array, masks: readonly Uint8Array[], o:
       s += attr[i]!;
     }
   for (const i of rest) map[i] = s / rest.length;
-  const regions = trace.map((r, k) => ({ r, k })).sort((a, b) => b.r.gain - a.r.gain || a.k - b.k).map((e) => e.r);
+  const regions = trace
+    .map((r, k) => ({ r, k }))
+    .sort((a, b) => b.r.gain - a.r.gain || a.k - b.k)
+    .map((e) => e.r);
   if (rest.length) regions.push({ pixels: Int32Array.from(rest), gain: s / rest.length });
   const ranks = new Int32Array(P);
   regions.forEach((r, k) => {

@@ -48,7 +48,12 @@ function joinTrees(forest: Int32Array, n: number, m: number): void {
 }
 
 /** The 8-connected edges (pixel pairs) and their colour distances, in scikit-image's order. */
-function gridEdges(img: Float64Array, H: number, W: number, C: number): { a: Int32Array; b: Int32Array; cost: Float64Array } {
+function gridEdges(
+  img: Float64Array,
+  H: number,
+  W: number,
+  C: number,
+): { a: Int32Array; b: Int32Array; cost: Float64Array } {
   const a: number[] = [];
   const b: number[] = [];
   const cost: number[] = [];
@@ -76,13 +81,19 @@ function gridEdges(img: Float64Array, H: number, W: number, C: number): { a: Int
  * Felzenszwalb segmentation of an (H, W, C) image (float64 values, row-major). Returns labels
  * 0…K−1 per pixel.
  */
-export function felzenszwalb(image: ArrayLike<number>, dims: readonly [number, number, number], o: FelzenszwalbOptions = {}): Int32Array {
+export function felzenszwalb(
+  image: ArrayLike<number>,
+  dims: readonly [number, number, number],
+  o: FelzenszwalbOptions = {},
+): Int32Array {
   const [H, W, C] = dims;
-  if (image.length !== H * W * C) throw new ShapeMismatchError(`felzenszwalb: ${image.length} values for an image of ${H}×${W}×${C}`);
+  if (image.length !== H * W * C)
+    throw new ShapeMismatchError(`felzenszwalb: ${image.length} values for an image of ${H}×${W}×${C}`);
   const scale = (o.scale ?? 1) / 255;
   const sigma = o.sigma ?? 0.8;
   const minSize = o.minSize ?? 20;
-  if (!(scale > 0) || !(sigma >= 0) || !(minSize >= 0)) throw new OptionError("felzenszwalb: scale must be positive, sigma and minSize ≥ 0");
+  if (!(scale > 0) || !(sigma >= 0) || !(minSize >= 0))
+    throw new OptionError("felzenszwalb: scale must be positive, sigma and minSize ≥ 0");
   const img = gaussianFilter(image, dims, [sigma, sigma, 0], { mode: "reflect", truncate: 4 });
   const { a, b, cost } = gridEdges(img, H, W, C);
   // ties keep edge order (numpy's argsort is an unstable introsort; the manifest records that the
@@ -169,7 +180,11 @@ export interface XraiSegmentOptions {
  * order, then label order). PAIR first resizes the image to 224 × 224 for segmenting (bicubic)
  * and back; pathlens segments at the image's own size (identical for 224 × 224 inputs).
  */
-export function xraiSegments(image: ArrayLike<number>, dims: readonly [number, number, number], o: XraiSegmentOptions = {}): { masks: Uint8Array[]; labels: Int32Array[] } {
+export function xraiSegments(
+  image: ArrayLike<number>,
+  dims: readonly [number, number, number],
+  o: XraiSegmentOptions = {},
+): { masks: Uint8Array[]; labels: Int32Array[] } {
   const [H, W] = dims;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
@@ -179,7 +194,9 @@ export function xraiSegments(image: ArrayLike<number>, dims: readonly [number, n
   }
   const f = Math.fround;
   const range = f(max - min);
-  const norm = Float64Array.from(image as ArrayLike<number>, (v) => (range > 0 ? f(f(f(f(v - min) / range) * 2) - 1) : 0));
+  const norm = Float64Array.from(image as ArrayLike<number>, (v) =>
+    range > 0 ? f(f(f(f(v - min) / range) * 2) - 1) : 0,
+  );
   const masks: Uint8Array[] = [];
   const labels: Int32Array[] = [];
   for (const scale of o.scales ?? [50, 100, 150, 250, 500, 1200]) {
