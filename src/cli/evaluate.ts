@@ -98,6 +98,10 @@ export const evaluateCommand: CommandSpec = {
       value: "K",
       help: "deletion, insertion: points on the curve (default min(features, 32))",
     },
+    softmax: {
+      type: "boolean",
+      help: "deletion, insertion, compare: score the softmax probability instead of the raw output",
+    },
     "group-axis": {
       type: "string",
       value: "A",
@@ -234,6 +238,7 @@ export async function runEvaluate(args: ParsedArgs): Promise<string[]> {
       fill: parseFill(args.string("fill")),
       steps: numberOption(args, "curve-steps", spec, positiveInteger),
       groupAxis: numberOption(args, "group-axis", spec, (n) => Number.isInteger(n) && n >= 0),
+      softmax: args.flag("softmax"),
       layout,
     };
     const c = metric === "deletion" ? await deletionCurve(model, opts) : await insertionCurve(model, opts);
@@ -256,6 +261,7 @@ export async function runEvaluate(args: ParsedArgs): Promise<string[]> {
         fill: parseFill(args.string("fill")),
         steps: numberOption(args, "curve-steps", spec, positiveInteger),
         groupAxis: numberOption(args, "group-axis", spec, (n) => Number.isInteger(n) && n >= 0),
+        softmax: args.flag("softmax"),
         layout,
       },
       infidelity: { samples, seed, stdev: numberOption(args, "stdev", spec, (n) => n > 0) },

@@ -76,7 +76,7 @@ function curveChart(c: Comparison, kind: "deletion" | "insertion"): string {
   return `<figure class="chart" data-kind="${kind}"><svg role="img" aria-label="${kind} curves" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">
 <rect x="${pad.l}" y="${pad.t}" width="${W - pad.l - pad.r}" height="${H - pad.t - pad.b}" fill="none" stroke="#999"/>${ticks}${yTicks}
 <text x="${(W + pad.l) / 2}" y="${H - 6}" font-size="12" text-anchor="middle">fraction of features ${kind === "deletion" ? "removed" : "inserted"}</text>${lines}</svg>
-<figcaption>${kind} curve (${what}); mean explained output over the examples. ${legend}</figcaption></figure>`;
+<figcaption style="max-width:${W}px">${kind} curve (${what}); mean explained output over the examples. ${legend}</figcaption></figure>`;
 }
 
 /** The metrics table. */
@@ -116,7 +116,7 @@ function maps(c: Comparison, layout: ImageLayout): string {
     const cell = Math.max(2, Math.floor(160 / Math.max(H, W)));
     return `<figure data-method="${escapeHtml(r.name)}">${heatmapSvg(v, H, W, { max, cell, title: `${r.name} attributions` })}<figcaption>${escapeHtml(r.name)} (scale ±${fmt(max, 3)})</figcaption></figure>`;
   });
-  return `<div class="grid">${figures.join("")}</div>${legendSvg(1, "attribution, each map scaled to its max")}`;
+  return `<div class="grid">${figures.join("")}</div>${legendSvg(1, "attribution / max")}`;
 }
 
 /** XRAI's ranked regions of one image: each pixel coloured by the gain of its region. */
