@@ -170,22 +170,75 @@ export interface XraiSegmentOptions {
   sigma?: number;
   /** Default 150, PAIR's. */
   minSize?: number;
-  /** Disk radius of the dilation (default 5; 0: none). */
+  /** Disk radius of the dilation, at the image's size (default 5; 0: none). */
   dilation?: number;
+  /** Side of the square the image is resized to for segmenting (default 224, PAIR's). */
+  segmentSize?: number;
+}
+
+/** Bilinear resize of an (H, W, C) image to (h, w, C), pixel centres aligned (as skimage). */
+function resizeBilinear(
+  img: Float64Array,
+  H: number,
+  W: number,
+  C: number,
+  h: number,
+  w: number,
+): Float64Array {
+  const out = new Float64Array(h * w * C);
+  for (let y = 0; y < h; y++) {
+    const sy = Math.min(H - 1, Math.max(0, ((y + 0.5) * H) / h - 0.5));
+    const y0 = Math.floor(sy);
+    const y1 = Math.min(H - 1, y0 + 1);
+    const fy = sy - y0;
+    for (let x = 0; x < w; x++) {
+      const sx = Math.min(W - 1, Math.max(0, ((x + 0.5) * W) / w - 0.5));
+      const x0 = Math.floor(sx);
+      const x1 = Math.min(W - 1, x0 + 1);
+      const fx = sx - x0;
+      for (let c = 0; c < C; c++) {
+        const at = (yy: number, xx: number) => img[(yy * W + xx) * C + c]!;
+        out[(y * w + x) * C + c] =
+          (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) +
+          fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
+      }
+    }
+  }
+  return out;
+}
+
+/** Nearest-neighbour resize of an h×w label map to H×W. */
+function resizeLabels(labels: Int32Array, h: number, w: number, H: number, W: number): Int32Array {
+  const out = new Int32Array(H * W);
+  for (let y = 0; y < H; y++) {
+    const sy = Math.min(h - 1, Math.max(0, Math.round(((y + 0.5) * h) / H - 0.5)));
+    for (let x = 0; x < W; x++) {
+      const sx = Math.min(w - 1, Math.max(0, Math.round(((x + 0.5) * w) / W - 0.5)));
+      out[y * W + x] = labels[sy * w + sx]!;
+    }
+  }
+  // keep labels 0…K−1 (a small segment may vanish when shrinking)
+  const ids = new Map<number, number>();
+  for (let i = 0; i < out.length; i++) {
+    if (!ids.has(out[i]!)) ids.set(out[i]!, ids.size);
+    out[i] = ids.get(out[i]!)!;
+  }
+  return out;
 }
 
 /**
  * PAIR's candidate regions of an (H, W, C) image: the image rescaled to [−1, 1] (in float32, as
- * numpy does on a float32 image), segmented at each scale, one dilated mask per segment (scale
- * order, then label order). PAIR first resizes the image to 224 × 224 for segmenting (bicubic)
- * and back; pathlens segments at the image's own size (identical for 224 × 224 inputs).
+ * numpy does on a float32 image) and resized to 224 × 224, segmented at each scale, the labels
+ * resized back, one dilated mask per segment (scale order, then label order). PAIR resizes with
+ * skimage's bicubic, anti-aliased resize; pathlens with bilinear interpolation (identical for
+ * 224 × 224 images, where no resize happens).
  */
 export function xraiSegments(
   image: ArrayLike<number>,
   dims: readonly [number, number, number],
   o: XraiSegmentOptions = {},
 ): { masks: Uint8Array[]; labels: Int32Array[] } {
-  const [H, W] = dims;
+  const [H, W, C] = dims;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < image.length; i++) {
@@ -194,13 +247,21 @@ export function xraiSegments(
   }
   const f = Math.fround;
   const range = f(max - min);
-  const norm = Float64Array.from(image as ArrayLike<number>, (v) =>
+  let norm: Float64Array = Float64Array.from(image as ArrayLike<number>, (v) =>
     range > 0 ? f(f(f(f(v - min) / range) * 2) - 1) : 0,
   );
+  const size = o.segmentSize ?? 224;
+  const resized = H !== size || W !== size;
+  if (resized) norm = resizeBilinear(norm, H, W, C, size, size);
   const masks: Uint8Array[] = [];
   const labels: Int32Array[] = [];
   for (const scale of o.scales ?? [50, 100, 150, 250, 500, 1200]) {
-    const seg = felzenszwalb(norm, dims, { scale, sigma: o.sigma ?? 0.8, minSize: o.minSize ?? 150 });
+    let seg = felzenszwalb(norm, resized ? [size, size, C] : dims, {
+      scale,
+      sigma: o.sigma ?? 0.8,
+      minSize: o.minSize ?? 150,
+    });
+    if (resized) seg = resizeLabels(seg, size, size, H, W);
     labels.push(seg);
     let k = 0;
     for (const v of seg) k = Math.max(k, v + 1);

@@ -92,6 +92,31 @@ function blackWhite(x: Tensor): [Tensor, Tensor] {
   return [lo, hi];
 }
 
+/**
+ * XRAI of one (H, W, C) image given its attribution in the same layout (channels may differ, e.g.
+ * RGB pixels for segmenting and a one-channel map): channel max, segments, ranking.
+ */
+export function xraiOfImage(
+  image: Float64Array,
+  dims: readonly [number, number, number],
+  attribution: Float64Array,
+  options: Pick<
+    XraiOptions,
+    "segments" | "segmentation" | "algorithm" | "areaThreshold" | "minPixelDiff"
+  > = {},
+): XraiExplanation {
+  const [H, W] = dims;
+  const P = H * W;
+  if (attribution.length % P !== 0) {
+    throw new ShapeMismatchError(
+      `an attribution of ${attribution.length} values does not fit an image of ${H}×${W} pixels`,
+    );
+  }
+  const pixelAttribution = channelMax(attribution, P, attribution.length / P);
+  const masks = options.segments ?? xraiSegments(image, dims, options.segmentation).masks;
+  return { ...rankRegions(pixelAttribution, masks, options), height: H, width: W, pixelAttribution };
+}
+
 /** XRAI regions for every example of an image batch. */
 export async function xrai(model: ModelProto, options: XraiOptions): Promise<XraiResult> {
   const entries = Object.entries(options.inputs);
@@ -120,12 +145,7 @@ export async function xrai(model: ModelProto, options: XraiOptions): Promise<Xra
   for (let e = 0; e < x.dims[0]!; e++) {
     const img = toHwc(xs, x.dims, layout, e);
     const at = toHwc(base.data, x.dims, layout, e);
-    const P = img.H * img.W;
-    const pixelAttribution = channelMax(at.hwc, P, at.C);
-    const masks =
-      options.segments ?? xraiSegments(img.hwc, [img.H, img.W, img.C], options.segmentation).masks;
-    const ranking = rankRegions(pixelAttribution, masks, options);
-    examples.push({ ...ranking, height: img.H, width: img.W, pixelAttribution });
+    examples.push(xraiOfImage(img.hwc, [img.H, img.W, img.C], at.hwc, options));
   }
   return { examples, baseAttribution: base };
 }

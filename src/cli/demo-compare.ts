@@ -65,7 +65,6 @@ async function compareOne(
       backend,
       inputs: { [inputName]: first(x) },
       attributions: first(ig.attributions),
-      segmentation: { minSize: Math.min(150, Math.floor((x.dims[2]! * x.dims[3]!) / 8)) },
     })
   ).examples[0];
   const report = comparisonReport(`Attribution methods compared: ${name}`, comparison, {

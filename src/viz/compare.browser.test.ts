@@ -4,14 +4,22 @@
  * computed numbers, and the XRAI map; screenshots go to out/screenshots/.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { compareDemoModels } from "../cli/demo-compare.js";
 import { mean } from "../explain/compare.js";
+import { explainImage } from "../explain/image.js";
+import { readImage } from "../io/image.js";
+import { loadModel } from "../io/model-file.js";
+import { nodeBackend } from "../runtime/node.js";
 import { chromiumPath, openReport } from "../testing/browser.js";
 import { ROOT } from "../testing/cli.js";
+import { imageXraiSections } from "./compare.js";
+import { reportPage } from "./html.js";
+import { imageSections } from "./image-report.js";
 
 const skip = chromiumPath()
   ? false
@@ -92,4 +100,42 @@ test("comparison reports of the digits CNN and the shapes model render with thei
     };
     assert.equal(visit.result.xraiCells, height * width);
   }
+});
+
+test("image report with XRAI regions (pathlens image --report --xrai): the region map renders", {
+  skip,
+}, async () => {
+  const shapes = join(ROOT, "examples", "image-shapes");
+  const config = JSON.parse(readFileSync(join(shapes, "config.json"), "utf8"));
+  const e = await explainImage(
+    await loadModel(join(shapes, "model.onnx")),
+    await readImage(join(shapes, "square.png")),
+    {
+      backend: nodeBackend(),
+      preprocess: config.preprocess,
+      steps: 16,
+    },
+  );
+  const sections = imageXraiSections(e);
+  const file = join(dir, "image-xrai.html");
+  await writeFile(file, reportPage("Image", [...imageSections("square.png", e), ...sections]));
+  const visit = await openReport(
+    file,
+    () => ({
+      cells: Array.from(document.querySelectorAll("figure.xrai svg rect")).map((r) =>
+        Number(r.getAttribute("data-value")),
+      ),
+      gains: Array.from(document.querySelectorAll("ol.regions li")).map((li) =>
+        Number(li.getAttribute("data-gain")),
+      ),
+    }),
+    "image-xrai",
+  );
+  assert.deepEqual(visit.consoleErrors, []);
+  assert.equal(visit.result.cells.length, 32 * 32);
+  assert.ok(visit.result.gains.length >= 2);
+  // regions are listed by decreasing gain, and every pixel shows one of the region gains
+  for (let k = 1; k < visit.result.gains.length; k++)
+    assert.ok(visit.result.gains[k]! <= visit.result.gains[k - 1]!);
+  assert.ok(visit.result.cells.includes(visit.result.gains[0]!));
 });

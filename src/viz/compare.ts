@@ -5,8 +5,9 @@
  */
 
 import type { ImageLayout } from "../attribution/blur-ig.js";
-import type { XraiExplanation } from "../attribution/xrai.js";
+import { type XraiExplanation, xraiOfImage } from "../attribution/xrai.js";
 import { type Comparison, mean } from "../explain/compare.js";
+import type { ImageExplanation } from "../explain/image.js";
 import { escapeHtml, fmt, heatmapSvg, legendSvg, type ReportSection, reportPage } from "./html.js";
 
 /** Okabe–Ito: a qualitative palette readable with colour-blindness. */
@@ -153,4 +154,22 @@ export function comparisonReport(title: string, c: Comparison, o: ComparisonRepo
     ? `<p class="meta">Model: <code>${escapeHtml(o.model)}</code>; ${c.rows.length} method(s) on the same ${c.numExamples} example(s).</p>`
     : "";
   return reportPage(title, comparisonSections(c, o), intro);
+}
+
+/**
+ * The image report's XRAI section: regions of the explained image (segmented on the picture the
+ * model saw) ranked by the mean of its attribution's channel max.
+ */
+export function imageXraiSections(e: ImageExplanation): ReportSection[] {
+  const { width: W, height: H } = e.image;
+  const rgb = new Float64Array(H * W * 3);
+  for (let p = 0; p < H * W; p++) for (let c = 0; c < 3; c++) rgb[p * 3 + c] = e.image.data[p * 4 + c]!;
+  const a = e.attributions;
+  const nchw = a.dims.length === 4 && a.dims[2] === H && a.dims[3] === W;
+  const C = a.data.length / (H * W);
+  const hwc = new Float64Array(a.data.length);
+  for (let p = 0; p < H * W; p++)
+    for (let c = 0; c < C; c++) hwc[p * C + c] = a.data[nchw ? c * H * W + p : p * C + c]!;
+  const x = xraiOfImage(rgb, [H, W, 3], hwc);
+  return [{ heading: "XRAI regions", html: xraiFigure(x, "XRAI regions of the integrated gradients") }];
 }
