@@ -141,3 +141,25 @@ test("metrics: bad noise shapes and options are typed errors", async () => {
     OptionError,
   );
 });
+
+test("infidelity: a perturbation function gives the same as the explicit noise it returns", async () => {
+  const c = pairCases("infidelity")[0]!;
+  const noise = toFloat64(pairNpy(c.noise!));
+  const n = c.params.n_perturb_samples as number;
+  const common = {
+    backend,
+    inputs: { input: pairNpy(c.input) },
+    target: Array.from(pairNpy(c.target).data, Number),
+    attributions: pairNpy(c.attributions_f64!),
+    samples: n,
+  };
+  const explicit = await infidelity(model, { ...common, noise: pairNpy(c.noise!) });
+  const viaFunction = await infidelity(model, {
+    ...common,
+    perturb: (x, i, k) => {
+      const I = noise.subarray((i * n + k) * 64, (i * n + k + 1) * 64);
+      return { perturbation: I, perturbed: x.map((v, j) => v - I[j]!) };
+    },
+  });
+  assert.deepEqual(Array.from(viaFunction), Array.from(explicit));
+});
