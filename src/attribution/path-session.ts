@@ -120,10 +120,9 @@ export async function gradientsAt(
   progress?: { onProgress?: (p: Progress) => void; signal?: AbortSignal; done: number; total: number },
 ): Promise<{ gradients: Float64Array; values: Float64Array }> {
   const rowSize = ps.rowSize;
-  const list: PathPoint[] = examples.map((e, k) => ({ example: e, alpha: k, weight: 1 }));
-  // each listed point accumulates into its own slot: examples are renumbered 0…k−1 and the
-  // seeds and pass-through rows are looked up through `examples`
-  const renumbered = list.map((p, k) => ({ ...p, example: k }));
+  // each point accumulates into its own slot k (its "example" for the engine); the seeds and
+  // pass-through rows of the real examples are gathered into the same order
+  const slots: PathPoint[] = examples.map((_, k) => ({ example: k, alpha: k, weight: 1 }));
   const pick = (t: Tensor): Tensor => {
     const row = t.data.length / t.dims[0]!;
     const data = new (t.data.constructor as new (n: number) => Tensor["data"])(examples.length * row);
@@ -154,7 +153,7 @@ export async function gradientsAt(
       progressOffset: progress?.done,
       progressTotal: progress?.total,
     },
-    renumbered,
+    slots,
     examples.length,
   );
   return { gradients: acc.sums[ps.name]!, values: acc.targetValues };

@@ -3,6 +3,8 @@
  * deletion / insertion curves — or a comparison of several methods on the same inputs with a
  * report. Outputs appear only when the whole run succeeded.
  */
+
+import type { Baseline } from "../attribution/baselines.js";
 import type { ImageLayout } from "../attribution/blur-ig.js";
 import { imageLayout } from "../attribution/blur-ig.js";
 import { deletionCurve, insertionCurve } from "../attribution/metrics/curves.js";
@@ -14,9 +16,12 @@ import {
 } from "../attribution/metrics/explainers.js";
 import { infidelity } from "../attribution/metrics/infidelity.js";
 import { sensitivityMax } from "../attribution/metrics/sensitivity.js";
+import type { Target } from "../attribution/targets.js";
 import { xrai } from "../attribution/xrai.js";
-import { compareAttributions, mean } from "../explain/compare.js";
+import { type Comparison, compareAttributions, mean } from "../explain/compare.js";
 import { writeNpyFiles } from "../io/npy.js";
+import type { ModelProto } from "../onnx/types.js";
+import type { Backend } from "../runtime/backend.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat, shapeString, type Tensor, tensor } from "../tensor/tensor.js";
 import { comparisonReport } from "../viz/compare.js";
@@ -140,10 +145,203 @@ function parseFill(v: string | undefined): number | { blur: number } | undefined
   return m ? { blur: n } : n;
 }
 
+/** What every evaluation reads from the command line. */
+interface EvalContext {
+  args: ParsedArgs;
+  model: ModelProto;
+  modelPath: string;
+  name: string;
+  x: Tensor;
+  common: {
+    backend: Backend;
+    inputs: Record<string, Tensor>;
+    extra: Record<string, Tensor>;
+    target?: Target;
+    output?: string;
+  };
+  layout?: ImageLayout;
+  steps?: number;
+  samples?: number;
+  seed?: number;
+  noise?: Tensor;
+  attributions?: Tensor;
+  baselines?: Baseline;
+}
+
+/** What an evaluation produced: files, summary fields and lines to print. */
+interface EvalOutcome {
+  files: Record<string, Tensor | string>;
+  summary: Record<string, unknown>;
+  lines: string[];
+}
+
+const spec = evaluateCommand;
+
+function needAttributions(c: EvalContext): Tensor {
+  const a = c.attributions;
+  if (!a) throw new UsageError(`--metric ${c.args.string("metric")} needs --attributions FILE.npy`, spec);
+  if (a.data.length !== c.x.data.length) {
+    throw new CliError(
+      `--attributions of shape ${shapeString(a.dims)} do not fit the input "${c.name}" of shape ${shapeString(c.x.dims)}`,
+    );
+  }
+  return a;
+}
+
+async function evalInfidelity(c: EvalContext): Promise<EvalOutcome> {
+  const normalize = c.args.flag("normalize");
+  const v = await infidelity(c.model, {
+    ...c.common,
+    attributions: needAttributions(c),
+    noise: c.noise,
+    samples: c.samples,
+    stdev: numberOption(c.args, "stdev", spec, (n) => n > 0),
+    seed: c.seed,
+    baselines: c.baselines,
+    normalize,
+  });
+  return {
+    files: { "infidelity.npy": tensor("float64", [v.length], v) },
+    summary: { metric: "infidelity", normalize, infidelity: Array.from(v), mean: mean(v) },
+    lines: [`infidelity: mean ${mean(v).toExponential(3)} over ${v.length} example(s)`],
+  };
+}
+
+async function evalSensitivity(c: EvalContext): Promise<EvalOutcome> {
+  const method = c.args.string("method") ?? "ig";
+  if (!(PATH_METHODS as readonly string[]).includes(method))
+    throw new UsageError(`--method must be one of ${PATH_METHODS.join(", ")}, got "${method}"`, spec);
+  const N = c.x.dims[0]!;
+  const settings: MethodSettings = { ...c.common, name: c.name, baselines: c.baselines, steps: c.steps };
+  const r = await sensitivityMax(explanationFunction(c.model, method as PathMethod, settings, N), {
+    input: c.x,
+    noise: c.noise,
+    samples: c.samples,
+    radius: numberOption(c.args, "radius", spec, (n) => n > 0),
+    seed: c.seed,
+  });
+  return {
+    files: {
+      "sensitivity.npy": tensor("float64", [N], r.sensitivity),
+      "sensitivity_per_sample.npy": tensor("float64", [N, r.perSample.length / N], r.perSample),
+    },
+    summary: {
+      metric: "sensitivity-max",
+      method,
+      steps: c.steps,
+      sensitivity: Array.from(r.sensitivity),
+      mean: mean(r.sensitivity),
+    },
+    lines: [`sensitivity-max (${method}): mean ${mean(r.sensitivity).toExponential(3)} over ${N} example(s)`],
+  };
+}
+
+function curveOptions(c: EvalContext) {
+  return {
+    fill: parseFill(c.args.string("fill")),
+    steps: numberOption(c.args, "curve-steps", spec, positiveInteger),
+    groupAxis: numberOption(c.args, "group-axis", spec, (n) => Number.isInteger(n) && n >= 0),
+    softmax: c.args.flag("softmax"),
+    layout: c.layout,
+  };
+}
+
+async function evalCurve(c: EvalContext, kind: "deletion" | "insertion"): Promise<EvalOutcome> {
+  const opts = { ...c.common, ...curveOptions(c), attributions: needAttributions(c) };
+  const r = kind === "deletion" ? await deletionCurve(c.model, opts) : await insertionCurve(c.model, opts);
+  return {
+    files: {
+      [`${kind}.npy`]: tensor("float64", [c.x.dims[0]!, r.fractions.length], r.scores),
+      [`${kind}_auc.npy`]: tensor("float64", [r.auc.length], r.auc),
+    },
+    summary: { metric: kind, fractions: r.fractions, auc: Array.from(r.auc), meanAuc: r.meanAuc },
+    lines: [`${kind} AUC: mean ${r.meanAuc.toExponential(3)} over ${r.auc.length} example(s)`],
+  };
+}
+
+/** The first example of a batch, as a batch of one. */
+function firstRow(t: Tensor): Tensor {
+  return {
+    ...t,
+    dims: [1, ...t.dims.slice(1)],
+    data: t.data.subarray(0, t.data.length / t.dims[0]!),
+  } as Tensor;
+}
+
+async function evalCompare(c: EvalContext, list: string): Promise<EvalOutcome> {
+  const methods = list.split(",").map((m) => m.trim());
+  for (const m of methods) {
+    if (!(PATH_METHODS as readonly string[]).includes(m))
+      throw new UsageError(`--compare: unknown method "${m}"; known: ${PATH_METHODS.join(", ")}`, spec);
+  }
+  const quiet = c.args.flag("quiet") || c.args.flag("json");
+  const r = await compareAttributions(c.model, {
+    ...c.common,
+    methods: methods as PathMethod[],
+    settings: { baselines: c.baselines, ...(c.steps === undefined ? {} : { steps: c.steps }) },
+    curves: curveOptions(c),
+    infidelity: {
+      samples: c.samples,
+      seed: c.seed,
+      stdev: numberOption(c.args, "stdev", spec, (n) => n > 0),
+    },
+    sensitivity: c.args.flag("no-sensitivity")
+      ? false
+      : { samples: c.samples ?? 4, seed: c.seed, radius: numberOption(c.args, "radius", spec, (n) => n > 0) },
+    onMethod: (m) => {
+      if (!quiet) process.stderr.write(`pathlens: ${m}…\n`);
+    },
+  });
+  const table = r.rows.map((m) => ({
+    method: m.name,
+    seconds: m.seconds,
+    deletionAuc: m.deletion.meanAuc,
+    insertionAuc: m.insertion.meanAuc,
+    infidelity: m.infidelity && mean(m.infidelity),
+    sensitivityMax: m.sensitivity && mean(m.sensitivity),
+    sensitivitySeconds: m.sensitivitySeconds,
+    relativeCompletenessGap: m.relativeGap,
+  }));
+  const files: Record<string, Tensor | string> = {};
+  for (const m of r.rows) files[`attributions_${m.name}.npy`] = castFloat(m.attributions, "float32");
+  files["comparison.json"] =
+    `${JSON.stringify({ numExamples: r.numExamples, fill: r.fill, methods: table }, null, 2)}\n`;
+  if (c.args.flag("report")) files["report.html"] = await compareReport(c, r);
+  const lines = table.map(
+    (t) =>
+      `${t.method.padEnd(11)} ${t.seconds.toFixed(2).padStart(7)} s  deletion AUC ${t.deletionAuc.toFixed(4)}  insertion AUC ${t.insertionAuc.toFixed(4)}  infidelity ${t.infidelity?.toExponential(2) ?? "—"}  sensitivity ${t.sensitivityMax?.toExponential(2) ?? "—"}`,
+  );
+  return { files, summary: { compare: methods, methods: table }, lines };
+}
+
+/** The report; image inputs also get each method's map and XRAI regions of IG (first example). */
+async function compareReport(c: EvalContext, r: Comparison): Promise<string> {
+  const image = c.x.dims.length === 4 || (c.x.dims.length === 3 && c.layout === "NHW");
+  const layout = image ? imageLayout(c.x.dims, c.layout) : undefined;
+  const ig = r.rows.find((m) => m.method === "ig");
+  const regions =
+    image && ig
+      ? (
+          await xrai(c.model, {
+            ...c.common,
+            inputs: { [c.name]: firstRow(c.x) },
+            extra: undefined,
+            target: undefined,
+            attributions: firstRow(ig.attributions),
+            layout: c.layout,
+          })
+        ).examples[0]
+      : undefined;
+  return comparisonReport(`Attribution methods compared: ${c.modelPath.split("/").pop()}`, r, {
+    model: c.modelPath,
+    layout,
+    xrai: regions,
+  });
+}
+
 /** Runs `pathlens evaluate`; returns the lines to print. */
 export async function runEvaluate(args: ParsedArgs): Promise<string[]> {
   const started = performance.now();
-  const spec = evaluateCommand;
   const metric = args.string("metric");
   const compare = args.string("compare");
   if ((metric === undefined) === (compare === undefined))
@@ -153,179 +351,50 @@ export async function runEvaluate(args: ParsedArgs): Promise<string[]> {
   }
   if (args.flag("report") && !compare) throw new UsageError("--report applies to --compare", spec);
   const { model, modelPath, name, x, extra } = await readModelAndInputs(args, spec);
-  const target = await readTarget(args.string("target"), spec);
   const layout = args.string("layout") as ImageLayout | undefined;
   if (layout !== undefined && !["NCHW", "NHWC", "NHW"].includes(layout))
     throw new UsageError(`--layout must be NCHW, NHWC or NHW, got "${layout}"`, spec);
-  const backend = nodeBackend();
-  const common = { backend, inputs: { [name]: x }, extra, target, output: args.string("output") };
-  const steps = numberOption(args, "steps", spec, positiveInteger);
-  const samples = numberOption(args, "samples", spec, positiveInteger);
-  const seed = numberOption(args, "seed", spec, Number.isInteger);
-  const noise = await readFloatFile(args, "noise");
-  const attributions = await readFloatFile(args, "attributions");
-  const methodName = args.string("method") ?? "ig";
-  if (!(PATH_METHODS as readonly string[]).includes(methodName))
-    throw new UsageError(`--method must be one of ${PATH_METHODS.join(", ")}, got "${methodName}"`, spec);
   const baselineRaw = args.string("baseline");
-  const baselines = baselineRaw === undefined ? undefined : await readBaseline(baselineRaw, spec);
-  const settings: Partial<MethodSettings> = { baselines, steps, chunkSize: undefined };
-  const files: Record<string, Tensor | string> = {};
-  const summary: Record<string, unknown> = { model: modelPath, input: name, shape: x.dims };
-  const lines: string[] = [];
-  const needAttributions = () => {
-    if (!attributions) throw new UsageError(`--metric ${metric} needs --attributions FILE.npy`, spec);
-    if (attributions.data.length !== x.data.length) {
-      throw new CliError(
-        `--attributions of shape ${shapeString(attributions.dims)} do not fit the input "${name}" of shape ${shapeString(x.dims)}`,
-      );
-    }
-    return attributions;
+  const c: EvalContext = {
+    args,
+    model,
+    modelPath,
+    name,
+    x,
+    common: {
+      backend: nodeBackend(),
+      inputs: { [name]: x },
+      extra,
+      target: await readTarget(args.string("target"), spec),
+      output: args.string("output"),
+    },
+    layout,
+    steps: numberOption(args, "steps", spec, positiveInteger),
+    samples: numberOption(args, "samples", spec, positiveInteger),
+    seed: numberOption(args, "seed", spec, Number.isInteger),
+    noise: await readFloatFile(args, "noise"),
+    attributions: await readFloatFile(args, "attributions"),
+    baselines: baselineRaw === undefined ? undefined : await readBaseline(baselineRaw, spec),
   };
-  if (metric === "infidelity") {
-    const v = await infidelity(model, {
-      ...common,
-      attributions: needAttributions(),
-      noise,
-      samples,
-      stdev: numberOption(args, "stdev", spec, (n) => n > 0),
-      seed,
-      baselines,
-      normalize: args.flag("normalize"),
-    });
-    files["infidelity.npy"] = tensor("float64", [v.length], v);
-    Object.assign(summary, {
-      metric,
-      normalize: args.flag("normalize"),
-      infidelity: Array.from(v),
-      mean: mean(v),
-    });
-    lines.push(`infidelity: mean ${mean(v).toExponential(3)} over ${v.length} example(s)`);
-  } else if (metric === "sensitivity-max") {
-    const explain = explanationFunction(
-      model,
-      methodName as PathMethod,
-      { ...settings, backend, name, extra, target, output: args.string("output") },
-      x.dims[0]!,
-    );
-    const r = await sensitivityMax(explain, {
-      input: x,
-      noise,
-      samples,
-      radius: numberOption(args, "radius", spec, (n) => n > 0),
-      seed,
-    });
-    files["sensitivity.npy"] = tensor("float64", [r.sensitivity.length], r.sensitivity);
-    files["sensitivity_per_sample.npy"] = tensor(
-      "float64",
-      [x.dims[0]!, r.perSample.length / x.dims[0]!],
-      r.perSample,
-    );
-    Object.assign(summary, {
-      metric,
-      method: methodName,
-      steps,
-      sensitivity: Array.from(r.sensitivity),
-      mean: mean(r.sensitivity),
-    });
-    lines.push(
-      `sensitivity-max (${methodName}): mean ${mean(r.sensitivity).toExponential(3)} over ${r.sensitivity.length} example(s)`,
-    );
-  } else if (metric === "deletion" || metric === "insertion") {
-    const opts = {
-      ...common,
-      attributions: needAttributions(),
-      fill: parseFill(args.string("fill")),
-      steps: numberOption(args, "curve-steps", spec, positiveInteger),
-      groupAxis: numberOption(args, "group-axis", spec, (n) => Number.isInteger(n) && n >= 0),
-      softmax: args.flag("softmax"),
-      layout,
-    };
-    const c = metric === "deletion" ? await deletionCurve(model, opts) : await insertionCurve(model, opts);
-    files[`${metric}.npy`] = tensor("float64", [x.dims[0]!, c.fractions.length], c.scores);
-    files[`${metric}_auc.npy`] = tensor("float64", [c.auc.length], c.auc);
-    Object.assign(summary, { metric, fractions: c.fractions, auc: Array.from(c.auc), meanAuc: c.meanAuc });
-    lines.push(`${metric} AUC: mean ${c.meanAuc.toExponential(3)} over ${c.auc.length} example(s)`);
-  } else {
-    const methods = compare!.split(",").map((m) => m.trim());
-    for (const m of methods) {
-      if (!(PATH_METHODS as readonly string[]).includes(m))
-        throw new UsageError(`--compare: unknown method "${m}"; known: ${PATH_METHODS.join(", ")}`, spec);
-    }
-    const quiet = args.flag("quiet") || args.flag("json");
-    const c = await compareAttributions(model, {
-      ...common,
-      methods: methods as PathMethod[],
-      settings: { ...settings, ...(steps === undefined ? {} : { steps }) },
-      curves: {
-        fill: parseFill(args.string("fill")),
-        steps: numberOption(args, "curve-steps", spec, positiveInteger),
-        groupAxis: numberOption(args, "group-axis", spec, (n) => Number.isInteger(n) && n >= 0),
-        softmax: args.flag("softmax"),
-        layout,
-      },
-      infidelity: { samples, seed, stdev: numberOption(args, "stdev", spec, (n) => n > 0) },
-      sensitivity: args.flag("no-sensitivity")
-        ? false
-        : { samples: samples ?? 4, seed, radius: numberOption(args, "radius", spec, (n) => n > 0) },
-      onMethod: (m) => {
-        if (!quiet) process.stderr.write(`pathlens: ${m}…\n`);
-      },
-    });
-    const table = c.rows.map((r) => ({
-      method: r.name,
-      seconds: r.seconds,
-      deletionAuc: r.deletion.meanAuc,
-      insertionAuc: r.insertion.meanAuc,
-      infidelity: r.infidelity && mean(r.infidelity),
-      sensitivityMax: r.sensitivity && mean(r.sensitivity),
-      sensitivitySeconds: r.sensitivitySeconds,
-      relativeCompletenessGap: r.relativeGap,
-    }));
-    for (const r of c.rows) files[`attributions_${r.name}.npy`] = castFloat(r.attributions, "float32");
-    files["comparison.json"] =
-      `${JSON.stringify({ numExamples: c.numExamples, fill: c.fill, methods: table }, null, 2)}\n`;
-    Object.assign(summary, { compare: methods, methods: table });
-    if (args.flag("report")) {
-      const image = x.dims.length === 4 || (x.dims.length === 3 && layout === "NHW");
-      const imgLayout = image ? imageLayout(x.dims, layout) : undefined;
-      const ig = c.rows.find((r) => r.method === "ig");
-      const first = (t: Tensor) =>
-        ({
-          ...t,
-          dims: [1, ...t.dims.slice(1)],
-          data: t.data.subarray(0, t.data.length / t.dims[0]!),
-        }) as Tensor;
-      const regions =
-        image && ig
-          ? (
-              await xrai(model, {
-                ...common,
-                inputs: { [name]: first(x) },
-                extra: undefined,
-                target: Array.isArray(target) ? [target[0]!] : target,
-                attributions: first(ig.attributions),
-                layout,
-              })
-            ).examples[0]
-          : undefined;
-      files["report.html"] = comparisonReport(
-        `Attribution methods compared: ${modelPath.split("/").pop()}`,
-        c,
-        { model: modelPath, layout: imgLayout, xrai: regions },
-      );
-    }
-    for (const t of table) {
-      lines.push(
-        `${t.method.padEnd(11)} ${t.seconds.toFixed(2).padStart(7)} s  deletion AUC ${t.deletionAuc.toFixed(4)}  insertion AUC ${t.insertionAuc.toFixed(4)}  infidelity ${t.infidelity?.toExponential(2) ?? "—"}  sensitivity ${t.sensitivityMax?.toExponential(2) ?? "—"}`,
-      );
-    }
-  }
-  summary.seconds = (performance.now() - started) / 1000;
+  const outcome =
+    metric === "infidelity"
+      ? await evalInfidelity(c)
+      : metric === "sensitivity-max"
+        ? await evalSensitivity(c)
+        : metric === "deletion" || metric === "insertion"
+          ? await evalCurve(c, metric)
+          : await evalCompare(c, compare!);
+  const summary = {
+    model: modelPath,
+    input: name,
+    shape: x.dims,
+    ...outcome.summary,
+    seconds: (performance.now() - started) / 1000,
+  };
   const written = await writeNpyFiles(args.string("out")!, {
-    ...files,
+    ...outcome.files,
     "summary.json": `${JSON.stringify(summary, null, 2)}\n`,
   });
   if (args.flag("json")) return [JSON.stringify(summary)];
-  return [...written.map((p) => `wrote ${p}`), ...lines];
+  return [...written.map((p) => `wrote ${p}`), ...outcome.lines];
 }

@@ -6,8 +6,10 @@
 import type { ImageLayout } from "../attribution/blur-ig.js";
 import { blurIntegratedGradients } from "../attribution/blur-ig.js";
 import { guidedIntegratedGradients, type PathMethodResult } from "../attribution/guided-ig.js";
+import type { PathSessionOptions } from "../attribution/path-session.js";
 import { xrai } from "../attribution/xrai.js";
 import { writeNpyFiles } from "../io/npy.js";
+import type { ModelProto } from "../onnx/types.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat, type Tensor, tensor } from "../tensor/tensor.js";
 import { type OptionSpec, type ParsedArgs, UsageError } from "./args.js";
@@ -71,101 +73,131 @@ export async function runPathExplainIfAsked(args: ParsedArgs): Promise<string[] 
     if (args.string(flag) !== undefined)
       throw new UsageError(`--${flag} does not apply to --method ${method}`, args.command);
   }
-  return runPathExplain(args, method as (typeof PATH_EXPLAIN_METHODS)[number]);
+  return runPathExplain(args, method as PathExplainMethod);
 }
 
-async function runPathExplain(
+type PathExplainMethod = (typeof PATH_EXPLAIN_METHODS)[number];
+
+/** The options every method gets. */
+interface Common extends PathSessionOptions {
+  inputs: Record<string, Tensor>;
+}
+
+/** A method's output: the attributions, its result with the completeness gap (not XRAI), extra files. */
+interface Computed {
+  attributions: Tensor<"float64">;
+  result?: PathMethodResult;
+  params: Record<string, unknown>;
+  files: Record<string, Tensor>;
+}
+
+async function computeXrai(
+  model: ModelProto,
+  common: Common,
+  steps: number,
+  layout?: ImageLayout,
+): Promise<Computed> {
+  const r = await xrai(model, { ...common, steps, layout });
+  const { height: H, width: W } = r.examples[0]!;
+  const N = r.examples.length;
+  const map = new Float32Array(N * H * W);
+  const ranks = new Int32Array(N * H * W);
+  r.examples.forEach((e, i) => {
+    map.set(Float32Array.from(e.map), i * H * W);
+    ranks.set(e.ranks, i * H * W);
+  });
+  return {
+    attributions: r.baseAttribution,
+    params: { steps, baselines: "black and white (min and max of each image)", layout },
+    files: {
+      "xrai_map.npy": tensor("float32", [N, H, W], map),
+      "xrai_ranks.npy": tensor("int32", [N, H, W], ranks),
+    },
+  };
+}
+
+async function compute(
   args: ParsedArgs,
-  method: (typeof PATH_EXPLAIN_METHODS)[number],
-): Promise<string[]> {
-  const started = performance.now();
+  method: PathExplainMethod,
+  model: ModelProto,
+  common: Common,
+  name: string,
+): Promise<Computed> {
   const spec = args.command;
-  const { model, modelPath, name, x, extra } = await readModelAndInputs(args, spec);
-  const target = await readTarget(args.string("target"), spec);
-  const stepsRaw = args.string("steps");
-  if (stepsRaw === "auto") throw new UsageError(`--steps auto applies to Integrated Gradients only`, spec);
+  if (args.string("steps") === "auto")
+    throw new UsageError(`--steps auto applies to Integrated Gradients only`, spec);
   const steps = numberOption(args, "steps", spec, positiveInteger);
   const layout = args.string("layout") as ImageLayout | undefined;
   if (layout !== undefined && !["NCHW", "NHWC", "NHW"].includes(layout)) {
     throw new UsageError(`--layout must be NCHW, NHWC or NHW, got "${layout}"`, spec);
   }
-  const progress = progressReporter({ quiet: args.flag("quiet") || args.flag("json"), label: method });
-  const common = {
-    backend: nodeBackend(),
-    inputs: { [name]: x },
-    extra,
-    target,
-    output: args.string("output"),
-    chunkSize: numberOption(args, "chunk-size", spec, positiveInteger),
-    onProgress: (p: { done: number; total: number }) => progress.update(p.done, p.total),
+  if (method === "guided_ig") {
+    const params = {
+      steps: steps ?? 200,
+      fraction: numberOption(args, "fraction", spec, (v) => v > 0 && v <= 1) ?? 0.25,
+      maxDist: numberOption(args, "max-dist", spec, (v) => v >= 0 && v <= 1) ?? 0.02,
+    };
+    const baselines = await readBaseline(args.string("baseline"), spec);
+    const result = await guidedIntegratedGradients(model, { ...common, baselines, ...params });
+    return { attributions: result.attributions[name]!, result, params, files: {} };
+  }
+  if (args.string("baseline") !== undefined) {
+    throw new UsageError(`${method} chooses its own baselines: --baseline does not apply`, spec);
+  }
+  if (method === "xrai") return computeXrai(model, common, steps ?? 50, layout);
+  const params = {
+    steps: steps ?? 100,
+    maxSigma: numberOption(args, "max-sigma", spec, (v) => v > 0) ?? 50,
+    gradStep: numberOption(args, "grad-step", spec, (v) => v > 0) ?? 0.01,
+    sqrt: args.flag("sqrt"),
+    layout,
   };
-  const files: Record<string, Tensor | string> = {};
-  let result: PathMethodResult;
-  let params: Record<string, unknown>;
+  const result = await blurIntegratedGradients(model, { ...common, ...params });
+  return { attributions: result.attributions[name]!, result, params, files: {} };
+}
+
+async function runPathExplain(args: ParsedArgs, method: PathExplainMethod): Promise<string[]> {
+  const started = performance.now();
+  const spec = args.command;
+  const { model, modelPath, name, x, extra } = await readModelAndInputs(args, spec);
+  const target = await readTarget(args.string("target"), spec);
+  const progress = progressReporter({ quiet: args.flag("quiet") || args.flag("json"), label: method });
+  let c: Computed;
   try {
-    if (method === "guided_ig") {
-      params = {
-        steps: steps ?? 200,
-        fraction: numberOption(args, "fraction", spec, (v) => v > 0 && v <= 1) ?? 0.25,
-        maxDist: numberOption(args, "max-dist", spec, (v) => v >= 0 && v <= 1) ?? 0.02,
-      };
-      const baselines = await readBaseline(args.string("baseline"), spec);
-      result = await guidedIntegratedGradients(model, { ...common, baselines, ...params });
-    } else if (method === "blur_ig") {
-      if (args.string("baseline") !== undefined)
-        throw new UsageError("blur_ig starts from the blurred input: --baseline does not apply", spec);
-      params = {
-        steps: steps ?? 100,
-        maxSigma: numberOption(args, "max-sigma", spec, (v) => v > 0) ?? 50,
-        gradStep: numberOption(args, "grad-step", spec, (v) => v > 0) ?? 0.01,
-        sqrt: args.flag("sqrt"),
-        layout,
-      };
-      result = await blurIntegratedGradients(model, { ...common, ...params });
-    } else {
-      params = { steps: steps ?? 50, baselines: "black and white (min and max of each image)", layout };
-      const r = await xrai(model, { ...common, steps: steps ?? 50, layout });
-      const { height: H, width: W } = r.examples[0]!;
-      const N = r.examples.length;
-      const map = new Float32Array(N * H * W);
-      const ranks = new Int32Array(N * H * W);
-      r.examples.forEach((e, i) => {
-        map.set(Float32Array.from(e.map), i * H * W);
-        ranks.set(e.ranks, i * H * W);
-      });
-      files["xrai_map.npy"] = tensor("float32", [N, H, W], map);
-      files["xrai_ranks.npy"] = tensor("int32", [N, H, W], ranks);
-      result = {
-        attributions: { [name]: r.baseAttribution },
-        delta: new Float64Array(N).fill(Number.NaN),
-        outputAtInput: new Float64Array(N).fill(Number.NaN),
-        outputAtBaseline: new Float64Array(N).fill(Number.NaN),
-        steps: steps ?? 50,
-        method: "xrai",
-        output: args.string("output") ?? "",
-        chunkSize: 0,
-      };
-    }
+    c = await compute(
+      args,
+      method,
+      model,
+      {
+        backend: nodeBackend(),
+        inputs: { [name]: x },
+        extra,
+        target,
+        output: args.string("output"),
+        chunkSize: numberOption(args, "chunk-size", spec, positiveInteger),
+        onProgress: (p) => progress.update(p.done, p.total),
+      },
+      name,
+    );
   } finally {
     progress.done();
   }
-  files["attributions.npy"] = castFloat(result.attributions[name]!, "float32");
-  if (method !== "xrai") files["delta.npy"] = tensor("float64", [result.delta.length], result.delta);
+  const r = c.result;
+  const files: Record<string, Tensor | string> = {
+    ...c.files,
+    "attributions.npy": castFloat(c.attributions, "float32"),
+  };
+  if (r) files["delta.npy"] = tensor("float64", [r.delta.length], r.delta);
   const summary = {
     model: modelPath,
     method,
-    ...params,
-    output: result.output,
-    target:
-      Array.isArray(target) || typeof target === "number"
-        ? target
-        : target === undefined
-          ? undefined
-          : "weights",
+    ...c.params,
+    output: r?.output,
+    target: Array.isArray(target) || typeof target === "number" || target === undefined ? target : "weights",
     attributed: { [name]: x.dims },
-    outputAtInput: method === "xrai" ? undefined : Array.from(result.outputAtInput),
-    outputAtBaseline: method === "xrai" ? undefined : Array.from(result.outputAtBaseline),
-    delta: method === "xrai" ? undefined : Array.from(result.delta),
+    outputAtInput: r && Array.from(r.outputAtInput),
+    outputAtBaseline: r && Array.from(r.outputAtBaseline),
+    delta: r && Array.from(r.delta),
     seconds: (performance.now() - started) / 1000,
   };
   const written = await writeNpyFiles(args.string("out")!, {
@@ -173,11 +205,10 @@ async function runPathExplain(
     "summary.json": `${JSON.stringify(summary, null, 2)}\n`,
   });
   if (args.flag("json")) return [JSON.stringify(summary)];
-  const worst = Math.max(...Array.from(result.delta, Math.abs));
   return [
     ...written.map((p) => `wrote ${p}`),
-    method === "xrai"
-      ? `${x.dims[0]} image(s), XRAI regions over IG (${steps ?? 50} steps), ${summary.seconds.toFixed(2)} s`
-      : `${x.dims[0]} example(s), ${method}, ${result.steps} steps, max |delta| ${worst.toExponential(2)} (completeness gap), ${summary.seconds.toFixed(2)} s`,
+    r
+      ? `${x.dims[0]} example(s), ${method}, ${r.steps} steps, max |delta| ${Math.max(...Array.from(r.delta, Math.abs)).toExponential(2)} (completeness gap), ${summary.seconds.toFixed(2)} s`
+      : `${x.dims[0]} image(s), XRAI regions over IG (${c.params.steps} steps), ${summary.seconds.toFixed(2)} s`,
   ];
 }
