@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { nodeBackend } from "../runtime/node.js";
-import { toFloat64 } from "../tensor/tensor.js";
+import { float32, toFloat64 } from "../tensor/tensor.js";
 import { readModelFixture } from "../testing/fixtures.js";
 import { pairCases, pairNpy, rowErrors } from "../testing/pair.js";
-import { OptionError } from "./errors.js";
+import { OptionError, ShapeMismatchError } from "./errors.js";
 import { guidedIntegratedGradients, lowerQuantile } from "./guided-ig.js";
 
 const backend = nodeBackend();
@@ -79,4 +79,16 @@ test("Guided IG: bad options are OptionErrors", async () => {
       OptionError,
     );
   }
+});
+
+test("Guided IG: several attributed inputs or a wrongly shaped baseline are clear errors", async () => {
+  const x = pairNpy(pairCases("guided_ig")[0]!.input);
+  await assert.rejects(
+    guidedIntegratedGradients(model, { backend, inputs: { input: x, other: x }, target: 0 }),
+    (e: Error) => e instanceof OptionError && /one input tensor; got 2/.test(e.message),
+  );
+  await assert.rejects(
+    guidedIntegratedGradients(model, { backend, inputs: { input: x }, target: 0, baselines: float32([5]) }),
+    (e: Error) => e instanceof ShapeMismatchError && /baseline/.test(e.message),
+  );
 });
