@@ -52,9 +52,10 @@ function pickRows(t: Tensor, examples: readonly number[], numExamples: number): 
   if (t.dims[0] !== numExamples || t.dims.length < 1) return t;
   const row = sizeOf(t.dims.slice(1));
   const out = tensor(t.dtype, [examples.length, ...t.dims.slice(1)]);
-  examples.forEach((e, k) => {
-    for (let j = 0; j < row; j++) (out.data as Float64Array)[k * row + j] = Number(t.data[e * row + j]);
-  });
+  // typed-array copies keep every dtype as it is (int64 masks stay BigInt64Array)
+  const src = t.data as unknown as { subarray(a: number, b: number): ArrayLike<unknown> };
+  const dst = out.data as unknown as { set(a: ArrayLike<unknown>, offset: number): void };
+  examples.forEach((e, k) => dst.set(src.subarray(e * row, (e + 1) * row), k * row));
   return out;
 }
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { makeModel } from "../../onnx/make.js";
 import { nodeBackend } from "../../runtime/node.js";
-import { float32, relativeL2, toFloat64 } from "../../tensor/tensor.js";
+import { float32, int64, relativeL2, toFloat64 } from "../../tensor/tensor.js";
 import { readModelFixture } from "../../testing/fixtures.js";
 import { pairCases, pairNpy } from "../../testing/pair.js";
 import { OptionError, ShapeMismatchError } from "../errors.js";
@@ -162,4 +162,49 @@ test("infidelity: a perturbation function gives the same as the explicit noise i
     },
   });
   assert.deepEqual(Array.from(viaFunction), Array.from(explicit));
+});
+
+test("sensitivity-max follows per-example int64 extra inputs and targets to the perturbed copies", async () => {
+  // y_c = Σ_j w_cj · x_j · mask_j: IG of a linear-in-x model is w·x·mask exactly
+  const w = float32([3, 2], [1, -1, 2, 0.5, -3, 1]);
+  const m = makeModel({
+    inputs: [
+      { name: "x", dtype: "float32", dims: ["N", 3] },
+      { name: "mask", dtype: "int64", dims: ["N", 3] },
+    ],
+    outputs: [{ name: "y", dtype: "float32", dims: ["N", 2] }],
+    initializers: { w },
+    nodes: [
+      { op: "Cast", inputs: ["mask"], outputs: ["mf"], attrs: { to: 1 } },
+      { op: "Mul", inputs: ["x", "mf"], outputs: ["xm"] },
+      { op: "MatMul", inputs: ["xm", "w"], outputs: ["y"] },
+    ],
+  });
+  const x = float32([2, 3], [1, 2, 3, -1, 0.5, 2]);
+  const mask = int64([2, 3], [1, 0, 1, 1, 1, 0]);
+  const target = [0, 1];
+  const explain = explanationFunction(m, "ig", { backend, name: "x", extra: { mask }, target, steps: 4 }, 2);
+  const noise = float32([4, 3], [0.01, 0, 0, 0, 0, 0.02, 0, 0.01, 0, 0.03, 0, 0]);
+  const r = await sensitivityMax(explain, { input: x, noise, samples: 2 });
+  // closed form: ‖w_t ⊙ mask ⊙ noise‖ / ‖w_t ⊙ mask ⊙ x‖
+  const W = [
+    [1, 2, -3],
+    [-1, 0.5, 1],
+  ];
+  const expect = [0, 1].map((i) =>
+    Math.max(
+      ...[0, 1].map((k) => {
+        const num = Math.hypot(
+          ...[0, 1, 2].map(
+            (j) => W[target[i]!]![j]! * Number(mask.data[i * 3 + j]) * noise.data[(i * 2 + k) * 3 + j]!,
+          ),
+        );
+        const den = Math.hypot(
+          ...[0, 1, 2].map((j) => W[target[i]!]![j]! * Number(mask.data[i * 3 + j]) * x.data[i * 3 + j]!),
+        );
+        return num / den;
+      }),
+    ),
+  );
+  r.sensitivity.forEach((v, i) => assert.ok(Math.abs(v - expect[i]!) < 1e-6, `${v} vs ${expect[i]}`));
 });
