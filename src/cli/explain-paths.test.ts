@@ -12,6 +12,8 @@ import { toFloat64 } from "../tensor/tensor.js";
 import { runCli as cli } from "../testing/cli.js";
 import { fixturePath } from "../testing/fixtures.js";
 import { pairCases, pairNpy, rowErrors } from "../testing/pair.js";
+import { parseCommand } from "./args.js";
+import { explainCommand, runExplain } from "./explain.js";
 
 let dir: string;
 before(async () => {
@@ -105,3 +107,59 @@ test("CLI explain: path-method options with the wrong method are usage errors (e
     assert.match(r.stderr, msg);
   }
 });
+
+/** Runs `pathlens explain …` in this process (same parsing, files and code path, no spawn). */
+async function explainInProcess(argv: string[]): Promise<void> {
+  const parsed = parseCommand(explainCommand, argv);
+  assert.equal(parsed.help, false);
+  if (!parsed.help) await runExplain(parsed.args);
+}
+
+for (const c of [...pairCases("guided_ig"), ...pairCases("blur_ig")]) {
+  test(`explain command (in process) matches PAIR: ${c.id}`, async () => {
+    const out = join(dir, `in-${c.id}`);
+    const p = c.params;
+    const flags =
+      c.kind === "guided_ig"
+        ? [
+            "--method",
+            "guided_ig",
+            "--baseline",
+            pair(c.baseline!),
+            "--steps",
+            String(p.x_steps),
+            "--fraction",
+            String(p.fraction),
+            "--max-dist",
+            String(p.max_dist),
+          ]
+        : [
+            "--method",
+            "blur_ig",
+            "--max-sigma",
+            String(p.max_sigma),
+            "--steps",
+            String(p.steps),
+            "--grad-step",
+            String(p.grad_step),
+            ...(p.sqrt ? ["--sqrt"] : []),
+          ];
+    await explainInProcess([
+      model,
+      "--input",
+      pair(c.input),
+      "--target",
+      pair(c.target),
+      ...flags,
+      "--quiet",
+      "--out",
+      out,
+    ]);
+    const err = rowErrors(
+      toFloat64(await readNpy(join(out, "attributions.npy"))),
+      toFloat64(pairNpy(c.expected)),
+      3,
+    );
+    for (const e of [...err.rows, err.all]) assert.ok(e <= c.suggested_rel_l2_tolerance, `rel L2 ${e}`);
+  });
+}
