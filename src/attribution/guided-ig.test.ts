@@ -92,3 +92,22 @@ test("Guided IG: several attributed inputs or a wrongly shaped baseline are clea
     (e: Error) => e instanceof ShapeMismatchError && /baseline/.test(e.message),
   );
 });
+
+test("Guided IG: an example equal to its baseline gets zero attributions and zero gap (as PAIR)", async () => {
+  const c = pairCases("guided_ig")[2]!;
+  const x = pairNpy(c.input);
+  const base = pairNpy(c.baseline!);
+  const same = float32(x.dims, x.data as Float32Array);
+  same.data.set((base.data as Float32Array).subarray(64, 128), 64); // row 1 := its baseline
+  const r = await guidedIntegratedGradients(model, {
+    backend,
+    inputs: { input: same },
+    baselines: base,
+    target: 0,
+    steps: 5,
+  });
+  const a = r.attributions.input!.data;
+  assert.ok(a.subarray(64, 128).every((v) => v === 0));
+  assert.ok(a.subarray(0, 64).some((v) => v !== 0));
+  assert.ok(Math.abs(r.delta[1]!) < 1e-6);
+});

@@ -183,19 +183,18 @@ export async function guidedIntegratedGradients(
     const points = new Float64Array(N * rowSize);
     const fb = new Float64Array(N);
     const total = (steps + 1) * N;
+    // examples equal to their baseline keep a zero attribution (PAIR returns early)
+    const moving = all.filter((e) => walks[e]!.l1Total > 0);
     for (let step = 0; step < steps; step++) {
-      // examples equal to their baseline keep a zero attribution (PAIR returns early)
-      const active = all.filter((e) => walks[e]!.l1Total > 0 || step === 0);
       walks.forEach((w, e) => points.set(w.x, e * rowSize));
-      const { gradients, values } = await gradientsAt(ps, points.subarray(0, N * rowSize), all, {
+      const { gradients, values } = await gradientsAt(ps, points, all, {
         onProgress: options.onProgress,
         signal: options.signal,
         done: step * N,
         total,
       });
       if (step === 0) fb.set(values);
-      for (const e of active) {
-        if (walks[e]!.l1Total === 0) continue;
+      for (const e of moving) {
         guidedStep(
           walks[e]!,
           gradients.subarray(e * rowSize, (e + 1) * rowSize),
