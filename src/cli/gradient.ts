@@ -8,9 +8,9 @@ import { declaredDims, dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
 import { RuntimeError } from "../runtime/backend.js";
 import { GradientSession } from "../runtime/gradient-session.js";
-import { nodeBackend } from "../runtime/node.js";
 import { castFloat, isFloat, shapeString, type Tensor } from "../tensor/tensor.js";
 import { CliError, type CommandSpec, type ParsedArgs } from "./args.js";
+import { backendFor, DEVICE_OPTION } from "./device.js";
 
 /** The declaration of `pathlens gradient`. */
 export const gradientCommand: CommandSpec = {
@@ -18,6 +18,7 @@ export const gradientCommand: CommandSpec = {
   summary: "Gradient (and Hessian-vector product) of a model output with respect to a tensor",
   positionals: [{ name: "model.onnx", help: "the ONNX model (external data next to it is read)" }],
   options: {
+    device: DEVICE_OPTION,
     input: {
       type: "string",
       multiple: true,
@@ -70,7 +71,7 @@ export async function runGradient(args: ParsedArgs): Promise<string[]> {
   const vRaw = hvpFile === undefined ? undefined : await readNpy(hvpFile);
   if (vRaw) requireFloat(vRaw, hvpFile!, "--hvp");
 
-  const session = await GradientSession.create(nodeBackend(), model, feeds, {
+  const session = await GradientSession.create(backendFor(args), model, feeds, {
     wrt: [wrt],
     outputs: [output],
     hvp: !!vRaw,
