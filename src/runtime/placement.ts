@@ -27,7 +27,15 @@ export interface PlacementReport {
   nodes: NodePlacement[];
   /** Nodes that ran on another provider than the device's (usually the CPU). */
   offDevice: NodePlacement[];
+  /**
+   * The off-device nodes with data-sized outputs (more than {@link SHAPE_BYTES}): what costs
+   * copies between devices. The rest is shape arithmetic onnxruntime keeps on the CPU by design.
+   */
+  dataOffDevice: NodePlacement[];
 }
+
+/** Outputs up to this many bytes (8 int64 values) count as shape arithmetic, not data. */
+export const SHAPE_BYTES = 64;
 
 const PROVIDER: Record<string, string> = {
   webgpu: "WebGpuExecutionProvider",
@@ -83,7 +91,8 @@ export async function placementReport(
       });
     }
     const want = PROVIDER[device.device] ?? device.device;
-    return { nodes, offDevice: nodes.filter((n) => n.provider !== want) };
+    const offDevice = nodes.filter((n) => n.provider !== want);
+    return { nodes, offDevice, dataOffDevice: offDevice.filter((n) => n.outputBytes > SHAPE_BYTES) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -95,5 +104,8 @@ export function formatPlacement(report: PlacementReport, limit = 40): string {
     .slice(0, limit)
     .map((n) => `  ${n.opType} "${n.node}" on ${n.provider} (${n.outputBytes} bytes out)`);
   if (report.offDevice.length > limit) lines.push(`  … ${report.offDevice.length - limit} more`);
-  return `${report.offDevice.length} of ${report.nodes.length} nodes ran off the device${lines.length ? `:\n${lines.join("\n")}` : ""}`;
+  return (
+    `${report.offDevice.length} of ${report.nodes.length} nodes ran off the device, ` +
+    `${report.dataOffDevice.length} with data-sized outputs${lines.length ? `:\n${lines.join("\n")}` : ""}`
+  );
 }

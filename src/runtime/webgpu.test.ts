@@ -25,8 +25,6 @@ const skip = softwareWebGpu();
 const cpu = nodeBackend();
 const gpu = nodeBackend({ device: "webgpu" });
 const rng = new Random(11);
-/** Bytes above which an output is data, not shape arithmetic (8 int64 values). */
-const DATA_BYTES = 64;
 
 const randn = (dims: number[]) =>
   float32(
@@ -135,8 +133,8 @@ for (const c of cases) {
         for (const [o, name] of Object.entries(s.seedNames())) all[name] = seeds[o]!;
         all[s.model.graph!.input.at(-1)!.name!] = v[wrt]!;
         const report = await placementReport(encodeModel(s.model), all, { device: "webgpu" });
-        const added = report.offDevice.filter((n) => !forwardOff.has(n.node) && n.outputBytes > DATA_BYTES);
-        assert.deepEqual(added, [], formatPlacement({ nodes: report.nodes, offDevice: added }));
+        const added = report.dataOffDevice.filter((n) => !forwardOff.has(n.node));
+        assert.deepEqual(added, [], formatPlacement({ ...report, offDevice: added, dataOffDevice: added }));
       }
       await s.dispose();
     }
