@@ -5,7 +5,12 @@
 # setting would skip a pretest script). Nothing happens when both are there; without root or apt
 # the tests that need them are skipped, and say so.
 have_browser() { [ -n "$PATHLENS_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; }
-have_vulkan() { ls /usr/lib/*/libvulkan.so.1 /usr/lib/libvulkan.so.1 >/dev/null 2>&1; }
+have_vulkan() {
+  for f in /usr/lib/x86_64-linux-gnu/libvulkan.so.1 /usr/lib/aarch64-linux-gnu/libvulkan.so.1 /usr/lib/libvulkan.so.1; do
+    [ -e "$f" ] && return 0
+  done
+  return 1
+}
 MISSING=""
 have_browser || MISSING="chromium"
 have_vulkan || MISSING="$MISSING libvulkan1"
