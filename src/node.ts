@@ -29,7 +29,13 @@ export { CsvError, type NumericTable, parseNumericCsv, readNumericCsv } from "./
 export { decodeImage, encodePng, ImageDecodeError, type RgbaImage, readImage } from "./io/image.js";
 export { loadModel, ModelFileError, saveModel, UnsafeExternalDataError } from "./io/model-file.js";
 export { readNpy, writeNpy, writeNpyFiles } from "./io/npy.js";
-export { nodeBackend } from "./runtime/node.js";
+export { type NodeBackendOptions, nodeBackend } from "./runtime/node.js";
+export {
+  formatPlacement,
+  type NodePlacement,
+  type PlacementReport,
+  placementReport,
+} from "./runtime/placement.js";
 export { featureSignificance, type SignificanceResult } from "./stats/significance.js";
 export { tCdf, tSurvival } from "./stats/t-distribution.js";
 export { adjustPValues, ranks, welchTTest } from "./stats/tests.js";

@@ -13,9 +13,9 @@ import { loadModel } from "../io/model-file.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
-import { nodeBackend } from "../runtime/node.js";
 import { castFloat, isFloat, shapeString, type Tensor, tensor } from "../tensor/tensor.js";
 import { CliError, type CommandSpec, type ParsedArgs, splitPair, UsageError } from "./args.js";
+import { backendFor, DEVICE_OPTION } from "./device.js";
 import { INTERACTION_METHODS, type InteractionMethod, runInteractionMethod } from "./explain-interactions.js";
 import { PATH_EXPLAIN_METHODS, PATH_EXPLAIN_OPTIONS, runPathExplainIfAsked } from "./explain-paths.js";
 import { progressReporter } from "./progress-line.js";
@@ -28,6 +28,7 @@ export const explainCommand: CommandSpec = {
   summary: "Integrated Gradients attributions of a model's output to its inputs (or a layer)",
   positionals: [{ name: "model.onnx", help: "the ONNX model (external data next to it is read)" }],
   options: {
+    device: DEVICE_OPTION,
     input: {
       type: "string",
       multiple: true,
@@ -145,7 +146,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
         method: methodName as InteractionMethod,
         model,
         modelPath,
-        backend: nodeBackend(),
+        backend: backendFor(args),
         inputs,
         extra,
         target,
@@ -183,7 +184,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
   }
   const progress = progressReporter({ quiet: args.flag("quiet") || args.flag("json"), label: "explain" });
   const common = {
-    backend: nodeBackend(),
+    backend: backendFor(args),
     inputs,
     extra,
     target,

@@ -10,13 +10,13 @@ import { checkPreprocess, type Preprocess } from "../explain/preprocess.js";
 import { encodePng, readImage } from "../io/image.js";
 import { loadModel } from "../io/model-file.js";
 import { writeNpyFiles } from "../io/npy.js";
-import { nodeBackend } from "../runtime/node.js";
 import { castFloat } from "../tensor/tensor.js";
 import { imageXraiSections } from "../viz/compare.js";
 import { reportPage } from "../viz/html.js";
 import type { AttributionSign } from "../viz/image.js";
 import { imageSections } from "../viz/image-report.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
+import { backendFor, DEVICE_OPTION } from "./device.js";
 import { progressReporter } from "./progress-line.js";
 
 /** The declaration of `pathlens image`. */
@@ -28,6 +28,7 @@ export const imageCommand: CommandSpec = {
     { name: "image", help: "PNG or JPEG file" },
   ],
   options: {
+    device: DEVICE_OPTION,
     preprocess: {
       type: "string",
       value: "FILE.json",
@@ -127,7 +128,7 @@ export async function runImage(args: ParsedArgs): Promise<string[]> {
   let e: Awaited<ReturnType<typeof explainImage>>;
   try {
     e = await explainImage(model, img, {
-      backend: nodeBackend(),
+      backend: backendFor(args),
       preprocess: pre,
       target: numbers(args.string("target"), "--target", 1)?.[0],
       baseline,

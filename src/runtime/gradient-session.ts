@@ -8,7 +8,7 @@ import { type GradientModel, gradientModel } from "../autodiff/gradient.js";
 import { encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Tensor } from "../tensor/tensor.js";
-import type { Backend, Session, SessionOptions } from "./backend.js";
+import { type Backend, DeviceError, type Session, type SessionOptions } from "./backend.js";
 import { checkFoldedInputs, foldGivenValues } from "./fold-given.js";
 import { probeFeeds, probeShapes } from "./probe.js";
 import { decomposeBranches, probeBranchShapes } from "./probe-branches.js";
@@ -86,14 +86,27 @@ export class GradientSession {
     const shapes = await probeShapes(backend, model, pf);
     await probeBranchShapes(backend, model, pf, shapes);
     const outputs = [...(options.outputs ?? model.graph!.output.map((o) => o.name!))];
-    const first = gradientModel(model, { wrt: options.wrt, outputs, shapes: new Map(shapes) });
+    const device = backend.device ?? "cpu";
+    if (device !== "cpu") {
+      const f64 = options.wrt.find((w) => shapes.get(w)?.dtype === "float64");
+      if (f64)
+        throw new DeviceError(
+          `"${f64}" is float64: float64 models run on the CPU only (${device} computes in float32)`,
+        );
+    }
+    const first = gradientModel(model, { wrt: options.wrt, outputs, shapes: new Map(shapes), device });
     let second: GradientModel | undefined;
     let runModel = first.model;
     if (options.hvp) {
       const feeds2 = { ...pf, ...probeSeeds(first, shapes, outputs) };
       const shapes2 = await probeShapes(backend, first.model, feeds2);
       await probeBranchShapes(backend, first.model, feeds2, shapes2);
-      second = gradientModel(first.model, { wrt: options.wrt, outputs: first.gradients, shapes: shapes2 });
+      second = gradientModel(first.model, {
+        wrt: options.wrt,
+        outputs: first.gradients,
+        shapes: shapes2,
+        device,
+      });
       runModel = second.model;
     }
     const session = await backend.createSession(encodeModel(runModel), options.session);

@@ -2,6 +2,7 @@
  * Test helper: checks a gradient graph (and optionally its Hessian-vector product graph) against
  * central finite differences of the original model. Not part of the published package.
  */
+import type { GradientDevice } from "../autodiff/builder.js";
 import { gradientModel } from "../autodiff/gradient.js";
 import { encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
@@ -26,6 +27,8 @@ export interface GradcheckOptions {
   hvp?: boolean;
   seed?: number;
   backend?: Backend;
+  /** Build the gradient graphs for this device's formulations (default "cpu"); they run on `backend`. */
+  device?: GradientDevice;
   /** Check at most this many elements per wrt tensor (random subset). */
   maxElements?: number;
   /**
@@ -114,7 +117,7 @@ export async function gradcheck(
   const shapes = await probeShapes(backend, model, feeds);
   await probeBranchShapes(backend, model, feeds, shapes);
   const outputs = options.outputs ?? model.graph!.output.map((o) => o.name!);
-  const gm = gradientModel(model, { wrt: options.wrt, outputs, shapes });
+  const gm = gradientModel(model, { wrt: options.wrt, outputs, shapes, device: options.device });
   const seeds: Record<string, Tensor> = {};
   const seedByOutput: Record<string, Tensor> = {};
   gm.seeds.forEach((s, k) => {
@@ -152,6 +155,7 @@ export async function gradcheck(
         outputs: gm.gradients,
         shapes: shapes2,
         keepOutputs: false,
+        device: options.device,
       });
       const vs: Record<string, Tensor> = {};
       hm.seeds.forEach((s, k) => {

@@ -45,7 +45,13 @@ function branchGradient(
   const outNames = new Map<string, string>();
   if (wrt.length && outputs.length) {
     const model = standaloneBranch(ctx, branch, reads);
-    const g = ctx.outer.differentiate(model, { wrt, outputs, shapes: new Map(b.info), keepOutputs: false });
+    const g = ctx.outer.differentiate(model, {
+      wrt,
+      outputs,
+      shapes: new Map(b.info),
+      keepOutputs: false,
+      device: b.device,
+    });
     const graph = g.model.graph!;
     // Everything the gradient graph defines gets a fresh name of the enclosing graph; seeds become
     // the outer output gradients, reads stay outer references (constants are not copied).
