@@ -24,6 +24,7 @@ import { writeNpy } from "../src/io/npy.js";
 import { encodeModel } from "../src/onnx/codec.js";
 import { GradientSession } from "../src/runtime/gradient-session.js";
 import { nodeBackend } from "../src/runtime/node.js";
+import { formatPlacement, placementReport } from "../src/runtime/placement.js";
 import { Random } from "../src/tensor/random.js";
 import { float32, int64, type Tensor } from "../src/tensor/tensor.js";
 import { fixturePath, readModelFixture, readNpyFixture } from "../src/testing/fixtures.js";
@@ -33,6 +34,10 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const WORK = join(ROOT, ".bench");
 const CLI = join(ROOT, "dist", "cli", "main.js");
 const rng = new Random(2026);
+/** `--device webgpu` runs every row on the WebGPU provider (on a software adapter the times mean nothing). */
+const DEVICE: "cpu" | "webgpu" = process.argv.includes("--device")
+  ? (process.argv[process.argv.indexOf("--device") + 1] as "cpu" | "webgpu")
+  : "cpu";
 const lines: string[] = [];
 const results: Record<string, unknown> = {};
 
@@ -73,7 +78,7 @@ async function gradientCost(
     say(`  ${label}: skipped (${modelFile} not available)`);
     return;
   }
-  const backend = nodeBackend();
+  const backend = nodeBackend({ device: DEVICE });
   const model = readModelFixture(modelFile);
   const output = model.graph!.output[0]!.name!;
   const fwd = await backend.createSession(encodeModel(model));
@@ -91,6 +96,22 @@ async function gradientCost(
   say(
     `  ${label.padEnd(26)} forward ${forward.toFixed(3)} s   forward+gradient ${both.toFixed(3)} s   ratio ${ratio.toFixed(2)}× ${ratio <= 2 ? "(≤ 2 ✓)" : "(target ≤ 2 ✗)"}`,
   );
+  if (DEVICE !== "cpu") {
+    const placed = await placementReport(
+      encodeModel(gs.model),
+      { ...feeds, [gs.seedNames()[output]!]: seed },
+      { device: DEVICE },
+    );
+    await gs.dispose();
+    results[`gradient:${label}`] = {
+      forward,
+      forwardAndGradient: both,
+      ratio,
+      dataOffDevice: placed.dataOffDevice.length,
+    };
+    say(`  ${"".padEnd(26)} placement: ${formatPlacement(placed, 5)}`);
+    return;
+  }
   // Where the time goes: the convolution / matrix-multiply kernels of the forward+gradient graph
   // are a floor no rewrite of the other ops removes (the input-gradient kernels are as large as
   // the forward ones); the rest is memory traffic and glue.
@@ -171,6 +192,8 @@ async function igTiming(
     "50",
     "--quiet",
     "--json",
+    "--device",
+    DEVICE,
     "--out",
     join(WORK, "out", label.replace(/\W+/g, "_")),
   ]);
@@ -191,7 +214,9 @@ async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error("dist/ is missing: run `npm run build` first (npm run bench does)");
   await mkdir(join(WORK, "data"), { recursive: true });
   const data = (name: string) => join(WORK, "data", name);
-  say(`pathlens benchmark — ${new Date().toISOString()}, Node ${process.version}, onnxruntime-node CPU`);
+  say(
+    `pathlens benchmark — ${new Date().toISOString()}, Node ${process.version}, onnxruntime-node ${DEVICE === "cpu" ? "CPU" : `${DEVICE} (onnxruntime's WebGPU provider; on a software adapter the times mean nothing)`}`,
+  );
 
   say("\nGradient graph cost (median of 3 runs after a warm-up)");
   await gradientCost(
@@ -286,7 +311,12 @@ async function main(): Promise<void> {
     const times: number[] = [];
     for (let i = 0; i < 4; i++) {
       const t = performance.now();
-      await integratedGradients(model, { backend: nodeBackend(), inputs: { input }, target, steps: 50 });
+      await integratedGradients(model, {
+        backend: nodeBackend({ device: DEVICE }),
+        inputs: { input },
+        target,
+        steps: 50,
+      });
       times.push((performance.now() - t) / 1000);
     }
     const warm = Math.min(...times.slice(1));
@@ -308,6 +338,8 @@ async function main(): Promise<void> {
       "--steps",
       String(steps),
       "--quiet",
+      "--device",
+      DEVICE,
       "--out",
       join(WORK, "out", `mem${steps}`),
     ]);
