@@ -18,6 +18,14 @@ export {
   type TabularExplanation,
   TabularInputError,
 } from "./explain/tabular.js";
+export {
+  type ExplainTextOptions,
+  explainText,
+  TextExplainError,
+  type TextExplanation,
+  type TextModel,
+} from "./explain/text.js";
+export { loadTextModel } from "./explain/text-model.js";
 export * from "./index.js";
 export { CsvError, type NumericTable, parseNumericCsv, readNumericCsv } from "./io/csv.js";
 export { decodeImage, encodePng, ImageDecodeError, type RgbaImage, readImage } from "./io/image.js";
@@ -27,11 +35,3 @@ export { nodeBackend } from "./runtime/node.js";
 export { featureSignificance, type SignificanceResult } from "./stats/significance.js";
 export { tCdf, tSurvival } from "./stats/t-distribution.js";
 export { adjustPValues, ranks, welchTTest } from "./stats/tests.js";
-export {
-  type ExplainTextOptions,
-  explainText,
-  TextExplainError,
-  type TextExplanation,
-  type TextModel,
-} from "./text/explain-text.js";
-export { loadTextModel } from "./text/model-folder.js";

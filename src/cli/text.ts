@@ -3,10 +3,10 @@
  * the word embeddings), with an optional self-contained HTML report.
  */
 import { QUADRATURE_METHODS, type QuadratureMethod } from "../attribution/quadrature.js";
+import { explainText } from "../explain/text.js";
+import { loadTextModel } from "../explain/text-model.js";
 import { writeNpyFiles } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
-import { explainText } from "../text/explain-text.js";
-import { loadTextModel } from "../text/model-folder.js";
 import { textReport } from "../viz/text.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
 import { progressReporter } from "./progress-line.js";

@@ -7,8 +7,8 @@ import { fileURLToPath } from "node:url";
 import { nodeBackend } from "../runtime/node.js";
 import { relativeL2, toFloat64 } from "../tensor/tensor.js";
 import { fixturePath, readJsonFixture, readNpyFixture } from "../testing/fixtures.js";
-import { explainText, mergeWords, TextExplainError } from "./explain-text.js";
-import { loadTextModel } from "./model-folder.js";
+import { explainText, mergeWords, TextExplainError } from "./text.js";
+import { loadTextModel } from "./text-model.js";
 
 const backend = nodeBackend();
 const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "examples", "text-sentiment");

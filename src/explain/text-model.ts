@@ -7,7 +7,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { loadModel } from "../io/model-file.js";
-import { TextExplainError, type TextModel } from "./explain-text.js";
+import { TextExplainError, type TextModel } from "./text.js";
 
 async function readJson(path: string): Promise<Record<string, unknown>> {
   try {
