@@ -452,13 +452,17 @@ def layer_ig_reference(model, question, context, steps=32):
 
 
 def main():
+    torch.set_num_threads(1)
     scale = float(os.environ.get("PATHLENS_STEPS_SCALE", "1"))
     steps = {k: max(1, int(v * scale)) for k, v in {"multi-label": 1200, "zero-shot": 2500, "ner": 1500, "qa": 2000}.items()}
     models = {}
-    for task in ["multi-label", "zero-shot", "ner", "qa"]:
+    tasks = os.environ.get("PATHLENS_TASKS", "multi-label,zero-shot,ner,qa").split(",")
+    for task in tasks:
         model, acc = train(task, steps[task])
         export(task, model, acc)
         models[task] = model
+    if "qa" not in models:
+        return
     out = os.path.join(ROOT, "refs")
     os.makedirs(out, exist_ok=True)
     question, context = "what is the key ?", "the code red was said , then key ultraviolet ."
