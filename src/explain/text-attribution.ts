@@ -171,6 +171,32 @@ function repeatInts(t: Tensor, n: number): Tensor {
   return tensor(t.dtype, [n, ...t.dims.slice(1)], data);
 }
 
+/** One seed row per explained scalar of one output: a one-hot, or the given weights. */
+function seedWeights(explained: ExplainedOutput[], row: number[]): Float32Array {
+  const size = row.reduce((a, b) => a * b, 1);
+  const weights = new Float32Array(explained.length * size);
+  explained.forEach((e, k) => {
+    if (typeof e.index !== "number") {
+      if (e.index.length !== size)
+        throw new TextExplainError(
+          `${e.index.length} weights given for output "${e.output}" (${size} values)`,
+        );
+      weights.set(Float32Array.from(e.index), k * size);
+    } else if (Number.isInteger(e.index) && e.index >= 0 && e.index < size) weights[k * size + e.index] = 1;
+    else throw new TextExplainError(`index ${e.index} is outside output "${e.output}" (${size} values)`);
+  });
+  return weights;
+}
+
+/** Example k's attributions [tokens, width] summed per token. */
+function tokenSums(a: ArrayLike<number>, k: number, t: number, width: number): number[] {
+  return Array.from({ length: t }, (_, i) => {
+    let s = 0;
+    for (let j = 0; j < width; j++) s += a[(k * t + i) * width + j]!;
+    return s;
+  });
+}
+
 /**
  * Attributions of each explained scalar to the tokens of `enc`. `rowDims` gives the shape of one
  * example's output per output name (from a forward run).
@@ -206,17 +232,11 @@ export async function attributeTokens(
     const { model, output } = withScore(base, first.output, first.score ?? "logit");
     const row = rowDims[first.output];
     if (!row) throw new TextExplainError(`the model has no output "${first.output}"`);
-    const size = row.reduce((a, b) => a * b, 1);
     const n = members.length;
-    const weights = new Float32Array(n * size);
-    members.forEach((m, k) => {
-      const index = explained[m]!.index;
-      if (typeof index === "number") {
-        if (!(Number.isInteger(index) && index >= 0 && index < size))
-          throw new TextExplainError(`index ${index} is outside output "${first.output}" (${size} values)`);
-        weights[k * size + index] = 1;
-      } else weights.set(Float32Array.from(index), k * size);
-    });
+    const weights = seedWeights(
+      members.map((m) => explained[m]!),
+      row,
+    );
     const inputs = { [EMBEDDINGS_INPUT]: repeatRows(x, n, [t, width]) };
     const extra = Object.fromEntries(
       Object.entries(feeds)
@@ -240,13 +260,8 @@ export async function attributeTokens(
     method = r.method;
     const a = r.attributions[EMBEDDINGS_INPUT]!.data;
     members.forEach((m, k) => {
-      const scores = Array.from({ length: t }, (_, i) => {
-        let s = 0;
-        for (let j = 0; j < width; j++) s += a[(k * t + i) * width + j]!;
-        return s;
-      });
       results[m] = {
-        scores,
+        scores: tokenSums(a, k, t, width),
         delta: r.delta[k]!,
         outputAtInput: r.outputAtInput[k]!,
         outputAtBaseline: r.outputAtBaseline[k]!,

@@ -31,35 +31,27 @@ after(async () => {
 });
 
 interface Seen {
-  rows: { explained: string; words: { text: string; value: number; visible: boolean }[] }[];
+  tables: { explained: string; words: { text: string; value: number; visible: boolean }[] }[][];
   heatmapCells: number;
 }
 
 function probe(): Seen {
   return {
-    rows: Array.from(document.querySelectorAll("table.summary tr[data-row]")).map((tr) => ({
-      explained: tr.querySelector("td.explained")!.textContent ?? "",
-      words: Array.from(tr.querySelectorAll("span.tok")).map((s) => ({
-        text: s.textContent ?? "",
-        value: Number((s as HTMLElement).dataset.value),
-        visible: (s as HTMLElement).offsetWidth > 0,
+    tables: Array.from(document.querySelectorAll("table.summary")).map((table) =>
+      Array.from(table.querySelectorAll("tr[data-row]")).map((tr) => ({
+        explained: tr.querySelector("td.explained")!.textContent ?? "",
+        words: Array.from(tr.querySelectorAll("span.tok")).map((s) => ({
+          text: s.textContent ?? "",
+          value: Number((s as HTMLElement).dataset.value),
+          visible: (s as HTMLElement).offsetWidth > 0,
+        })),
       })),
-    })),
+    ),
     heatmapCells: document.querySelectorAll("figure.interactions svg.heatmap rect").length,
   };
 }
 
-async function render(name: string, e: TextTaskExplanation): Promise<Seen> {
-  const file = join(dir, `${name}.html`);
-  await writeFile(file, visualizeText(e, { trueLabel: "n/a" }));
-  const visit = await openReport(file, probe, `text-${name}`);
-  assert.deepEqual(visit.consoleErrors, []);
-  for (const r of visit.result.rows)
-    for (const w of r.words) assert.ok(w.visible, `${name}: ${w.text} shown`);
-  return visit.result;
-}
-
-test("multi-label and zero-shot reports: one row per label / candidate, words carry their values", {
+test("task reports: a row per label / candidate, NER once per entity, QA start and end, interactions", {
   skip,
 }, async () => {
   const ml = await explainMultiLabel(
@@ -67,34 +59,12 @@ test("multi-label and zero-shot reports: one row per label / candidate, words ca
     "the minister saw the match .",
     { backend, steps: 16 },
   );
-  const seen = await render("multi-label", ml);
-  assert.deepEqual(
-    seen.rows.map((r) => r.explained),
-    ["sports", "politics", "weather"],
-  );
-  seen.rows.forEach((r, k) => {
-    assert.deepEqual(
-      r.words.map((w) => w.value),
-      ml.explanations[k]!.words.map((w) => w.score),
-    );
-  });
   const zs = await explainZeroShot(
     await loadTextModel(fixturePath("tasks/zero-shot")),
     "the vote was today .",
     ["politics", "weather", "food"],
     { backend, steps: 16 },
   );
-  const z = await render("zero-shot", zs);
-  assert.equal(z.rows.length, 3);
-  assert.deepEqual(
-    z.rows.map((r) => r.words.map((w) => w.text).join(" ")),
-    zs.explanations.map((e) => e.words.map((w) => w.word).join(" ")),
-  );
-});
-
-test("NER report: the sentence once per entity; QA report: start and end rows; interactions matrix", {
-  skip,
-}, async () => {
   const ner = await explainNer(
     await loadTextModel(fixturePath("tasks/ner")),
     "Mr Johnson lived in Berlin .",
@@ -103,22 +73,48 @@ test("NER report: the sentence once per entity; QA report: start and end rows; i
       steps: 16,
     },
   );
-  const n = await render("ner", ner);
-  assert.equal(n.rows.length, ner.entities.length);
-  assert.equal(n.rows[0]!.explained, "B-PER @ John + I-PER @ ##son");
-  const sum = ner.explanations[0]!.words.map((w, k) => w.score + ner.explanations[1]!.words[k]!.score);
-  n.rows[0]!.words.forEach((w, k) => assert.ok(Math.abs(w.value - sum[k]!) < 1e-12));
   const qa = await explainQa(
     await loadTextModel(fixturePath("tasks/qa")),
     "what is the code ?",
     "the code blue was said , then key green .",
     { backend, steps: 16, interactions: true, interactionSteps: 6 },
   );
-  const q = await render("qa", qa);
+  const results: TextTaskExplanation[] = [ml, zs, ner, qa];
+  const file = join(dir, "tasks.html");
+  await writeFile(file, visualizeText(results, { trueLabel: "n/a" }));
+  const visit = await openReport(file, probe, "text-tasks-report");
+  assert.deepEqual(visit.consoleErrors, []);
+  const [m, z, n, q] = visit.result.tables as [
+    Seen["tables"][0],
+    Seen["tables"][0],
+    Seen["tables"][0],
+    Seen["tables"][0],
+  ];
+  for (const table of visit.result.tables)
+    for (const r of table) for (const w of r.words) assert.ok(w.visible, `${w.text} shown`);
   assert.deepEqual(
-    q.rows.map((r) => r.explained),
+    m.map((r) => r.explained),
+    ["sports", "politics", "weather"],
+  );
+  m.forEach((r, k) => {
+    assert.deepEqual(
+      r.words.map((w) => w.value),
+      ml.explanations[k]!.words.map((w) => w.score),
+    );
+  });
+  assert.equal(z.length, 3);
+  assert.deepEqual(
+    z.map((r) => r.words.map((w) => w.text).join(" ")),
+    zs.explanations.map((e) => e.words.map((w) => w.word).join(" ")),
+  );
+  assert.equal(n.length, ner.entities.length);
+  assert.equal(n[0]!.explained, "B-PER @ John + I-PER @ ##son");
+  const sum = ner.explanations[0]!.words.map((w, k) => w.score + ner.explanations[1]!.words[k]!.score);
+  n[0]!.words.forEach((w, k) => assert.ok(Math.abs(w.value - sum[k]!) < 1e-12));
+  assert.deepEqual(
+    q.map((r) => r.explained),
     ["start: blue", "end: blue"],
   );
   const w = qa.explanations[0]!.words.length;
-  assert.equal(q.heatmapCells, 2 * w * w, "one word × word matrix per explained output");
+  assert.equal(visit.result.heatmapCells, 2 * w * w, "one word × word matrix per explained output");
 });
