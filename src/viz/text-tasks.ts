@@ -11,15 +11,7 @@ import type { MultiLabelExplanation } from "../explain/text-multi-label.js";
 import type { NerExplanation } from "../explain/text-ner.js";
 import type { QaExplanation } from "../explain/text-qa.js";
 import type { ZeroShotExplanation } from "../explain/text-zero-shot.js";
-import {
-  divergingColor,
-  escapeHtml,
-  fmt,
-  heatmapSvg,
-  legendSvg,
-  type ReportSection,
-  reportPage,
-} from "./html.js";
+import { divergingColor, escapeHtml, fmt, legendSvg, type ReportSection, reportPage } from "./html.js";
 
 /** The result of any text explainer. */
 export type TextTaskExplanation =
@@ -55,7 +47,7 @@ function wordSpans(words: WordAttribution[], max: number, marked?: Set<number>):
   return words
     .map(
       (w, k) =>
-        `<span class="tok${marked?.has(k) ? " marked" : ""}" data-index="${k}" data-value="${w.score}" style="background:${divergingColor(w.score, max)}${marked?.has(k) ? ";outline:2px solid #000" : ""}" title="${escapeHtml(w.word)}: ${fmt(w.score, 4)}">${escapeHtml(w.word)}</span>`,
+        `<span class="tok${marked?.has(k) ? " marked" : ""}" data-index="${k}" data-value="${w.score}" style="background:${divergingColor(w.score, max)}${Math.abs(w.score) > 0.6 * max ? ";color:#fff" : ""}${marked?.has(k) ? ";outline:2px solid #000" : ""}" title="${escapeHtml(w.word)}: ${fmt(w.score, 4)}">${escapeHtml(w.word)}</span>`,
     )
     .join(" ");
 }
@@ -71,21 +63,48 @@ function table(rows: Row[]): string {
   return `<table class="summary"><tr><th class="name">True label</th><th class="name">Predicted label</th><th class="name">Explained label</th><th>Attribution score</th><th class="name">Word importance</th></tr>${body}</table>${legendSvg(max)}`;
 }
 
+/** A word × word matrix with the words along both axes; colours scaled to the largest off-diagonal |Γ|. */
+function wordMatrixSvg(words: WordAttribution[], m: number[], label: string): { svg: string; max: number } {
+  const w = words.length;
+  let max = 1e-12;
+  for (let i = 0; i < w; i++)
+    for (let j = 0; j < w; j++) if (i !== j) max = Math.max(max, Math.abs(m[i * w + j]!));
+  const cell = Math.max(12, Math.min(30, Math.floor(420 / w)));
+  const margin = 90;
+  const cells: string[] = [];
+  const names = words.map((x) => escapeHtml(x.word));
+  for (let i = 0; i < w; i++)
+    for (let j = 0; j < w; j++) {
+      const v = m[i * w + j]!;
+      cells.push(
+        `<rect x="${margin + j * cell}" y="${margin + i * cell}" width="${cell}" height="${cell}" fill="${divergingColor(v, max)}" stroke="#fff" stroke-width="0.5" data-value="${v}"><title>${names[i]} × ${names[j]}: ${fmt(v, 4)}</title></rect>`,
+      );
+    }
+  const left = names.map(
+    (n, i) =>
+      `<text x="${margin - 4}" y="${margin + (i + 0.7) * cell}" font-size="11" text-anchor="end">${n}</text>`,
+  );
+  const top = names.map(
+    (n, j) =>
+      `<text transform="translate(${margin + (j + 0.7) * cell},${margin - 4}) rotate(-60)" font-size="11">${n}</text>`,
+  );
+  const size = margin + w * cell + 4;
+  return {
+    svg: `<svg class="heatmap" role="img" aria-label="${escapeHtml(label)}" width="${size}" height="${size}" viewBox="0 0 ${size} ${size}">${left.join("")}${top.join("")}${cells.join("")}</svg>`,
+    max,
+  };
+}
+
 function interactionBlocks(rows: Row[]): string {
   return rows
     .filter((r) => r.interactions)
     .map((r) => {
-      const w = r.words.length;
-      const m = r.interactions!.words;
-      const max = Math.max(1e-12, ...m.map(Math.abs));
-      const svg = heatmapSvg(m, w, w, {
-        max,
-        cell: Math.max(10, Math.min(32, Math.floor(480 / w))),
-        title: `word-pair interactions for ${r.explained}`,
-        labels: (k) => `${r.words[Math.floor(k / w)]!.word} × ${r.words[k % w]!.word}`,
-      });
-      const names = r.words.map((x, k) => `${k}: ${escapeHtml(x.word)}`).join(", ");
-      return `<figure class="interactions"><figcaption>Integrated Hessians, ${escapeHtml(r.explained)} — rows and columns: ${names}</figcaption>${svg}${legendSvg(max, "interaction")}</figure>`;
+      const { svg, max } = wordMatrixSvg(
+        r.words,
+        r.interactions!.words,
+        `word-pair interactions for ${r.explained}`,
+      );
+      return `<figure class="interactions"><figcaption>Integrated Hessians, ${escapeHtml(r.explained)}: Γ between words (colours clipped at the largest off-diagonal value; the diagonal holds each word's main effect)</figcaption>${svg}${legendSvg(max, "interaction")}</figure>`;
     })
     .join("");
 }
