@@ -233,7 +233,9 @@ COLOURS = ["red", "blue", "green", "yellow", "violet", "ultraviolet", "turquoise
 
 def qa_example():
     a, b, c = random.sample(COLOURS, 3)
-    clauses = [f"the code {a} was said", f"then key {b}", f"the sky was {c}", f"we heard it {filler(1)}"]
+    # both markers come after the same words, so only the marker tells the answers apart
+    lead = lambda: random.choice(["the", "then", "my"])
+    clauses = [f"{lead()} code {a} was said", f"{lead()} key {b}", f"the sky was {c}", f"we heard it {filler(1)}"]
     random.shuffle(clauses)
     context = " , ".join(clauses) + " ."
     marker = random.choice(["code", "key"])
