@@ -1,12 +1,13 @@
 /**
- * Text explanations in two lines (transformers-interpret for ONNX): tokenise with the model's
- * own tokenizer.json, run Integrated Gradients at the word-embedding output with a
- * [CLS] [PAD] … [SEP] baseline, sum over the embedding dimension per token and merge
- * sub-word pieces into words.
+ * Text classification explained in two lines (transformers-interpret for ONNX): tokenise with
+ * the model's own tokenizer.json, run Integrated Gradients at the word embeddings (or the
+ * position / token-type embeddings, or all three) with a [CLS] [PAD] … [SEP] baseline, sum over
+ * the embedding dimension per token and merge sub-word pieces into the words of the text. The
+ * other tasks (multi-label, zero-shot, NER, QA) are in text-*.ts beside this file.
  *
  * @example
  * ```ts
- * const r = await explainText("examples/text-sentiment", "a wonderful film", { backend: nodeBackend() });
+ * const r = await explainText(await loadTextModel("examples/text-sentiment"), "a wonderful film", { backend: nodeBackend() });
  * r.words; // [{ word: "a", score: … }, { word: "wonderful", score: … }, …]
  * ```
  */
