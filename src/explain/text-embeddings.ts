@@ -99,7 +99,7 @@ export function findEmbeddings(
     if (n.opType !== "Gather") continue;
     const table = inits.get(n.input[0]!);
     const axis = n.attribute.find((a) => a.name === "axis");
-    if (!table || table.dims.length !== 2 || (axis && Number(axis.i ?? 0) !== 0)) continue;
+    if (table?.dims.length !== 2 || (axis && Number(axis.i ?? 0) !== 0)) continue;
     const [rows, dim] = table.dims.map(Number) as [number, number];
     const source = indexSource(n.input[1]!, producers);
     const kind = kindOf(source, `${n.name ?? ""} ${table.name ?? ""}`, rows, hints);
