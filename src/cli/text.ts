@@ -25,7 +25,8 @@ export const TEXT_TASKS = ["multi-label", "zero-shot", "ner", "qa"] as const;
 /** The declaration of `pathlens text`. */
 export const textCommand: CommandSpec = {
   name: "text",
-  summary: "Explain a text classifier (a Hugging Face / Optimum model folder) word by word",
+  summary:
+    "Explain a text model (a Hugging Face / Optimum folder) word by word: classification, or --task multi-label / zero-shot / ner / qa",
   positionals: [
     { name: "model", help: "model folder (model.onnx, tokenizer.json, config.json) or model.onnx" },
     { name: "text", help: "the text to explain" },

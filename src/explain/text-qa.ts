@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * const r = await explainQa(await loadTextModel("test/fixtures/tasks/qa"),
- *   "what is the key ?", "the code red was said , then key blue .", { backend: nodeBackend() });
+ *   "what is the key ?", "my key blue , the code red was said .", { backend: nodeBackend() });
  * r.answer.text; // "blue"
  * ```
  */
