@@ -241,7 +241,7 @@ export async function runText(args: ParsedArgs): Promise<string[]> {
   const files: Record<string, string> = { "attributions.json": `${JSON.stringify(json, null, 2)}\n` };
   if (args.flag("report"))
     files["report.html"] =
-      e.task === "classification"
+      e.task === "classification" && !e.interactions
         ? textReport("Text explanation", [{ text, explanation: e }])
         : visualizeText(e);
   const written = await writeNpyFiles(args.string("out")!, files);
