@@ -39,6 +39,7 @@ export {
   noiseTunnel,
 } from "./attribution/noise-tunnel.js";
 export { evaluatePath, type PathPoint, type PathProblem, type Progress } from "./attribution/path-engine.js";
+export * from "./attribution/paths.js";
 export {
   QUADRATURE_METHODS,
   type Quadrature,

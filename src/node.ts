@@ -10,6 +10,12 @@ export {
   medianBaselines,
   randomBaselines,
 } from "./attribution/eig/group-baselines.js";
+export {
+  type CompareOptions,
+  type Comparison,
+  compareAttributions,
+  type MethodComparison,
+} from "./explain/compare.js";
 export { type ExplainImageOptions, explainImage, type ImageExplanation } from "./explain/image.js";
 export { checkPreprocess, type Preprocess, PreprocessError } from "./explain/preprocess.js";
 export {
@@ -54,4 +60,5 @@ export { nodeBackend } from "./runtime/node.js";
 export { featureSignificance, type SignificanceResult } from "./stats/significance.js";
 export { tCdf, tSurvival } from "./stats/t-distribution.js";
 export { adjustPValues, ranks, welchTTest } from "./stats/tests.js";
+export { comparisonReport, comparisonSections, xraiFigure } from "./viz/compare.js";
 export { type TextTaskExplanation, visualizeText } from "./viz/text-tasks.js";

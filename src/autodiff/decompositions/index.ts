@@ -3,5 +3,6 @@
  * (one file per family: recurrent, contrib, quantized, …).
  */
 import { registerDecompositions } from "../decompose.js";
+import { recurrentDecompositions } from "./recurrent.js";
 
-registerDecompositions([]);
+registerDecompositions([...recurrentDecompositions]);
