@@ -119,6 +119,7 @@ test("task flags: missing or misplaced ones are usage errors (exit 2), nothing w
     [["--task", "zero-shot"], /--task zero-shot needs --labels/],
     [["--task", "ner", "--template", "x {}"], /--template applies to --task zero-shot, not ner/],
     [["--question", "why ?"], /--question needs --task \(qa\)/],
+    [["--task", "ner", "--tolerance", "0.01"], /--tolerance needs --steps auto/],
     [["--task", "translation"], /--task must be one of multi-label, zero-shot, ner, qa/],
     [
       ["--task", "ner", "--embedding", "segment"],

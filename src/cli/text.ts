@@ -39,7 +39,16 @@ export const textCommand: CommandSpec = {
       help: "tokenizer file (default: next to the model)",
     },
     target: { type: "string", value: "N|LABEL", help: "class to explain (default: the predicted one)" },
-    steps: { type: "string", value: "N", help: "quadrature points (default 50)" },
+    steps: {
+      type: "string",
+      value: "N|auto",
+      help: "quadrature points (default 50), or auto (until --tolerance)",
+    },
+    tolerance: {
+      type: "string",
+      value: "T",
+      help: "with --steps auto: |delta| ≤ T·|F(x) − F(x')| (default 1e-3)",
+    },
     method: { type: "string", value: "RULE", help: QUADRATURE_METHODS.join("|") },
     "baseline-token": { type: "string", value: "pad|unk|mask", help: "token of the baseline (default pad)" },
     task: { type: "string", value: TEXT_TASKS.join("|"), help: "explain another task than classification" },
@@ -186,7 +195,12 @@ export async function runText(args: ParsedArgs): Promise<string[]> {
   const text = args.positionals.text!;
   const task = oneOf(args, "task", TEXT_TASKS);
   const method = oneOf(args, "method", QUADRATURE_METHODS);
-  const steps = positiveInt(args, "steps");
+  const steps = args.string("steps") === "auto" ? ("auto" as const) : positiveInt(args, "steps");
+  const tolerance = args.string("tolerance") === undefined ? undefined : Number(args.string("tolerance"));
+  if (tolerance !== undefined && !(tolerance > 0))
+    throw new UsageError("--tolerance must be a positive number", textCommand);
+  if (tolerance !== undefined && steps !== "auto")
+    throw new UsageError("--tolerance needs --steps auto", textCommand);
   const interactionSteps = positiveInt(args, "interaction-steps");
   const bt = oneOf(args, "baseline-token", ["pad", "unk", "mask"] as const);
   const embedding = oneOf(args, "embedding", EMBEDDING_CHOICES);
@@ -210,6 +224,7 @@ export async function runText(args: ParsedArgs): Promise<string[]> {
   const common = {
     backend: nodeBackend(),
     steps,
+    tolerance,
     method: method as QuadratureMethod | undefined,
     baselineToken: bt,
     embedding,

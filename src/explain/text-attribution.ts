@@ -32,8 +32,13 @@ export interface TextAttributionOptions {
   backend: Backend;
   /** Embeddings to attribute to (default "word"); "all" sums word, position and token type per token. */
   embedding?: EmbeddingChoice;
-  /** Quadrature points (default 50). */
-  steps?: number;
+  /**
+   * Quadrature points (default 50), or "auto": trapezoid doubling until |delta| ≤ tolerance ·
+   * |F(x) − F(x′)| for every explained output.
+   */
+  steps?: number | "auto";
+  /** With steps "auto" (default 1e-3). */
+  tolerance?: number;
   method?: QuadratureMethod;
   /** Token that replaces the non-special tokens in the word baseline (default "pad"). */
   baselineToken?: "pad" | "unk" | "mask";
@@ -220,7 +225,7 @@ export async function attributeTokens(
   const feeds = modelFeeds(tm.model, enc);
   const keep = new Set(base.graph!.input.map((i) => i.name!));
   const results: TokenScores[] = new Array(explained.length);
-  let steps = options.steps ?? 50;
+  let used = 0;
   let method: QuadratureMethod = options.method ?? "gausslegendre";
   const groups = new Map<string, number[]>();
   explained.forEach((e, k) => {
@@ -252,11 +257,12 @@ export async function attributeTokens(
       baselines,
       output,
       target,
-      steps,
+      steps: options.steps ?? 50,
+      tolerance: options.tolerance,
       method,
       onProgress: options.onProgress,
     });
-    steps = r.steps;
+    used = Math.max(used, r.steps);
     method = r.method;
     const a = r.attributions[EMBEDDINGS_INPUT]!.data;
     members.forEach((m, k) => {
@@ -287,5 +293,5 @@ export async function attributeTokens(
       });
     }
   }
-  return { results, layer: lookups.map((l) => l.output).join(" + "), steps, method };
+  return { results, layer: lookups.map((l) => l.output).join(" + "), steps: used, method };
 }

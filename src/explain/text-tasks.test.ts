@@ -96,6 +96,13 @@ test("zero-shot: the premise word of the topic decides; template, single- and mu
     const p = multi.predictions[k]!;
     assert.ok(Math.abs(e.outputAtInput - (p.entailmentLogit - p.contradictionLogit)) < 1e-4);
   }
+  // steps "auto" refines until completeness holds (50 Gauss–Legendre points leave 3.4e-3 here)
+  const auto = await explainZeroShot(tm, "it was a very big rain today .", ["weather"], {
+    backend,
+    steps: "auto",
+  });
+  complete(auto.explanations[0]!);
+  assert.ok(auto.steps > 2, `${auto.steps} points`);
   await assert.rejects(
     () => explainZeroShot(tm, "x", ["a"], { backend, template: "no placeholder" }),
     /has no \{\} for the label/,

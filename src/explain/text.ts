@@ -175,6 +175,7 @@ async function atLayer(
     },
     target,
     steps: options.steps ?? 50,
+    tolerance: options.tolerance,
     method: options.method,
     onProgress: options.onProgress,
   });
