@@ -24,6 +24,33 @@ export {
   type TabularExplanation,
   TabularInputError,
 } from "./explain/tabular.js";
+export {
+  type ExplainTextOptions,
+  explainText,
+  TextExplainError,
+  type TextExplanation,
+  type TextModel,
+} from "./explain/text.js";
+export {
+  EMBEDDING_CHOICES,
+  type EmbeddingChoice,
+  EmbeddingNotFoundError,
+  findEmbeddings,
+} from "./explain/text-embeddings.js";
+export type { LabelExplanation, TokenAttribution, WordAttribution } from "./explain/text-explanation.js";
+export { loadTextModel } from "./explain/text-model.js";
+export {
+  type ExplainMultiLabelOptions,
+  explainMultiLabel,
+  type MultiLabelExplanation,
+} from "./explain/text-multi-label.js";
+export { type Entity, type ExplainNerOptions, explainNer, type NerExplanation } from "./explain/text-ner.js";
+export { type ExplainQaOptions, explainQa, type QaExplanation } from "./explain/text-qa.js";
+export {
+  type ExplainZeroShotOptions,
+  explainZeroShot,
+  type ZeroShotExplanation,
+} from "./explain/text-zero-shot.js";
 export * from "./index.js";
 export { CsvError, type NumericTable, parseNumericCsv, readNumericCsv } from "./io/csv.js";
 export { decodeImage, encodePng, ImageDecodeError, type RgbaImage, readImage } from "./io/image.js";
@@ -39,12 +66,5 @@ export {
 export { featureSignificance, type SignificanceResult } from "./stats/significance.js";
 export { tCdf, tSurvival } from "./stats/t-distribution.js";
 export { adjustPValues, ranks, welchTTest } from "./stats/tests.js";
-export {
-  type ExplainTextOptions,
-  explainText,
-  TextExplainError,
-  type TextExplanation,
-  type TextModel,
-} from "./text/explain-text.js";
-export { loadTextModel } from "./text/model-folder.js";
 export { comparisonReport, comparisonSections, xraiFigure } from "./viz/compare.js";
+export { type TextTaskExplanation, visualizeText } from "./viz/text-tasks.js";

@@ -13,6 +13,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
+import { wordEmbeddingOutput } from "./explain/text.js";
 import { loadModel } from "./io/model-file.js";
 import { encodeNpy } from "./io/npy-format.js";
 import { encodeModel } from "./onnx/codec.js";
@@ -24,7 +25,6 @@ import { float32, int64, relativeL2, type Tensor } from "./tensor/tensor.js";
 import { chromiumPath } from "./testing/browser.js";
 import { ROOT } from "./testing/cli.js";
 import { readModelFixture, readNpyFixture } from "./testing/fixtures.js";
-import { wordEmbeddingOutput } from "./text/explain-text.js";
 
 const skip = !chromiumPath()
   ? "no Chromium installed (tools/install-browser.sh installs Debian's chromium)"

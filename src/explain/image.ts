@@ -15,11 +15,11 @@ import type { Progress } from "../attribution/path-engine.js";
 import type { RgbaImage } from "../io/image.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend } from "../runtime/backend.js";
-import { classScores } from "../runtime/classify.js";
 import { Random } from "../tensor/random.js";
 import { type Tensor, tensor } from "../tensor/tensor.js";
-import { type AttributionSign, normalise, overlay, pixelAttributions, windowMask } from "../viz/image.js";
+import { type AttributionSign, normalise, overlay, pixelAttributions, windowMask } from "./image-maps.js";
 import { checkPreprocess, geometry, type Preprocess, PreprocessError, toModelTensor } from "./preprocess.js";
+import { classScores } from "./scorer.js";
 
 /** Options of {@link explainImage}. */
 export interface ExplainImageOptions {

@@ -15,8 +15,6 @@ import { Random } from "../tensor/random.js";
 import { float32, type Tensor } from "../tensor/tensor.js";
 import { fixturePath, readModelFixture, readNpyFixture } from "../testing/fixtures.js";
 import { softwareWebGpu } from "../testing/webgpu.js";
-import { explainText } from "../text/explain-text.js";
-import { loadTextModel } from "../text/model-folder.js";
 import { GradientSession } from "./gradient-session.js";
 import { nodeBackend } from "./node.js";
 import { formatPlacement, placementReport } from "./placement.js";
@@ -144,19 +142,6 @@ for (const c of cases) {
     assert.ok(h <= 1e-5, `HVP relative L2 ${h}`);
   });
 }
-
-test("WebGPU: the sentiment text model's word attributions match the CPU", { skip }, async () => {
-  const model = await loadTextModel("examples/text-sentiment");
-  const text = "a wonderful film with a dull ending";
-  const [a, e] = [
-    await explainText(model, text, { backend: gpu, steps: 16 }),
-    await explainText(model, text, { backend: cpu, steps: 16 }),
-  ];
-  const sa = a.tokens.map((t) => t.score);
-  const se = e.tokens.map((t) => t.score);
-  const err = relL2(float32([sa.length], sa), float32([se.length], se));
-  assert.ok(err <= 1e-5, `relative L2 ${err}`);
-});
 
 test("WebGPU: float64 models are refused with the reason", { skip }, async () => {
   const model = readModelFixture("models/softplus_mlp.onnx");

@@ -3,9 +3,9 @@
  * per-pixel (or per-block) attributions whose cells carry their values.
  */
 import type { ImageExplanation } from "../explain/image.js";
+import { upscale } from "../explain/image-maps.js";
 import { encodePng } from "../io/image.js";
 import { escapeHtml, fmt, heatmapSvg, legendSvg, type ReportSection } from "./html.js";
-import { upscale } from "./image.js";
 
 function dataUri(png: Uint8Array): string {
   return `data:image/png;base64,${Buffer.from(png).toString("base64")}`;

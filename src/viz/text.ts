@@ -2,7 +2,7 @@
  * Text explanations as HTML: words highlighted by attribution (PuOr), a legend, and a token
  * table; every word carries its value (title on hover, data-value for tools and tests).
  */
-import type { TextExplanation } from "../text/explain-text.js";
+import type { TextExplanation } from "../explain/text.js";
 import { divergingColor, escapeHtml, fmt, legendSvg, type ReportSection, reportPage } from "./html.js";
 
 /** The highlighted words of one explanation. */

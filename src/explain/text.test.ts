@@ -7,8 +7,8 @@ import { fileURLToPath } from "node:url";
 import { nodeBackend } from "../runtime/node.js";
 import { relativeL2, toFloat64 } from "../tensor/tensor.js";
 import { fixturePath, readJsonFixture, readNpyFixture } from "../testing/fixtures.js";
-import { explainText, mergeWords, TextExplainError } from "./explain-text.js";
-import { loadTextModel } from "./model-folder.js";
+import { explainText, mergeWords, TextExplainError } from "./text.js";
+import { loadTextModel } from "./text-model.js";
 
 const backend = nodeBackend();
 const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "examples", "text-sentiment");
@@ -114,7 +114,7 @@ test("explainText on the bundled sentiment model: words merge their pieces, comp
   assert.equal(r.prediction.label, "NEGATIVE");
   assert.deepEqual(
     r.words.map((w) => w.word),
-    ["the", "movie", "was", "unwatchable", "."],
+    ["The", "movie", "was", "unwatchable", "."], // as written: the tokenizer lower-cases
   );
   const unw = r.words[3]!;
   assert.equal(unw.tokens.length, 3);
@@ -134,6 +134,22 @@ test("explainText on the bundled sentiment model: words merge their pieces, comp
     ["[CLS]", "great", "film", "[SEP]", "awful", "plot", "[SEP]"],
   );
   assert.equal(pair.target.label, "POSITIVE");
+});
+
+test("an [UNK] word keeps its place, its original spelling and its attribution; its baseline is [PAD]", async () => {
+  const tm = await loadTextModel(EXAMPLE);
+  const r = await explainText(tm, "The Zorblaxian film was wonderful", { backend, steps: 32 });
+  const unk = r.tokens.find((t) => t.token === "[UNK]")!;
+  assert.equal(unk.special, false);
+  assert.notEqual(unk.score, 0, "a [PAD] baseline moves the [UNK] embedding, so it gets an attribution");
+  assert.deepEqual(
+    r.words.map((w) => w.word),
+    ["The", "Zorblaxian", "film", "was", "wonderful"],
+  );
+  assert.equal(r.words[1]!.score, unk.score);
+  const total = r.tokens.reduce((s, t) => s + t.score, 0);
+  assert.ok(Math.abs(r.delta) <= 1e-3 * Math.abs(r.outputAtInput - r.outputAtBaseline), `delta ${r.delta}`);
+  assert.ok(Math.abs(total - (r.outputAtInput - r.outputAtBaseline) - r.delta) < 1e-9);
 });
 
 test("long texts are truncated with a warning, or refused; bad targets and missing tokenizers are clear errors", async () => {

@@ -7,7 +7,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { loadModel } from "../io/model-file.js";
-import { TextExplainError, type TextModel } from "./explain-text.js";
+import { TextExplainError, type TextModel } from "./text-encode.js";
 
 async function readJson(path: string): Promise<Record<string, unknown>> {
   try {
@@ -55,6 +55,7 @@ export async function loadTextModel(path: string, tokenizerPath?: string): Promi
     tokenizer,
     labels,
     maxLength: maxLength && maxLength < 1e6 ? maxLength : undefined,
+    config,
     source: path,
   };
 }
