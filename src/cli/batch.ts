@@ -27,24 +27,46 @@ export const batchCommand: CommandSpec = {
       value: "[NAME=]ROWS",
       help: "the rows to explain: a .npy with a leading row axis, a .csv with a header, or a folder of images",
     },
-    extra: { type: "string", multiple: true, value: "NAME=FILE.npy", help: "per-row input passed through (same rows)" },
+    extra: {
+      type: "string",
+      multiple: true,
+      value: "NAME=FILE.npy",
+      help: "per-row input passed through (same rows)",
+    },
     method: {
       type: "string",
       value: "RULE|expected_gradients",
       help: `${explainOptions.method!.help.split(";")[0]}; or expected_gradients`,
     },
-    "shard-rows": { type: "string", value: "K", help: "rows per shard, the unit of work and of commit (default 64)" },
+    "shard-rows": {
+      type: "string",
+      value: "K",
+      help: "rows per shard, the unit of work and of commit (default 64)",
+    },
     groups: {
       type: "string",
       value: "FILE.npy",
       help: "per row 1 (class of interest) or 0 (random set): class-wide significance per feature",
     },
-    preprocess: { type: "string", value: "FILE.json", help: "image folders: preprocessing (default: config.json by the model)" },
+    preprocess: {
+      type: "string",
+      value: "FILE.json",
+      help: "image folders: preprocessing (default: config.json by the model)",
+    },
     restart: { type: "boolean", help: "start over when DIR holds a job with another model, data or options" },
     "fail-fast": { type: "boolean", help: "stop at the first failing row (default: record it and go on)" },
-    queue: { type: "string", value: "redis://HOST:PORT[/DB]", help: "hand the shards to `pathlens worker`s through BullMQ" },
+    queue: {
+      type: "string",
+      value: "redis://HOST:PORT[/DB]",
+      help: "hand the shards to `pathlens worker`s through BullMQ",
+    },
     threads: { type: "string", value: "N", help: "onnxruntime threads of this process (default: all cores)" },
-    out: { type: "string", required: true, value: "DIR", help: "job folder (shared by all workers with --queue)" },
+    out: {
+      type: "string",
+      required: true,
+      value: "DIR",
+      help: "job folder (shared by all workers with --queue)",
+    },
   },
   notes: [
     "DIR/manifest.json lists the committed shards (DIR/shards/NNNNN.npy attributions, NNNNN.json per-row",
@@ -58,12 +80,17 @@ export const batchCommand: CommandSpec = {
 /** The method options of explain as job settings (the part of a job a worker rebuilds). */
 export function methodSettings(args: ParsedArgs, spec: CommandSpec): MethodSettings {
   const m = args.string("method");
-  const num = (flag: string, ok: (n: number) => boolean) => optionalNumber(args.string(flag), `--${flag}`, ok, spec);
+  const num = (flag: string, ok: (n: number) => boolean) =>
+    optionalNumber(args.string(flag), `--${flag}`, ok, spec);
   const isInt = (min: number) => (v: number) => Number.isInteger(v) && v >= min;
   if (m === "integrated_hessians" || m === "expected_hessians")
-    throw new UsageError(`--method ${m}: pairwise interactions are not a per-row attribution; use explain`, spec);
+    throw new UsageError(
+      `--method ${m}: pairwise interactions are not a per-row attribution; use explain`,
+      spec,
+    );
   for (const flag of ["softplus", "interaction-index"])
-    if (args.string(flag) !== undefined) throw new UsageError(`--${flag} applies to the Hessian methods of explain only`, spec);
+    if (args.string(flag) !== undefined)
+      throw new UsageError(`--${flag} applies to the Hessian methods of explain only`, spec);
   const nt = args.string("noise-tunnel");
   if (nt !== undefined && !NT_TYPES.includes(nt))
     throw new UsageError(`--noise-tunnel must be one of ${NT_TYPES.join(", ")}, got "${nt}"`, spec);
@@ -73,7 +100,12 @@ export function methodSettings(args: ParsedArgs, spec: CommandSpec): MethodSetti
   if (target !== undefined && !/^\d+$/.test(target) && !target.endsWith(".npy"))
     throw new UsageError(`--target must be a class index or a .npy file, got "${target}"`, spec);
   const baseline = args.string("baseline");
-  if (baseline !== undefined && baseline !== "zero" && !baseline.endsWith(".npy") && !Number.isFinite(Number(baseline)))
+  if (
+    baseline !== undefined &&
+    baseline !== "zero" &&
+    !baseline.endsWith(".npy") &&
+    !Number.isFinite(Number(baseline))
+  )
     throw new UsageError(`--baseline must be zero, a number or a .npy file, got "${baseline}"`, spec);
   const budget = num("memory-budget", (v) => v > 0);
   return {
@@ -88,10 +120,15 @@ export function methodSettings(args: ParsedArgs, spec: CommandSpec): MethodSetti
     seed: num("seed", Number.isInteger),
     references: args.string("references"),
     target: target === undefined ? undefined : /^\d+$/.test(target) ? Number(target) : target,
-    baseline: baseline === undefined || baseline === "zero" || baseline.endsWith(".npy") ? baseline : Number(baseline),
+    baseline:
+      baseline === undefined || baseline === "zero" || baseline.endsWith(".npy")
+        ? baseline
+        : Number(baseline),
     output: args.string("output"),
     layer: args.string("layer"),
-    baselineInputs: args.strings("baseline-inputs").length ? Object.fromEntries(args.pairs("baseline-inputs")) : undefined,
+    baselineInputs: args.strings("baseline-inputs").length
+      ? Object.fromEntries(args.pairs("baseline-inputs"))
+      : undefined,
     chunkSize: num("chunk-size", isInt(1)),
     memoryBudget: budget === undefined ? undefined : budget * 2 ** 20,
   };
@@ -101,7 +138,10 @@ export function methodSettings(args: ParsedArgs, spec: CommandSpec): MethodSetti
 export async function batchSpec(args: ParsedArgs, spec: CommandSpec = batchCommand): Promise<JobSpec> {
   const inputs = args.strings("input");
   if (inputs.length !== 1)
-    throw new UsageError("a dataset job attributes one input: give one --input (the others with --extra)", spec);
+    throw new UsageError(
+      "a dataset job attributes one input: give one --input (the others with --extra)",
+      spec,
+    );
   const raw = inputs[0]!;
   const k = raw.indexOf("=");
   const named = k > 0 && !/[/\\.]/.test(raw.slice(0, k));
@@ -114,7 +154,9 @@ export async function batchSpec(args: ParsedArgs, spec: CommandSpec = batchComma
       throw new CliError(`${args.string("preprocess")}: cannot be read as JSON (${(e as Error).message})`);
     }
   }
-  const shardRows = optionalNumber(args.string("shard-rows"), "--shard-rows", (v) => Number.isInteger(v) && v >= 1, spec) ?? 64;
+  const shardRows =
+    optionalNumber(args.string("shard-rows"), "--shard-rows", (v) => Number.isInteger(v) && v >= 1, spec) ??
+    64;
   return {
     model: args.positionals["model.onnx"]!,
     input: { name, path },
@@ -148,7 +190,12 @@ function formatSeconds(s: number): string {
 /** Runs `pathlens batch`. */
 export async function runBatch(args: ParsedArgs): Promise<string[]> {
   const spec = await batchSpec(args);
-  const threads = optionalNumber(args.string("threads"), "--threads", (v) => Number.isInteger(v) && v >= 1, batchCommand);
+  const threads = optionalNumber(
+    args.string("threads"),
+    "--threads",
+    (v) => Number.isInteger(v) && v >= 1,
+    batchCommand,
+  );
   const quiet = args.flag("quiet") || args.flag("json");
   const r = await explainDataset(spec, {
     backend: nodeBackend(),
@@ -159,7 +206,8 @@ export async function runBatch(args: ParsedArgs): Promise<string[]> {
     session: threads ? { intraOpThreads: threads } : undefined,
     onProgress: progressLine(quiet),
   });
-  if (args.flag("json")) return [JSON.stringify({ ...r, summary: { ...r.summary, meanAbsAttribution: undefined } })];
+  if (args.flag("json"))
+    return [JSON.stringify({ ...r, summary: { ...r.summary, meanAbsAttribution: undefined } })];
   if (r.status === "already-done") return [`${r.out}: the job is complete (${r.rows} rows); nothing to do`];
   const s = r.summary;
   const lines = [
@@ -169,6 +217,8 @@ export async function runBatch(args: ParsedArgs): Promise<string[]> {
   for (const f of s.failed.slice(0, 10)) lines.push(`  row ${f.row}: ${f.error}`);
   if (s.failed.length > 10) lines.push(`  … ${s.failed.length - 10} more in rows.parquet / dataset.json`);
   if (s.significance)
-    lines.push(`class-wide significance: ${s.significance.significant.length} of ${s.meanAbsAttribution.length} features at ${s.significance.correction} α=${s.significance.alpha}`);
+    lines.push(
+      `class-wide significance: ${s.significance.significant.length} of ${s.meanAbsAttribution.length} features at ${s.significance.correction} α=${s.significance.alpha}`,
+    );
   return lines;
 }

@@ -321,7 +321,10 @@ async function readPairs(
 }
 
 /** Parses `--steps N|auto` (shared with `batch`, whose usage `spec` names). */
-export function parseSteps(v: string | undefined, spec: CommandSpec = explainCommand): number | "auto" | undefined {
+export function parseSteps(
+  v: string | undefined,
+  spec: CommandSpec = explainCommand,
+): number | "auto" | undefined {
   if (v === undefined) return undefined;
   if (v === "auto") return "auto";
   const n = Number(v);
@@ -331,13 +334,13 @@ export function parseSteps(v: string | undefined, spec: CommandSpec = explainCom
 }
 
 /** Parses `--method` as a quadrature rule of IG (shared with `batch`). */
-export function parseMethod(v: string | undefined, spec: CommandSpec = explainCommand): QuadratureMethod | undefined {
+export function parseMethod(
+  v: string | undefined,
+  spec: CommandSpec = explainCommand,
+): QuadratureMethod | undefined {
   if (v === undefined) return undefined;
   if (!(QUADRATURE_METHODS as readonly string[]).includes(v)) {
-    throw new UsageError(
-      `--method must be one of ${QUADRATURE_METHODS.join(", ")}, got "${v}"`,
-      spec,
-    );
+    throw new UsageError(`--method must be one of ${QUADRATURE_METHODS.join(", ")}, got "${v}"`, spec);
   }
   return v as QuadratureMethod;
 }

@@ -14,21 +14,31 @@ export const workerCommand: CommandSpec = {
   positionals: [],
   options: {
     queue: { type: "string", required: true, value: "redis://HOST:PORT[/DB]", help: "the Redis of the jobs" },
-    "idle-exit": { type: "string", value: "S", help: "exit after S seconds without a task (default: run until stopped)" },
+    "idle-exit": {
+      type: "string",
+      value: "S",
+      help: "exit after S seconds without a task (default: run until stopped)",
+    },
     "lock-seconds": {
       type: "string",
       value: "S",
       help: "a task whose worker is silent this long is given to another worker (default 30)",
     },
-    threads: { type: "string", value: "N", help: "onnxruntime threads (default: all cores; e.g. 1 with one worker per core)" },
+    threads: {
+      type: "string",
+      value: "N",
+      help: "onnxruntime threads (default: all cores; e.g. 1 with one worker per core)",
+    },
     quiet: { type: "boolean", help: "no line per shard on stderr" },
   },
-  notes: "SIGINT/SIGTERM finish the task at hand, then exit. Job folders must be reachable at the same path as on the coordinator.",
+  notes:
+    "SIGINT/SIGTERM finish the task at hand, then exit. Job folders must be reachable at the same path as on the coordinator.",
 };
 
 /** Runs `pathlens worker`. */
 export async function runWorkerCommand(args: ParsedArgs): Promise<string[]> {
-  const num = (flag: string, ok: (n: number) => boolean) => optionalNumber(args.string(flag), `--${flag}`, ok, workerCommand);
+  const num = (flag: string, ok: (n: number) => boolean) =>
+    optionalNumber(args.string(flag), `--${flag}`, ok, workerCommand);
   const threads = num("threads", (v) => Number.isInteger(v) && v >= 1);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -45,7 +55,9 @@ export async function runWorkerCommand(args: ParsedArgs): Promise<string[]> {
       signal: stop.signal,
       onEvent: args.flag("quiet") ? undefined : (m) => process.stderr.write(`worker ${process.pid}: ${m}\n`),
     });
-    return [`worker ${process.pid}: ${n} shard(s) computed in ${((performance.now() - started) / 1000).toFixed(1)} s`];
+    return [
+      `worker ${process.pid}: ${n} shard(s) computed in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    ];
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

@@ -43,6 +43,18 @@ export interface RowLayout {
 
 const IMAGE_EXT = new Set([".png", ".jpg", ".jpeg"]);
 
+/** A copy of a JSON value with object keys sorted and undefined entries dropped, so equal settings hash and print the same. */
+export function canonical<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v) => canonical(v)) as T;
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value).sort()) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v !== undefined) out[k] = canonical(v);
+  }
+  return out as T;
+}
+
 /** sha256 hex of bytes. */
 export function sha256(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -117,7 +129,11 @@ async function imageFolder(dir: string, preprocess: Preprocess, layout: RowLayou
     pre.resize = pre.layout === "nhwc" ? [dims[0]!, dims[1]!] : [dims[1]!, dims[2]!];
   }
   const hash = createHash("sha256");
-  for (const n of names) hash.update(n).update("\0").update(await readFile(join(dir, n)));
+  for (const n of names)
+    hash
+      .update(n)
+      .update("\0")
+      .update(await readFile(join(dir, n)));
   return {
     label: `${dir}/ (${names.length} images)`,
     rows: names.length,
@@ -133,7 +149,9 @@ async function imageFolder(dir: string, preprocess: Preprocess, layout: RowLayou
           let t: Tensor = toModelTensor(img, pre);
           if (layout.dtype === "float64") t = castFloat(t, "float64");
           if (parts.length && t.dims.join() !== parts[0]!.dims.join())
-            throw new DatasetError(`${file}: is ${t.dims.slice(1).join("×")} after preprocessing, others are ${parts[0]!.dims.slice(1).join("×")}`);
+            throw new DatasetError(
+              `${file}: is ${t.dims.slice(1).join("×")} after preprocessing, others are ${parts[0]!.dims.slice(1).join("×")}`,
+            );
           parts.push(t);
           ok.push(r);
         } catch (e) {

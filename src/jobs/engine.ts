@@ -8,7 +8,16 @@ import { join } from "node:path";
 import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { removeStaleTemps } from "./atomic.js";
 import { JobChangedError, RowFailedError } from "./errors.js";
-import { type DatasetSummary, finalize, type Manifest, readManifest, type ShardEntry, writeJobFile, writeManifest, writeShard } from "./store.js";
+import {
+  type DatasetSummary,
+  finalize,
+  type Manifest,
+  readManifest,
+  type ShardEntry,
+  writeJobFile,
+  writeManifest,
+  writeShard,
+} from "./store.js";
 import { absoluteSpec, JOB_FORMAT, type JobSpec, type OpenedTask, openTask } from "./task.js";
 
 /** Progress of a dataset job. */
@@ -56,7 +65,10 @@ export interface DatasetJobResult {
 }
 
 /** Prepares the folder: checks an existing job's fingerprint, or starts a new one. */
-export async function prepareFolder(task: OpenedTask, opts: { out: string; restart?: boolean }): Promise<Manifest> {
+export async function prepareFolder(
+  task: OpenedTask,
+  opts: { out: string; restart?: boolean },
+): Promise<Manifest> {
   const { out } = opts;
   let m = await readManifest(out);
   if (m && (m.fingerprint !== task.fingerprint || m.format !== JOB_FORMAT)) {
@@ -67,31 +79,65 @@ export async function prepareFolder(task: OpenedTask, opts: { out: string; resta
     m = undefined;
   }
   if (!m) {
-    for (const f of ["manifest.json", "job.json", "attributions.npy", "delta.npy", "rows.parquet", "dataset.json", "shards"])
+    for (const f of [
+      "manifest.json",
+      "job.json",
+      "attributions.npy",
+      "delta.npy",
+      "rows.parquet",
+      "dataset.json",
+      "shards",
+    ])
       await rm(join(out, f), { recursive: true, force: true });
     await writeJobFile(out, task.spec, task.fingerprint);
-    m = { format: JOB_FORMAT, fingerprint: task.fingerprint, rows: task.rows, shardRows: task.spec.shardRows, shardCount: task.shardCount, shards: [], complete: false };
+    m = {
+      format: JOB_FORMAT,
+      fingerprint: task.fingerprint,
+      rows: task.rows,
+      shardRows: task.spec.shardRows,
+      shardCount: task.shardCount,
+      shards: [],
+      complete: false,
+    };
     await writeManifest(out, m);
   }
   return m;
 }
 
 /** Tracks rows/s and ETA over this run. */
-export function progressMeter(rows: number, shards: number, m: Manifest, onProgress?: (p: JobProgress) => void) {
+export function progressMeter(
+  rows: number,
+  shards: number,
+  m: Manifest,
+  onProgress?: (p: JobProgress) => void,
+) {
   const started = performance.now();
   const rowsAtStart = m.shards.reduce((a, e) => a + e.end - e.start, 0);
   return () => {
     const rowsDone = m.shards.reduce((a, e) => a + e.end - e.start, 0);
     const seconds = (performance.now() - started) / 1000;
     const rate = seconds > 0 ? (rowsDone - rowsAtStart) / seconds : 0;
-    onProgress?.({ rowsDone, rows, shardsDone: m.shards.length, shards, rowsPerSecond: rate, etaSeconds: rate > 0 ? (rows - rowsDone) / rate : Number.NaN });
+    onProgress?.({
+      rowsDone,
+      rows,
+      shardsDone: m.shards.length,
+      shards,
+      rowsPerSecond: rate,
+      etaSeconds: rate > 0 ? (rows - rowsDone) / rate : Number.NaN,
+    });
   };
 }
 
 /** Throws RowFailedError for the first failed row of a shard (with failFast). */
-export function checkFailFast(entry: ShardEntry, records: { row: number; ok: boolean; error?: string }[]): void {
+export function checkFailFast(
+  entry: ShardEntry,
+  records: { row: number; ok: boolean; error?: string }[],
+): void {
   const bad = records.find((r) => !r.ok);
-  if (bad) throw new RowFailedError(`row ${bad.row} failed: ${bad.error} (--fail-fast; shard ${entry.index} not committed)`);
+  if (bad)
+    throw new RowFailedError(
+      `row ${bad.row} failed: ${bad.error} (--fail-fast; shard ${entry.index} not committed)`,
+    );
 }
 
 /**
@@ -109,7 +155,10 @@ export function checkFailFast(entry: ShardEntry, records: { row: number; ok: boo
  * @throws JobChangedError when `out` holds another job (unless `restart`); RowFailedError with
  *   `failFast`; DatasetError / JobSettingsError for data or options that do not fit
  */
-export async function explainDataset(specIn: JobSpec, options: ExplainDatasetOptions): Promise<DatasetJobResult> {
+export async function explainDataset(
+  specIn: JobSpec,
+  options: ExplainDatasetOptions,
+): Promise<DatasetJobResult> {
   const started = performance.now();
   const spec = absoluteSpec(specIn);
   const task = await openTask(spec, options.backend, options.session);
@@ -118,7 +167,16 @@ export async function explainDataset(specIn: JobSpec, options: ExplainDatasetOpt
     const m = await prepareFolder(task, options);
     if (m.complete) {
       const summary = await finalizeIfNeeded(out, m);
-      return { status: "already-done", out, rows: m.rows, shardsComputed: 0, shardsResumed: m.shards.length, summary, seconds: (performance.now() - started) / 1000, files: (m.files ?? []).map((f) => join(out, f)) };
+      return {
+        status: "already-done",
+        out,
+        rows: m.rows,
+        shardsComputed: 0,
+        shardsResumed: m.shards.length,
+        summary,
+        seconds: (performance.now() - started) / 1000,
+        files: (m.files ?? []).map((f) => join(out, f)),
+      };
     }
     const resumed = m.shards.length;
     let computed = 0;
@@ -143,7 +201,16 @@ export async function explainDataset(specIn: JobSpec, options: ExplainDatasetOpt
       }
     }
     const summary = await finalize(out, m);
-    return { status: "done", out, rows: m.rows, shardsComputed: computed, shardsResumed: resumed, summary, seconds: (performance.now() - started) / 1000, files: (m.files ?? []).map((f) => join(out, f)) };
+    return {
+      status: "done",
+      out,
+      rows: m.rows,
+      shardsComputed: computed,
+      shardsResumed: resumed,
+      summary,
+      seconds: (performance.now() - started) / 1000,
+      files: (m.files ?? []).map((f) => join(out, f)),
+    };
   } finally {
     await task.dispose();
   }

@@ -15,7 +15,7 @@ import { readNpy } from "../io/npy.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { isFloat, shapeString, sliceRows, type Tensor } from "../tensor/tensor.js";
-import { sha256 } from "./datasets.js";
+import { canonical, sha256 } from "./datasets.js";
 import { JobSettingsError } from "./errors.js";
 
 /** The method part of a job: what `pathlens explain` takes, with files kept as paths. */
@@ -74,7 +74,8 @@ export interface MethodRunner {
 
 /** Picks rows (absolute indices) out of a per-row tensor. */
 export function pickRows(t: Tensor, rows: readonly number[]): Tensor {
-  if (rows.length && rows.every((r, k) => r === rows[0]! + k)) return sliceRows(t, rows[0]!, rows[0]! + rows.length);
+  if (rows.length && rows.every((r, k) => r === rows[0]! + k))
+    return sliceRows(t, rows[0]!, rows[0]! + rows.length);
   const parts = rows.map((r) => sliceRows(t, r, r + 1));
   const row = parts[0]?.data.length ?? 0;
   const data = new (t.data.constructor as new (n: number) => typeof t.data)(rows.length * row);
@@ -86,7 +87,11 @@ export function pickRows(t: Tensor, rows: readonly number[]): Tensor {
  * Reads the files the settings name and returns a runner for `totalRows` rows.
  * @throws JobSettingsError when a file does not fit (a target file with another row count, …)
  */
-export async function loadMethod(settings: MethodSettings, model: ModelProto, totalRows: number): Promise<MethodRunner> {
+export async function loadMethod(
+  settings: MethodSettings,
+  model: ModelProto,
+  totalRows: number,
+): Promise<MethodRunner> {
   const digests: Record<string, string> = {};
   const file = async (path: string, what: string) => {
     digests[what] = sha256(await readFile(path));
@@ -114,7 +119,10 @@ export async function loadMethod(settings: MethodSettings, model: ModelProto, to
   if (typeof settings.baseline === "number") baseline = settings.baseline;
   else if (typeof settings.baseline === "string" && settings.baseline !== "zero") {
     const t = await file(settings.baseline, "baseline");
-    if (!isFloat(t.dtype)) throw new JobSettingsError(`${settings.baseline} (--baseline): holds ${t.dtype}; a float array is needed`);
+    if (!isFloat(t.dtype))
+      throw new JobSettingsError(
+        `${settings.baseline} (--baseline): holds ${t.dtype}; a float array is needed`,
+      );
     baseline = t;
     baselineRows = totalRows > 1 && t.dims[0] === totalRows;
   }
@@ -123,8 +131,25 @@ export async function loadMethod(settings: MethodSettings, model: ModelProto, to
     baselineInputs[name] = await file(path, `baseline-inputs:${name}`);
   const references = settings.references ? await file(settings.references, "references") : undefined;
   if (settings.method === "expected_gradients" && !references)
-    throw new JobSettingsError("--method expected_gradients needs --references data.npy (the reference distribution)");
-  const digest = sha256(JSON.stringify({ settings: { ...settings, target: typeof settings.target, baseline: typeof settings.baseline, references: undefined, baselineInputs: Object.keys(settings.baselineInputs ?? {}) }, digests }));
+    throw new JobSettingsError(
+      "--method expected_gradients needs --references data.npy (the reference distribution)",
+    );
+  // files enter by content (digests), not by path; every other setting by value
+  const asFile = (v: unknown) => (typeof v === "string" && v !== "zero" ? "file" : v);
+  const digest = sha256(
+    JSON.stringify(
+      canonical({
+        settings: {
+          ...settings,
+          target: asFile(settings.target),
+          baseline: asFile(settings.baseline),
+          references: asFile(settings.references),
+          baselineInputs: Object.keys(settings.baselineInputs ?? {}),
+        },
+        digests,
+      }),
+    ),
+  );
   const rule = settings.method === "expected_gradients" ? undefined : settings.method;
 
   return {
@@ -142,7 +167,10 @@ export async function loadMethod(settings: MethodSettings, model: ModelProto, to
           : target;
       const rowBaseline = baselineRows ? pickRows(baseline as Tensor, rows) : baseline;
       const rowBaselineInputs = Object.fromEntries(
-        Object.entries(baselineInputs).map(([k, t]) => [k, t.dims[0] === totalRows && totalRows > 1 ? pickRows(t, rows) : t]),
+        Object.entries(baselineInputs).map(([k, t]) => [
+          k,
+          t.dims[0] === totalRows && totalRows > 1 ? pickRows(t, rows) : t,
+        ]),
       );
       const seed = (settings.seed ?? 0) + rows[0]!;
       const progress = onProgress && ((p: { done: number; total: number }) => onProgress(p.done, p.total));
@@ -157,9 +185,20 @@ export async function loadMethod(settings: MethodSettings, model: ModelProto, to
         onProgress: progress,
         session,
       };
-      let r: { attributions: Record<string, Tensor<"float64">>; delta: Float64Array; outputAtInput: Float64Array; output?: string };
+      let r: {
+        attributions: Record<string, Tensor<"float64">>;
+        delta: Float64Array;
+        outputAtInput: Float64Array;
+        output?: string;
+      };
       if (settings.method === "expected_gradients") {
-        r = await expectedGradients(model, { ...common, layer: settings.layer, references: references!, samples: settings.samples, seed });
+        r = await expectedGradients(model, {
+          ...common,
+          layer: settings.layer,
+          references: references!,
+          samples: settings.samples,
+          seed,
+        });
       } else if (settings.noiseTunnel) {
         r = await noiseTunnel(model, {
           ...common,
@@ -189,8 +228,15 @@ export async function loadMethod(settings: MethodSettings, model: ModelProto, to
       }
       const names = Object.keys(r.attributions);
       if (names.length !== 1)
-        throw new JobSettingsError(`a dataset job attributes one tensor; got ${names.join(", ")} (pass the others with --extra)`);
-      return { attributions: r.attributions[names[0]!]!, delta: r.delta, outputAtInput: r.outputAtInput, output: r.output ?? settings.output ?? "" };
+        throw new JobSettingsError(
+          `a dataset job attributes one tensor; got ${names.join(", ")} (pass the others with --extra)`,
+        );
+      return {
+        attributions: r.attributions[names[0]!]!,
+        delta: r.delta,
+        outputAtInput: r.outputAtInput,
+        output: r.output ?? settings.output ?? "",
+      };
     },
   };
 }

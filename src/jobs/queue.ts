@@ -10,7 +10,7 @@
  */
 import { type ConnectionOptions, Queue, QueueEvents, Worker } from "bullmq";
 import type { Backend, SessionOptions } from "../runtime/backend.js";
-import { type ExplainDatasetOptions, checkFailFast, progressMeter } from "./engine.js";
+import { checkFailFast, type ExplainDatasetOptions, progressMeter } from "./engine.js";
 import { QueueError } from "./errors.js";
 import { existingShard, type Manifest, type ShardEntry, writeManifest, writeShard } from "./store.js";
 import { type JobSpec, type OpenedTask, openTask } from "./task.js";
@@ -43,7 +43,8 @@ export function redisConnection(url: string): ConnectionOptions {
   }
   if (u.protocol !== "redis:") throw new QueueError(`--queue ${url}: expected redis://HOST:PORT[/DB]`);
   const db = u.pathname.replace(/^\//, "");
-  if (db && !/^\d+$/.test(db)) throw new QueueError(`--queue ${url}: the database must be a number, got "${db}"`);
+  if (db && !/^\d+$/.test(db))
+    throw new QueueError(`--queue ${url}: the database must be a number, got "${db}"`);
   return {
     host: u.hostname || "127.0.0.1",
     port: u.port ? Number(u.port) : 6379,
@@ -61,13 +62,20 @@ export function taskId(fingerprint: string, index: number): string {
 }
 
 /** Waits for a connection, or fails with a clear error instead of retrying forever. */
-async function connected(q: { waitUntilReady(): Promise<unknown> }, url: string, seconds = 10): Promise<void> {
+async function connected(
+  q: { waitUntilReady(): Promise<unknown> },
+  url: string,
+  seconds = 10,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       q.waitUntilReady(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new QueueError(`--queue ${url}: Redis did not answer within ${seconds} s`)), seconds * 1000);
+        timer = setTimeout(
+          () => reject(new QueueError(`--queue ${url}: Redis did not answer within ${seconds} s`)),
+          seconds * 1000,
+        );
       }),
     ]);
   } finally {
@@ -79,7 +87,11 @@ async function connected(q: { waitUntilReady(): Promise<unknown> }, url: string,
  * Coordinator: enqueues the missing shards, commits each as its files appear, returns the number
  * of shards committed by this run. The manifest `m` is updated in place.
  */
-export async function runOnQueue(task: OpenedTask, m: Manifest, options: ExplainDatasetOptions & { out: string; queue?: string }): Promise<number> {
+export async function runOnQueue(
+  task: OpenedTask,
+  m: Manifest,
+  options: ExplainDatasetOptions & { out: string; queue?: string },
+): Promise<number> {
   const url = options.queue!;
   const connection = redisConnection(url);
   const queue = new Queue<ShardTaskData>(QUEUE_NAME, { connection });
@@ -97,7 +109,13 @@ export async function runOnQueue(task: OpenedTask, m: Manifest, options: Explain
     const commit = async (entry: ShardEntry) => {
       if (committed.has(entry.index)) return;
       if (options.failFast && entry.failed > 0)
-        checkFailFast(entry, [{ row: entry.start, ok: false, error: `${entry.failed} row(s) of shard ${entry.index} failed; see ${entry.records}` }]);
+        checkFailFast(entry, [
+          {
+            row: entry.start,
+            ok: false,
+            error: `${entry.failed} row(s) of shard ${entry.index} failed; see ${entry.records}`,
+          },
+        ]);
       committed.add(entry.index);
       m.shards.push(entry);
       await writeManifest(out, m);
@@ -131,14 +149,23 @@ export async function runOnQueue(task: OpenedTask, m: Manifest, options: Explain
     const byId = new Map(pending.map((i) => [taskId(task.fingerprint, i), i]));
     events.on("completed", ({ jobId }) => {
       const i = byId.get(jobId);
-      if (i !== undefined) void check(i).then(() => wake(), (e: Error) => { failure ??= e; wake(); });
+      if (i !== undefined)
+        void check(i).then(
+          () => wake(),
+          (e: Error) => {
+            failure ??= e;
+            wake();
+          },
+        );
     });
     events.on("failed", async ({ jobId, failedReason }) => {
       const i = byId.get(jobId);
       if (i === undefined) return;
       const job = await queue.getJob(jobId);
       if (job && (await job.getState()) === "failed") {
-        failure ??= new QueueError(`shard ${i} failed on every attempt (${job.attemptsMade}): ${failedReason}`);
+        failure ??= new QueueError(
+          `shard ${i} failed on every attempt (${job.attemptsMade}): ${failedReason}`,
+        );
         wake();
       }
     });
@@ -208,20 +235,32 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
       }
       const task = await opened;
       if (task.fingerprint !== d.fingerprint)
-        throw new QueueError(`the job's model or data changed since it was enqueued (fingerprint ${task.fingerprint.slice(0, 12)}…, task ${d.fingerprint.slice(0, 12)}…)`);
+        throw new QueueError(
+          `the job's model or data changed since it was enqueued (fingerprint ${task.fingerprint.slice(0, 12)}…, task ${d.fingerprint.slice(0, 12)}…)`,
+        );
       const { start, end } = task.shardRange(d.index);
       const done = await existingShard(d.out, d.fingerprint, d.index, start, end);
       if (done) {
         log(`shard ${d.index} of ${d.out} was already written`);
         return done;
       }
+      log(
+        `shard ${d.index} (rows ${start}–${end - 1}) of ${d.out} started (attempt ${job.attemptsMade + 1})`,
+      );
       const data = await task.runShard(d.index);
       const entry = await writeShard(d.out, d.fingerprint, task.featureDims, data);
       computed++;
       log(`shard ${d.index} (rows ${start}–${end - 1}) of ${d.out} written`);
       return entry;
     },
-    { connection, concurrency: 1, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: 3, autorun: false },
+    {
+      connection,
+      concurrency: 1,
+      lockDuration: lockMs,
+      stalledInterval: lockMs,
+      maxStalledCount: 3,
+      autorun: false,
+    },
   );
   worker.on("error", (e) => log(`queue error: ${e.message}`));
   worker.on("active", () => {

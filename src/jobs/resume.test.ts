@@ -44,7 +44,10 @@ function rng(seed: number): () => number {
 /** Starts the job; kills it `delayMs` after its first progress line (or before it, when negative). */
 function runAndKill(out: string, delayMs: number): Promise<{ killed: boolean; code: number | null }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...ARGS(out)], { cwd: ROOT, env: { ...process.env, PATHLENS_DEBUG: "" } });
+    const p = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...ARGS(out)], {
+      cwd: ROOT,
+      env: { ...process.env, PATHLENS_DEBUG: "" },
+    });
     let killed = false;
     let timer: NodeJS.Timeout | undefined;
     const kill = () => {
@@ -68,7 +71,8 @@ async function files(dir: string): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   for (const name of await readdir(dir, { recursive: true })) {
     const path = join(dir, name);
-    if (name.endsWith(".npy") || name.endsWith(".json") || name.endsWith(".parquet")) out.set(name, await readFile(path));
+    if (name.endsWith(".npy") || name.endsWith(".json") || name.endsWith(".parquet"))
+      out.set(name, await readFile(path));
   }
   return out;
 }
@@ -76,18 +80,23 @@ async function files(dir: string): Promise<Map<string, Buffer>> {
 /** What must hold at any moment: the manifest parses and every shard it lists is whole. */
 async function checkConsistent(out: string): Promise<number> {
   if (!existsSync(join(out, "manifest.json"))) return 0;
-  const m = JSON.parse(await readFile(join(out, "manifest.json"), "utf8")) as { shards: { start: number; end: number; attributions: string; records: string }[] };
+  const m = JSON.parse(await readFile(join(out, "manifest.json"), "utf8")) as {
+    shards: { start: number; end: number; attributions: string; records: string }[];
+  };
   for (const s of m.shards) {
     const t = parseNpy(await readFile(join(out, s.attributions)), s.attributions);
     assert.deepEqual(t.dims, [s.end - s.start, 1, 8, 8]);
     const rec = JSON.parse(await readFile(join(out, s.records), "utf8")) as { records: unknown[] };
     assert.equal(rec.records.length, s.end - s.start);
   }
-  for (const name of await readdir(join(out, "shards")).catch(() => [])) if (name.endsWith(".npy")) parseNpy(await readFile(join(out, "shards", name)), name);
+  for (const name of await readdir(join(out, "shards")).catch(() => []))
+    if (name.endsWith(".npy")) parseNpy(await readFile(join(out, "shards", name)), name);
   return m.shards.length;
 }
 
-test("a batch job SIGKILLed at random moments and restarted ends bit for bit as an uninterrupted run", { timeout: 120_000 }, async (t) => {
+test("a batch job SIGKILLed at random moments and restarted ends bit for bit as an uninterrupted run", {
+  timeout: 120_000,
+}, async (t) => {
   const root = await mkdtemp(join(tmpdir(), "pathlens-resume-"));
   try {
     const reference = join(root, "reference");
@@ -100,7 +109,12 @@ test("a batch job SIGKILLed at random moments and restarted ends bit for bit as 
     const progress: number[] = [];
     for (let attempt = 0; attempt < 12; attempt++) {
       // one kill in five lands during start-up (reading, hashing, the first manifest)
-      const delay = attempt >= 8 ? 60_000 : random() < 0.2 ? -Math.round(300 + random() * 1500) : Math.round(random() * 700);
+      const delay =
+        attempt >= 8
+          ? 60_000
+          : random() < 0.2
+            ? -Math.round(300 + random() * 1500)
+            : Math.round(random() * 700);
       const r = await runAndKill(killed, delay);
       const committed = await checkConsistent(killed);
       progress.push(committed);
@@ -117,7 +131,8 @@ test("a batch job SIGKILLed at random moments and restarted ends bit for bit as 
     const a = await files(reference);
     const b = await files(killed);
     assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
-    for (const [name, bytes] of a) assert.ok(bytes.equals(b.get(name)!), `${name} differs from the uninterrupted run`);
+    for (const [name, bytes] of a)
+      assert.ok(bytes.equals(b.get(name)!), `${name} differs from the uninterrupted run`);
     // and once done, the same command does nothing
     const again = await runCli(ARGS(killed));
     assert.equal(again.code, 0);

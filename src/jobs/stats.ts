@@ -35,7 +35,13 @@ function emptyGroup(features: number): GroupSums {
 
 /** Statistics of no rows. */
 export function emptyShardStats(features: number): ShardStats {
-  return { features, okRows: 0, absSum: new Array(features).fill(0), classGroup: emptyGroup(features), nullGroup: emptyGroup(features) };
+  return {
+    features,
+    okRows: 0,
+    absSum: new Array(features).fill(0),
+    classGroup: emptyGroup(features),
+    nullGroup: emptyGroup(features),
+  };
 }
 
 /** Adds one good row (its float32 attributions, as stored) to a shard's statistics. */
@@ -97,7 +103,11 @@ function meanVar(n: number, sum: number, sumSq: number): [number, number] {
  * Welch's one-sided t-test (class > random set) per feature from merged rank sums.
  * Undefined when a group has fewer than two rows.
  */
-export function groupSignificance(s: ShardStats, alpha = 0.05, correction: Correction = "bonferroni"): GroupSignificance | undefined {
+export function groupSignificance(
+  s: ShardStats,
+  alpha = 0.05,
+  correction: Correction = "bonferroni",
+): GroupSignificance | undefined {
   const a = s.classGroup;
   const b = s.nullGroup;
   if (a.n < 2 || b.n < 2) return undefined;

@@ -79,7 +79,9 @@ export async function readManifest(out: string): Promise<Manifest | undefined> {
   try {
     return JSON.parse(text) as Manifest;
   } catch (e) {
-    throw new JobStateError(`${join(out, "manifest.json")}: is not JSON (${(e as Error).message}); start over with --restart`);
+    throw new JobStateError(
+      `${join(out, "manifest.json")}: is not JSON (${(e as Error).message}); start over with --restart`,
+    );
   }
 }
 
@@ -99,21 +101,47 @@ export async function writeJobFile(out: string, spec: JobSpec, fingerprint: stri
  * Writes a computed shard's two files (npy first, json last). Writing the same shard twice gives the
  * same bytes, so a retried task is harmless.
  */
-export async function writeShard(out: string, fingerprint: string, featureDims: number[], s: ShardData): Promise<ShardEntry> {
+export async function writeShard(
+  out: string,
+  fingerprint: string,
+  featureDims: number[],
+  s: ShardData,
+): Promise<ShardEntry> {
   const names = shardNames(s.index);
   await mkdir(join(out, "shards"), { recursive: true });
   const t = tensor("float32", [s.end - s.start, ...featureDims], s.attributions);
   await writeFileAtomic(join(out, names.attributions), encodeNpy(t, names.attributions));
-  const file: ShardFile = { format: JOB_FORMAT, fingerprint, index: s.index, start: s.start, end: s.end, dims: featureDims, records: s.records, stats: s.stats };
+  const file: ShardFile = {
+    format: JOB_FORMAT,
+    fingerprint,
+    index: s.index,
+    start: s.start,
+    end: s.end,
+    dims: featureDims,
+    records: s.records,
+    stats: s.stats,
+  };
   await writeFileAtomic(join(out, names.records), json(file));
-  return { index: s.index, start: s.start, end: s.end, ...names, failed: s.records.filter((r) => !r.ok).length };
+  return {
+    index: s.index,
+    start: s.start,
+    end: s.end,
+    ...names,
+    failed: s.records.filter((r) => !r.ok).length,
+  };
 }
 
 /**
  * The shard's entry when both its files are there and belong to this job and range; undefined when
  * it has not been written (or was written by another job: it is then recomputed).
  */
-export async function existingShard(out: string, fingerprint: string, index: number, start: number, end: number): Promise<ShardEntry | undefined> {
+export async function existingShard(
+  out: string,
+  fingerprint: string,
+  index: number,
+  start: number,
+  end: number,
+): Promise<ShardEntry | undefined> {
   const names = shardNames(index);
   let f: ShardFile;
   try {
@@ -122,7 +150,8 @@ export async function existingShard(out: string, fingerprint: string, index: num
   } catch {
     return undefined;
   }
-  if (f.fingerprint !== fingerprint || f.index !== index || f.start !== start || f.end !== end) return undefined;
+  if (f.fingerprint !== fingerprint || f.index !== index || f.start !== start || f.end !== end)
+    return undefined;
   return { index, start, end, ...names, failed: f.records.filter((r) => !r.ok).length };
 }
 
@@ -134,7 +163,8 @@ async function readShardFile(out: string, e: ShardEntry, fingerprint: string): P
   } catch (err) {
     throw new JobStateError(`${path}: cannot be read (${(err as Error).message}); start over with --restart`);
   }
-  if (f.fingerprint !== fingerprint) throw new JobStateError(`${path}: belongs to another job; start over with --restart`);
+  if (f.fingerprint !== fingerprint)
+    throw new JobStateError(`${path}: belongs to another job; start over with --restart`);
   for (const r of f.records) {
     r.output ??= Number.NaN;
     r.delta ??= Number.NaN;
@@ -167,11 +197,16 @@ export async function finalize(out: string, m: Manifest): Promise<DatasetSummary
   for (const [k, e] of m.shards.entries()) {
     const t = parseNpy(await readFile(join(out, e.attributions)), e.attributions);
     if (t.dtype !== "float32" || t.data.length !== (e.end - e.start) * per)
-      throw new JobStateError(`${join(out, e.attributions)}: holds ${t.dtype} ${t.dims.join("×")}, expected float32 ${e.end - e.start}×${dims.join("×")}`);
+      throw new JobStateError(
+        `${join(out, e.attributions)}: holds ${t.dtype} ${t.dims.join("×")}, expected float32 ${e.end - e.start}×${dims.join("×")}`,
+      );
     attr.set(t.data as Float32Array, e.start * per);
     records.push(...files[k]!.records);
   }
-  const stats = mergeShardStats(files.map((f) => f.stats), per);
+  const stats = mergeShardStats(
+    files.map((f) => f.stats),
+    per,
+  );
   const summary: DatasetSummary = {
     rows: m.rows,
     ok: stats.okRows,
@@ -181,7 +216,10 @@ export async function finalize(out: string, m: Manifest): Promise<DatasetSummary
     significance: groupSignificance(stats),
   };
   const delta = Float64Array.from(records, (r) => r.delta);
-  await writeFileAtomic(join(out, "attributions.npy"), encodeNpy(tensor("float32", [m.rows, ...dims], attr), "attributions.npy"));
+  await writeFileAtomic(
+    join(out, "attributions.npy"),
+    encodeNpy(tensor("float32", [m.rows, ...dims], attr), "attributions.npy"),
+  );
   await writeFileAtomic(join(out, "delta.npy"), encodeNpy(tensor("float64", [m.rows], delta), "delta.npy"));
   await writeFileAtomic(join(out, "rows.parquet"), new Uint8Array(rowsParquet(records)));
   await writeFileAtomic(join(out, "dataset.json"), json(summary));
@@ -197,7 +235,12 @@ export function rowsParquet(records: readonly RowRecord[]): ArrayBuffer {
     columnData: [
       { name: "row", data: Int32Array.from(records, (r) => r.row), type: "INT32", nullable: false },
       { name: "ok", data: records.map((r) => r.ok), type: "BOOLEAN", nullable: false },
-      { name: "predicted", data: Int32Array.from(records, (r) => r.predicted), type: "INT32", nullable: false },
+      {
+        name: "predicted",
+        data: Int32Array.from(records, (r) => r.predicted),
+        type: "INT32",
+        nullable: false,
+      },
       { name: "target", data: Int32Array.from(records, (r) => r.target), type: "INT32", nullable: false },
       { name: "output", data: Float64Array.from(records, (r) => r.output), type: "DOUBLE", nullable: false },
       { name: "delta", data: Float64Array.from(records, (r) => r.delta), type: "DOUBLE", nullable: false },

@@ -13,10 +13,10 @@ import { dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend, Session, SessionOptions } from "../runtime/backend.js";
 import { sizeOf, type Tensor } from "../tensor/tensor.js";
-import { openRowSource, type RowSource, sha256 } from "./datasets.js";
+import { canonical, openRowSource, type RowSource, sha256 } from "./datasets.js";
 import { DatasetError, JobSettingsError } from "./errors.js";
-import { loadMethod, type MethodRunner, type MethodSettings, pickRows } from "./method.js";
-import { emptyShardStats, type ShardStats, addRowStats } from "./stats.js";
+import { loadMethod, type MethodSettings, pickRows } from "./method.js";
+import { addRowStats, emptyShardStats, type ShardStats } from "./stats.js";
 
 /** Version of the job files; part of the fingerprint. */
 export const JOB_FORMAT = 1;
@@ -95,7 +95,7 @@ function layoutOf(model: ModelProto, name: string) {
 export function absoluteSpec(spec: JobSpec): JobSpec {
   const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(p));
   const m = spec.method;
-  return {
+  return canonical({
     ...spec,
     model: resolve(spec.model),
     input: { name: spec.input.name, path: resolve(spec.input.path) },
@@ -110,34 +110,45 @@ export function absoluteSpec(spec: JobSpec): JobSpec {
         ? Object.fromEntries(Object.entries(m.baselineInputs).map(([k, v]) => [k, resolve(v)]))
         : undefined,
     },
-  };
+  });
 }
 
 /**
  * Opens a job: reads the model and data, checks they fit, and computes the fingerprint.
  * @throws DatasetError / JobSettingsError naming the file or option that does not fit
  */
-export async function openTask(spec: JobSpec, backend: Backend, session?: SessionOptions): Promise<OpenedTask> {
+export async function openTask(
+  spec: JobSpec,
+  backend: Backend,
+  session?: SessionOptions,
+): Promise<OpenedTask> {
   if (!Number.isInteger(spec.shardRows) || spec.shardRows < 1)
     throw new JobSettingsError(`--shard-rows must be a positive integer, got ${spec.shardRows}`);
   const model = await loadModel(spec.model);
   const names = graphInputs(model);
   if (!spec.input.name && names.length !== 1)
-    throw new JobSettingsError(`${spec.model}: has inputs ${names.join(", ")}; write --input NAME=${spec.input.path}`);
+    throw new JobSettingsError(
+      `${spec.model}: has inputs ${names.join(", ")}; write --input NAME=${spec.input.path}`,
+    );
   const name = spec.input.name || names[0]!;
   if (!names.includes(name) && !spec.method.layer)
     throw new JobSettingsError(`${spec.model}: has no input "${name}" (inputs: ${names.join(", ")})`);
   const source = await openRowSource(spec.input.path, layoutOf(model, name), spec.preprocess);
   const extra: Record<string, RowSource> = {};
   for (const [k, path] of Object.entries(spec.extra)) {
-    if (!names.includes(k)) throw new JobSettingsError(`${spec.model}: has no input "${k}" (--extra; inputs: ${names.join(", ")})`);
+    if (!names.includes(k))
+      throw new JobSettingsError(`${spec.model}: has no input "${k}" (--extra; inputs: ${names.join(", ")})`);
     extra[k] = await openRowSource(path, layoutOf(model, k));
     if (extra[k]!.rows !== source.rows)
-      throw new DatasetError(`${path} (--extra ${k}): has ${extra[k]!.rows} rows, ${source.label} has ${source.rows}`);
+      throw new DatasetError(
+        `${path} (--extra ${k}): has ${extra[k]!.rows} rows, ${source.label} has ${source.rows}`,
+      );
   }
   const missing = names.filter((n) => n !== name && !(n in extra));
   if (missing.length && !spec.method.layer)
-    throw new JobSettingsError(`${spec.model}: input(s) ${missing.map((m) => `"${m}"`).join(", ")} need a value: pass them with --extra NAME=FILE.npy`);
+    throw new JobSettingsError(
+      `${spec.model}: input(s) ${missing.map((m) => `"${m}"`).join(", ")} need a value: pass them with --extra NAME=FILE.npy`,
+    );
   const method = await loadMethod(spec.method, model, source.rows);
   let groups: Int32Array | undefined;
   let groupsDigest = "";
@@ -145,20 +156,24 @@ export async function openTask(spec: JobSpec, backend: Backend, session?: Sessio
     const g = await readNpy(spec.groups);
     groupsDigest = sha256(await readFile(spec.groups));
     if (g.data.length !== source.rows)
-      throw new DatasetError(`${spec.groups} (--groups): has ${g.data.length} values, the data set ${source.rows} rows`);
+      throw new DatasetError(
+        `${spec.groups} (--groups): has ${g.data.length} values, the data set ${source.rows} rows`,
+      );
     groups = Int32Array.from(g.data as ArrayLike<number | bigint>, Number);
   }
   const fingerprint = sha256(
-    JSON.stringify({
-      format: JOB_FORMAT,
-      model: sha256(await readFile(spec.model)),
-      input: [name, source.digest],
-      extra: Object.entries(extra).map(([k, s]) => [k, s.digest]),
-      preprocess: spec.preprocess ?? null,
-      method: method.digest,
-      groups: groupsDigest,
-      shardRows: spec.shardRows,
-    }),
+    JSON.stringify(
+      canonical({
+        format: JOB_FORMAT,
+        model: sha256(await readFile(spec.model)),
+        input: [name, source.digest],
+        extra: Object.entries(extra).map(([k, s]) => [k, s.digest]),
+        preprocess: spec.preprocess ?? null,
+        method: method.digest,
+        groups: groupsDigest,
+        shardRows: spec.shardRows,
+      }),
+    ),
   );
   const shardCount = Math.ceil(source.rows / spec.shardRows);
   const shardRange = (index: number) => ({
@@ -173,30 +188,52 @@ export async function openTask(spec: JobSpec, backend: Backend, session?: Sessio
 
   const predict = async (feeds: Record<string, Tensor>, n: number): Promise<Int32Array> => {
     forward ??= await backend.createSession(encodeModel(model), session);
-    const out = (await forward.run(feeds, [outputName ?? forward.outputNames[0]!]))[outputName ?? forward.outputNames[0]!]!;
+    const out = (await forward.run(feeds, [outputName ?? forward.outputNames[0]!]))[
+      outputName ?? forward.outputNames[0]!
+    ]!;
     const per = out.data.length / n;
     const pred = new Int32Array(n).fill(-1);
     if (per > 1)
       for (let r = 0; r < n; r++) {
         let best = 0;
-        for (let j = 1; j < per; j++) if (Number(out.data[r * per + j]) > Number(out.data[r * per + best])) best = j;
+        for (let j = 1; j < per; j++)
+          if (Number(out.data[r * per + j]) > Number(out.data[r * per + best])) best = j;
         pred[r] = best;
       }
     return pred;
   };
 
-  const runShard = async (index: number, onProgress?: (done: number, total: number) => void): Promise<ShardData> => {
+  const runShard = async (
+    index: number,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<ShardData> => {
     const { start, end } = shardRange(index);
     const block = await source.read(start, end);
     const failed = new Map(block.failed);
     const extraBlock: Record<string, Tensor> = {};
     for (const [k, s] of Object.entries(extra)) extraBlock[k] = (await s.read(start, end)).tensor!;
     const feedsFor = (rows: number[]): { inputs: Record<string, Tensor>; extra: Record<string, Tensor> } => ({
-      inputs: { [name]: pickRows(block.tensor!, rows.map((r) => block.rows.indexOf(r))) },
-      extra: Object.fromEntries(Object.entries(extraBlock).map(([k, t]) => [k, pickRows(t, rows.map((r) => r - start))])),
+      inputs: {
+        [name]: pickRows(
+          block.tensor!,
+          rows.map((r) => block.rows.indexOf(r)),
+        ),
+      },
+      extra: Object.fromEntries(
+        Object.entries(extraBlock).map(([k, t]) => [
+          k,
+          pickRows(
+            t,
+            rows.map((r) => r - start),
+          ),
+        ]),
+      ),
     });
     // rows → their result; a failing batch is retried row by row to find the failing rows
-    const results = new Map<number, { attr: Float64Array; delta: number; output: number; predicted: number }>();
+    const results = new Map<
+      number,
+      { attr: Float64Array; delta: number; output: number; predicted: number }
+    >();
     const attempt = async (rows: number[]) => {
       const { inputs, extra: ex } = feedsFor(rows);
       const r = await method.run(backend, inputs, ex, rows, onProgress, session);
@@ -228,7 +265,9 @@ export async function openTask(spec: JobSpec, backend: Backend, session?: Sessio
       }
     }
     if (!featureDims)
-      throw new DatasetError(`rows ${start}–${end - 1}: no row could be explained, so the attribution shape is unknown (${[...failed.values()][0]})`);
+      throw new DatasetError(
+        `rows ${start}–${end - 1}: no row could be explained, so the attribution shape is unknown (${[...failed.values()][0]})`,
+      );
     const per = sizeOf(featureDims);
     const attributions = new Float32Array((end - start) * per).fill(Number.NaN);
     const records: RowRecord[] = [];
@@ -247,7 +286,15 @@ export async function openTask(spec: JobSpec, backend: Backend, session?: Sessio
       const target = method.targetOf(row);
       records.push(
         error || !res
-          ? { row, ok: false, predicted: -1, output: Number.NaN, target, delta: Number.NaN, error: error ?? "not explained" }
+          ? {
+              row,
+              ok: false,
+              predicted: -1,
+              output: Number.NaN,
+              target,
+              delta: Number.NaN,
+              error: error ?? "not explained",
+            }
           : { row, ok: true, predicted: res.predicted, output: res.output, target, delta: res.delta },
       );
     }
