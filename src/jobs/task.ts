@@ -13,7 +13,7 @@ import { dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend, Session, SessionOptions } from "../runtime/backend.js";
 import { sizeOf, type Tensor } from "../tensor/tensor.js";
-import { canonical, openRowSource, type RowSource, sha256 } from "./datasets.js";
+import { canonical, modelPreprocess, openRowSource, type RowSource, sha256 } from "./datasets.js";
 import { DatasetError, JobSettingsError } from "./errors.js";
 import { loadMethod, type MethodSettings, pickRows } from "./method.js";
 import { addRowStats, emptyShardStats, type ShardStats } from "./stats.js";
@@ -133,7 +133,8 @@ export async function openTask(
   const name = spec.input.name || names[0]!;
   if (!names.includes(name) && !spec.method.layer)
     throw new JobSettingsError(`${spec.model}: has no input "${name}" (inputs: ${names.join(", ")})`);
-  const source = await openRowSource(spec.input.path, layoutOf(model, name), spec.preprocess);
+  const preprocess = spec.preprocess ?? (await modelPreprocess(spec.model));
+  const source = await openRowSource(spec.input.path, layoutOf(model, name), preprocess);
   const extra: Record<string, RowSource> = {};
   for (const [k, path] of Object.entries(spec.extra)) {
     if (!names.includes(k))
@@ -168,7 +169,7 @@ export async function openTask(
         model: sha256(await readFile(spec.model)),
         input: [name, source.digest],
         extra: Object.entries(extra).map(([k, s]) => [k, s.digest]),
-        preprocess: spec.preprocess ?? null,
+        preprocess: source.label.endsWith("images)") ? (preprocess ?? null) : null,
         method: method.digest,
         groups: groupsDigest,
         shardRows: spec.shardRows,

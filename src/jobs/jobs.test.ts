@@ -1,0 +1,250 @@
+/**
+ * Dataset jobs in one process: attributions equal Integrated Gradients on the whole table, the
+ * row summaries read back from Parquet, failing rows are recorded (or stop the job with failFast),
+ * a changed option set is refused unless restart, and the dataset-level statistics equal those
+ * computed from all rows at once.
+ */
+import assert from "node:assert/strict";
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { parquetReadObjects } from "hyparquet";
+import { integratedGradients } from "../attribution/ig.js";
+import { readNumericCsv } from "../io/csv.js";
+import { loadModel } from "../io/model-file.js";
+import { readNpy, writeNpy } from "../io/npy.js";
+import { nodeBackend } from "../runtime/node.js";
+import { featureSignificance } from "../stats/significance.js";
+import { float32, int64 } from "../tensor/tensor.js";
+import { explainDataset } from "./engine.js";
+import { addRowStats, emptyShardStats, groupSignificance, mergeShardStats } from "./stats.js";
+import type { JobSpec } from "./task.js";
+
+const backend = nodeBackend();
+const tmp = () => mkdtemp(join(tmpdir(), "pathlens-jobs-"));
+
+async function parquetRows(path: string): Promise<Record<string, unknown>[]> {
+  const b = await readFile(path);
+  return parquetReadObjects({
+    file: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer,
+  });
+}
+
+test("a CSV job equals Integrated Gradients on the whole table; summaries read back from Parquet", async () => {
+  const dir = await tmp();
+  try {
+    const spec: JobSpec = {
+      model: "examples/tabular/model.onnx",
+      input: { name: "", path: "examples/tabular/rows.csv" },
+      extra: {},
+      method: { steps: 16 },
+      shardRows: 16,
+    };
+    const r = await explainDataset(spec, { backend, out: dir });
+    assert.equal(r.status, "done");
+    assert.equal(r.shardsComputed, 3);
+    const table = await readNumericCsv("examples/tabular/rows.csv");
+    const model = await loadModel("examples/tabular/model.onnx");
+    const name = model.graph!.input[0]!.name!;
+    const ref = await integratedGradients(model, {
+      backend,
+      inputs: { [name]: float32([table.rows, table.header.length], table.values) },
+      steps: 16,
+    });
+    const attr = await readNpy(join(dir, "attributions.npy"));
+    assert.deepEqual(attr.dims, [40, 96]);
+    const want = ref.attributions[name]!.data;
+    for (let i = 0; i < want.length; i++)
+      assert.ok(
+        Math.abs((attr.data[i] as number) - want[i]!) <= 1e-5 * (1 + Math.abs(want[i]!)),
+        `attribution ${i}`,
+      );
+    const delta = (await readNpy(join(dir, "delta.npy"))).data as Float64Array;
+    for (let i = 0; i < 40; i++) assert.ok(Math.abs(delta[i]! - ref.delta[i]!) < 1e-5);
+    const rows = await parquetRows(join(dir, "rows.parquet"));
+    assert.equal(rows.length, 40);
+    assert.deepEqual(
+      rows.map((x) => x.row),
+      Array.from({ length: 40 }, (_, k) => k),
+    );
+    for (const [k, x] of rows.entries()) {
+      assert.equal(x.ok, true);
+      assert.equal(x.predicted, -1, "a single-value output has no class");
+      assert.ok(Math.abs((x.output as number) - ref.outputAtInput[k]!) < 1e-5);
+      assert.equal(x.delta, delta[k]);
+    }
+    // mean |attribution| per feature from the shard sums = from all rows
+    const summary = JSON.parse(await readFile(join(dir, "dataset.json"), "utf8"));
+    for (let j = 0; j < 96; j++) {
+      let s = 0;
+      for (let i = 0; i < 40; i++) s += Math.abs(attr.data[i * 96 + j] as number);
+      assert.ok(Math.abs(summary.meanAbsAttribution[j] - s / 40) <= 1e-12 * (1 + s));
+    }
+    const again = await explainDataset(spec, { backend, out: dir });
+    assert.equal(again.status, "already-done");
+    assert.equal(again.shardsComputed, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a changed option set is refused unless restart", async () => {
+  const dir = await tmp();
+  try {
+    const spec: JobSpec = {
+      model: "examples/tabular/model.onnx",
+      input: { name: "", path: "examples/tabular/rows.csv" },
+      extra: {},
+      method: { steps: 8 },
+      shardRows: 20,
+    };
+    await explainDataset(spec, { backend, out: dir });
+    const changed = { ...spec, method: { steps: 9 } };
+    await assert.rejects(explainDataset(changed, { backend, out: dir }), {
+      name: "JobChangedError",
+      message: /--restart/,
+    });
+    const r = await explainDataset(changed, { backend, out: dir, restart: true });
+    assert.equal(r.status, "done");
+    assert.equal(r.shardsComputed, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("failing rows are recorded with their reason and the job goes on; failFast stops it", async () => {
+  const dir = await tmp();
+  try {
+    const x = await readNpy("examples/digits/digits_sample.npy");
+    const data = Float32Array.from(x.data as Float32Array);
+    data.fill(Number.NaN, 5 * 64, 6 * 64); // row 5 is not a number
+    await writeNpy(join(dir, "rows.npy"), float32(x.dims, data));
+    const spec: JobSpec = {
+      model: "examples/digits/digits_cnn.onnx",
+      input: { name: "", path: join(dir, "rows.npy") },
+      extra: {},
+      method: { target: 3, steps: 4 },
+      shardRows: 4,
+    };
+    const r = await explainDataset(spec, { backend, out: join(dir, "job") });
+    assert.equal(r.summary.ok, 11);
+    assert.deepEqual(
+      r.summary.failed.map((f) => f.row),
+      [5],
+    );
+    assert.match(r.summary.failed[0]!.error, /NaN|finite/i);
+    const rows = await parquetRows(join(dir, "job", "rows.parquet"));
+    assert.equal(rows[5]!.ok, false);
+    assert.match(String(rows[5]!.error), /NaN|finite/i);
+    assert.equal(rows[4]!.ok, true);
+    const attr = (await readNpy(join(dir, "job", "attributions.npy"))).data as Float32Array;
+    assert.ok(attr.subarray(5 * 64, 6 * 64).every(Number.isNaN));
+    assert.ok(attr.subarray(4 * 64, 5 * 64).every(Number.isFinite));
+    await assert.rejects(explainDataset(spec, { backend, out: join(dir, "ff"), failFast: true }), {
+      name: "RowFailedError",
+      message: /row 5 failed/,
+    });
+    const m = JSON.parse(await readFile(join(dir, "ff", "manifest.json"), "utf8"));
+    assert.deepEqual(
+      m.shards.map((s: { index: number }) => s.index),
+      [0],
+      "the shard with the failing row is not committed",
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a folder of images: preprocessed by the model's config.json; a broken file is a failed row", async () => {
+  const dir = await tmp();
+  try {
+    const images = join(dir, "images");
+    await mkdir(images);
+    for (const n of ["circle", "square", "triangle"])
+      await copyFile(`examples/image-shapes/${n}.png`, join(images, `${n}.png`));
+    await writeFile(join(images, "broken.png"), "not a png");
+    const spec: JobSpec = {
+      model: "examples/image-shapes/model.onnx",
+      input: { name: "", path: images },
+      extra: {},
+      method: { target: 0, steps: 8 },
+      shardRows: 2,
+    };
+    const r = await explainDataset(spec, { backend, out: join(dir, "job") });
+    // file-name order: broken, circle, square, triangle
+    assert.deepEqual(
+      r.summary.failed.map((f) => f.row),
+      [0],
+    );
+    assert.match(r.summary.failed[0]!.error, /broken\.png/);
+    assert.deepEqual(r.summary.featureDims, [3, 32, 32]);
+    const rows = await parquetRows(join(dir, "job", "rows.parquet"));
+    assert.deepEqual(
+      rows.map((x) => x.predicted),
+      [-1, 0, 1, 2],
+      "the shapes model predicts circle, square, triangle",
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("class-wide significance from merged shard sums equals featureSignificance over all rows", async () => {
+  const dir = await tmp();
+  try {
+    const labels = await readNpy("examples/digits/digits_test_labels.npy");
+    const groups = int64(
+      [360],
+      Array.from(labels.data as BigInt64Array, (v) => (v === 5n ? 1 : 0)),
+    );
+    await writeNpy(join(dir, "groups.npy"), groups);
+    const spec: JobSpec = {
+      model: "examples/digits/digits_cnn.onnx",
+      input: { name: "", path: "examples/digits/digits_test.npy" },
+      extra: {},
+      method: { target: 5, steps: 4 },
+      groups: join(dir, "groups.npy"),
+      shardRows: 50,
+    };
+    const r = await explainDataset(spec, { backend, out: join(dir, "job") });
+    const attr = (await readNpy(join(dir, "job", "attributions.npy"))).data as Float32Array;
+    const pick = (g: number) =>
+      Array.from({ length: 360 }, (_, i) => i)
+        .filter((i) => groups.data[i] === BigInt(g))
+        .flatMap((i) => Array.from(attr.subarray(i * 64, (i + 1) * 64)));
+    const ref = featureSignificance(pick(1), pick(0), 64);
+    const got = r.summary.significance!;
+    assert.equal(got.classRows + got.nullRows, 360);
+    for (let j = 0; j < 64; j++) {
+      if (Number.isNaN(ref.pValues[j]!)) assert.ok(Number.isNaN(got.pValues[j]!));
+      else
+        assert.ok(
+          Math.abs(got.pValues[j]! - ref.pValues[j]!) <= 1e-9 * Math.max(1e-300, ref.pValues[j]!) + 1e-15,
+          `p-value of feature ${j}`,
+        );
+    }
+    assert.deepEqual(got.significant, ref.significant);
+    assert.ok(got.significant.length > 0, "some pixels separate fives from the rest");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("shard statistics merge exactly: any split of the rows gives the same sums, bit for bit", () => {
+  let seed = 7;
+  const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  const d = 9;
+  const rows = Array.from({ length: 101 }, () => Float32Array.from({ length: d }, next));
+  const group = (i: number) => (i % 3 === 0 ? 1 : 0);
+  const part = (a: number, b: number) => {
+    const s = emptyShardStats(d);
+    for (let i = a; i < b; i++) addRowStats(s, rows[i]!, group(i));
+    return s;
+  };
+  const one = mergeShardStats([part(0, 101)], d);
+  const many = mergeShardStats([part(60, 101), part(0, 7), part(7, 60)], d);
+  assert.deepEqual(many.classGroup, one.classGroup);
+  assert.deepEqual(many.nullGroup, one.nullGroup);
+  assert.deepEqual(groupSignificance(many), groupSignificance(one));
+});
