@@ -276,6 +276,7 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
     log(`shard ${job?.data.index} failed: ${e.message}`);
   });
   await connected(worker, options.queue);
+  log(`waiting for tasks on ${options.queue}`);
   const stop = () => void worker.close();
   options.signal?.addEventListener("abort", stop);
   const timer =
