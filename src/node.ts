@@ -35,3 +35,20 @@ export {
   type TextModel,
 } from "./text/explain-text.js";
 export { loadTextModel } from "./text/model-folder.js";
+export {
+  type DatasetJobResult,
+  type ExplainDatasetOptions,
+  explainDataset,
+  type JobProgress,
+} from "./jobs/engine.js";
+export {
+  DatasetError,
+  JobChangedError,
+  JobSettingsError,
+  JobStateError,
+  QueueError,
+  RowFailedError,
+} from "./jobs/errors.js";
+export type { MethodSettings } from "./jobs/method.js";
+export { runWorker, type WorkerOptions } from "./jobs/queue.js";
+export type { JobSpec } from "./jobs/task.js";
