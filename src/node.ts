@@ -23,18 +23,6 @@ export { CsvError, type NumericTable, parseNumericCsv, readNumericCsv } from "./
 export { decodeImage, encodePng, ImageDecodeError, type RgbaImage, readImage } from "./io/image.js";
 export { loadModel, ModelFileError, saveModel, UnsafeExternalDataError } from "./io/model-file.js";
 export { readNpy, writeNpy, writeNpyFiles } from "./io/npy.js";
-export { nodeBackend } from "./runtime/node.js";
-export { featureSignificance, type SignificanceResult } from "./stats/significance.js";
-export { tCdf, tSurvival } from "./stats/t-distribution.js";
-export { adjustPValues, ranks, welchTTest } from "./stats/tests.js";
-export {
-  type ExplainTextOptions,
-  explainText,
-  TextExplainError,
-  type TextExplanation,
-  type TextModel,
-} from "./text/explain-text.js";
-export { loadTextModel } from "./text/model-folder.js";
 export {
   type DatasetJobResult,
   type ExplainDatasetOptions,
@@ -49,6 +37,18 @@ export {
   QueueError,
   RowFailedError,
 } from "./jobs/errors.js";
+export { runWorker, type WorkerOptions } from "./jobs/lazy.js";
 export type { MethodSettings } from "./jobs/method.js";
-export { runWorker, type WorkerOptions } from "./jobs/queue.js";
 export type { JobSpec } from "./jobs/task.js";
+export { nodeBackend } from "./runtime/node.js";
+export { featureSignificance, type SignificanceResult } from "./stats/significance.js";
+export { tCdf, tSurvival } from "./stats/t-distribution.js";
+export { adjustPValues, ranks, welchTTest } from "./stats/tests.js";
+export {
+  type ExplainTextOptions,
+  explainText,
+  TextExplainError,
+  type TextExplanation,
+  type TextModel,
+} from "./text/explain-text.js";
+export { loadTextModel } from "./text/model-folder.js";

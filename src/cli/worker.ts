@@ -2,7 +2,7 @@
  * `pathlens worker`: takes shard tasks of `pathlens batch --queue` jobs from BullMQ on Redis and
  * writes the shards into the jobs' (shared) output folders, until stopped or idle.
  */
-import { runWorker } from "../jobs/queue.js";
+import { runWorker } from "../jobs/lazy.js";
 import { nodeBackend } from "../runtime/node.js";
 import type { CommandSpec, ParsedArgs } from "./args.js";
 import { optionalNumber } from "./explain.js";

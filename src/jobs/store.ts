@@ -12,7 +12,6 @@
  */
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { parquetWriteBuffer } from "hyparquet-writer";
 import { encodeNpy, parseNpy } from "../io/npy.js";
 import { tensor } from "../tensor/tensor.js";
 import { writeFileAtomic } from "./atomic.js";
@@ -221,7 +220,7 @@ export async function finalize(out: string, m: Manifest): Promise<DatasetSummary
     encodeNpy(tensor("float32", [m.rows, ...dims], attr), "attributions.npy"),
   );
   await writeFileAtomic(join(out, "delta.npy"), encodeNpy(tensor("float64", [m.rows], delta), "delta.npy"));
-  await writeFileAtomic(join(out, "rows.parquet"), new Uint8Array(rowsParquet(records)));
+  await writeFileAtomic(join(out, "rows.parquet"), new Uint8Array(await rowsParquet(records)));
   await writeFileAtomic(join(out, "dataset.json"), json(summary));
   m.complete = true;
   m.files = ["attributions.npy", "delta.npy", "rows.parquet", "dataset.json"];
@@ -229,8 +228,9 @@ export async function finalize(out: string, m: Manifest): Promise<DatasetSummary
   return summary;
 }
 
-/** Per-row summaries as Parquet (pandas, polars, DuckDB read it). */
-export function rowsParquet(records: readonly RowRecord[]): ArrayBuffer {
+/** Per-row summaries as Parquet (pandas, polars, DuckDB read it); the writer is loaded on first use. */
+export async function rowsParquet(records: readonly RowRecord[]): Promise<ArrayBuffer> {
+  const { parquetWriteBuffer } = await import("hyparquet-writer");
   return parquetWriteBuffer({
     columnData: [
       { name: "row", data: Int32Array.from(records, (r) => r.row), type: "INT32", nullable: false },
