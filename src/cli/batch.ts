@@ -18,14 +18,16 @@ const { report: _report, ...explainOptions } = explainCommand.options;
 export const batchCommand: CommandSpec = {
   name: "batch",
   summary: "explain a whole data set as a resumable job (one machine, or many through Redis)",
-  positionals: [{ name: "model.onnx", help: "the ONNX model" }],
+  positionals: [
+    { name: "model.onnx", help: "the ONNX model (or a text model folder, with --input texts.jsonl)" },
+  ],
   options: {
     ...explainOptions,
     input: {
       type: "string",
       required: true,
       value: "[NAME=]ROWS",
-      help: "the rows to explain: a .npy with a leading row axis, a .csv with a header, or a folder of images",
+      help: "the rows to explain: a .npy with a leading row axis, a .csv with a header, a folder of images, or a .jsonl of texts",
     },
     extra: {
       type: "string",

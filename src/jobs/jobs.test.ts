@@ -17,6 +17,8 @@ import { readNpy, writeNpy } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
 import { featureSignificance } from "../stats/significance.js";
 import { float32, int64 } from "../tensor/tensor.js";
+import { explainText } from "../text/explain-text.js";
+import { loadTextModel } from "../text/model-folder.js";
 import { explainDataset } from "./engine.js";
 import { addRowStats, emptyShardStats, groupSignificance, mergeShardStats } from "./stats.js";
 import type { JobSpec } from "./task.js";
@@ -247,4 +249,54 @@ test("shard statistics merge exactly: any split of the rows gives the same sums,
   assert.deepEqual(many.classGroup, one.classGroup);
   assert.deepEqual(many.nullGroup, one.nullGroup);
   assert.deepEqual(groupSignificance(many), groupSignificance(one));
+});
+
+test("a JSONL of texts: each row as explainText gives it, words in Parquet, mean |score| per word", async () => {
+  const dir = await tmp();
+  try {
+    const texts = ["a wonderful film", "a terrible film", "not a text", "a wonderful wonderful day"];
+    const jsonl = [
+      JSON.stringify({ text: texts[0] }),
+      JSON.stringify(texts[1]),
+      "{not json",
+      JSON.stringify({ text: texts[3] }),
+    ].join("\n");
+    await writeFile(join(dir, "texts.jsonl"), `${jsonl}\n`);
+    const spec: JobSpec = {
+      model: "examples/text-sentiment",
+      input: { name: "", path: join(dir, "texts.jsonl") },
+      extra: {},
+      method: { steps: 8 },
+      shardRows: 3,
+    };
+    const r = await explainDataset(spec, { backend, out: join(dir, "job") });
+    assert.deepEqual(
+      r.summary.failed.map((f) => f.row),
+      [2],
+    );
+    assert.match(r.summary.failed[0]!.error, /line 3: not JSON/);
+    const textModel = await loadTextModel("examples/text-sentiment");
+    const rows = await parquetRows(join(dir, "job", "rows.parquet"));
+    const attr = await readNpy(join(dir, "job", "attributions.npy"));
+    assert.deepEqual(attr.dims, [4, 32]);
+    const byWord = new Map<string, number[]>();
+    for (const k of [0, 1, 3]) {
+      const ref = await explainText(textModel, texts[k]!, { backend, steps: 8 });
+      assert.equal(rows[k]!.predicted, ref.prediction.index);
+      assert.equal(rows[k]!.delta, ref.delta);
+      assert.deepEqual(
+        JSON.parse(rows[k]!.words as string),
+        ref.words.map((w) => [w.word, w.score]),
+      );
+      ref.tokens.forEach((t, j) => assert.equal(attr.data[k * 32 + j], Math.fround(t.score)));
+      assert.ok(Number.isNaN(attr.data[k * 32 + ref.tokens.length] as number), "padding is NaN");
+      for (const w of ref.words) byWord.set(w.word, [...(byWord.get(w.word) ?? []), Math.abs(w.score)]);
+    }
+    const wonderful = r.summary.meanAbsByWord!.find((w) => w.word === "wonderful")!;
+    const want = byWord.get("wonderful")!;
+    assert.equal(wonderful.count, 3);
+    assert.ok(Math.abs(wonderful.meanAbs - want.reduce((a, b) => a + b) / 3) < 1e-12);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -229,6 +229,11 @@ export async function runWorker(options: WorkerOptions): Promise<number> {
       const d = job.data;
       let opened = tasks.get(d.fingerprint);
       if (!opened) {
+        // one job open at a time: a worker serving many jobs keeps only the current one's data
+        for (const [k, t] of tasks) {
+          tasks.delete(k);
+          await (await t.catch(() => undefined))?.dispose();
+        }
         opened = openTask(d.spec, options.backend, options.session);
         tasks.set(d.fingerprint, opened);
         opened.catch(() => tasks.delete(d.fingerprint));

@@ -27,6 +27,8 @@ export interface ShardStats {
   /** Rows with group 1 (class of interest) and 0 (random set), when groups were given. */
   classGroup: GroupSums;
   nullGroup: GroupSums;
+  /** Text data sets: word (lower case) → [Σ |score|, occurrences]. */
+  words?: Record<string, [number, number]>;
 }
 
 function emptyGroup(features: number): GroupSums {
@@ -63,6 +65,14 @@ export function mergeShardStats(parts: readonly ShardStats[], features: number):
   const out = emptyShardStats(features);
   for (const p of parts) {
     out.okRows += p.okRows;
+    if (p.words) {
+      out.words ??= {};
+      for (const [w, [sum, n]] of Object.entries(p.words)) {
+        const s = (out.words[w] ??= [0, 0]);
+        s[0] += sum;
+        s[1] += n;
+      }
+    }
     for (let j = 0; j < features; j++) out.absSum[j]! += p.absSum[j]!;
     for (const [a, b] of [
       [out.classGroup, p.classGroup],

@@ -181,6 +181,8 @@ export interface DatasetSummary {
   /** Mean |attribution| per feature over the good rows (row-major over featureDims). */
   meanAbsAttribution: number[];
   significance?: ReturnType<typeof groupSignificance>;
+  /** Text data sets: mean |score| of each word (lower case) and how often it occurs, most important first. */
+  meanAbsByWord?: { word: string; meanAbs: number; count: number }[];
 }
 
 /**
@@ -213,6 +215,11 @@ export async function finalize(out: string, m: Manifest): Promise<DatasetSummary
     featureDims: dims,
     meanAbsAttribution: stats.absSum.map((v) => (stats.okRows ? v / stats.okRows : Number.NaN)),
     significance: groupSignificance(stats),
+    meanAbsByWord: stats.words
+      ? Object.entries(stats.words)
+          .map(([word, [sum, count]]) => ({ word, meanAbs: sum / count, count }))
+          .sort((a, b) => b.meanAbs - a.meanAbs || (a.word < b.word ? -1 : 1))
+      : undefined,
   };
   const delta = Float64Array.from(records, (r) => r.delta);
   await writeFileAtomic(
@@ -245,6 +252,15 @@ export async function rowsParquet(records: readonly RowRecord[]): Promise<ArrayB
       { name: "output", data: Float64Array.from(records, (r) => r.output), type: "DOUBLE", nullable: false },
       { name: "delta", data: Float64Array.from(records, (r) => r.delta), type: "DOUBLE", nullable: false },
       { name: "error", data: records.map((r) => r.error ?? null), type: "STRING" },
+      ...(records.some((r) => r.words)
+        ? [
+            {
+              name: "words",
+              data: records.map((r) => (r.words ? JSON.stringify(r.words) : null)),
+              type: "JSON" as const,
+            },
+          ]
+        : []),
     ],
     createdBy: "pathlens",
   });

@@ -3,7 +3,7 @@
  * model, row sources and a method, and the computation of one shard — rows [start, end) — into
  * float32 attributions, per-row records and the shard's sufficient statistics.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Preprocess } from "../explain/preprocess.js";
 import { loadModel } from "../io/model-file.js";
@@ -52,6 +52,8 @@ export interface RowRecord {
   delta: number;
   /** Why the row failed. */
   error?: string;
+  /** Text rows: each word and its score. */
+  words?: [string, number][];
 }
 
 /** One computed shard, before it is written. */
@@ -124,6 +126,14 @@ export async function openTask(
 ): Promise<OpenedTask> {
   if (!Number.isInteger(spec.shardRows) || spec.shardRows < 1)
     throw new JobSettingsError(`--shard-rows must be a positive integer, got ${spec.shardRows}`);
+  if ((await stat(spec.model).catch(() => undefined))?.isDirectory()) {
+    const { openTextTask } = await import("./text-task.js");
+    return openTextTask(spec, backend);
+  }
+  if (spec.input.path.toLowerCase().endsWith(".jsonl"))
+    throw new JobSettingsError(
+      `${spec.input.path}: a JSONL of texts is explained with a text model folder (model.onnx, tokenizer.json), not ${spec.model}`,
+    );
   const model = await loadModel(spec.model);
   const names = graphInputs(model);
   if (!spec.input.name && names.length !== 1)
