@@ -10,9 +10,31 @@ import type { MethodSettings } from "../jobs/method.js";
 import type { JobSpec } from "../jobs/task.js";
 import { nodeBackend } from "../runtime/node.js";
 import { CliError, type CommandSpec, type ParsedArgs, splitPair, UsageError } from "./args.js";
+import { eigCommand } from "./eig.js";
 import { explainCommand, NT_TYPES, optionalNumber, parseMethod, parseSteps } from "./explain.js";
 
 const { report: _report, ...explainOptions } = explainCommand.options;
+/** The options of `pathlens eig` that explain does not have (used with --method eig). */
+const EIG_OPTIONS = [
+  "path",
+  "encoder",
+  "decoder",
+  "baseline-kind",
+  "baseline-data",
+  "num-baselines",
+  "reference-data",
+  "neighbors",
+  "rule",
+  "aggregate",
+];
+const eigOptions = Object.fromEntries(
+  EIG_OPTIONS.map((k) => [
+    k,
+    { ...eigCommand.options[k]!, required: false, help: `--method eig: ${eigCommand.options[k]!.help}` },
+  ]),
+);
+const EIG_PATHS = ["original-linear", "latent-linear", "original-neighbors", "latent-neighbors"];
+const EIG_KINDS = ["zero", "encoded-zero", "kmeans", "median", "close", "random"];
 
 /** The declaration of `pathlens batch`. */
 export const batchCommand: CommandSpec = {
@@ -23,6 +45,7 @@ export const batchCommand: CommandSpec = {
   ],
   options: {
     ...explainOptions,
+    ...eigOptions,
     input: {
       type: "string",
       required: true,
@@ -37,8 +60,8 @@ export const batchCommand: CommandSpec = {
     },
     method: {
       type: "string",
-      value: "RULE|expected_gradients",
-      help: `${explainOptions.method!.help.split(";")[0]}; or expected_gradients`,
+      value: "RULE|expected_gradients|eig",
+      help: `${explainOptions.method!.help.split(";")[0]}; or expected_gradients, or eig (Enhanced IG: --path …)`,
     },
     "shard-rows": {
       type: "string",
@@ -110,8 +133,15 @@ export function methodSettings(args: ParsedArgs, spec: CommandSpec): MethodSetti
   )
     throw new UsageError(`--baseline must be zero, a number or a .npy file, got "${baseline}"`, spec);
   const budget = num("memory-budget", (v) => v > 0);
+  const eig = m === "eig" ? eigSettings(args, spec) : undefined;
+  if (!eig && EIG_OPTIONS.some((k) => args.string(k) !== undefined))
+    throw new UsageError(
+      `--${EIG_OPTIONS.find((k) => args.string(k) !== undefined)} applies to --method eig`,
+      spec,
+    );
   return {
-    method: m === "expected_gradients" ? m : parseMethod(m, spec),
+    method: m === "expected_gradients" || m === "eig" ? m : parseMethod(m, spec),
+    eig,
     steps: parseSteps(args.string("steps"), spec),
     tolerance: num("tolerance", (v) => v > 0),
     maxSteps: num("max-steps", isInt(2)),
@@ -133,6 +163,31 @@ export function methodSettings(args: ParsedArgs, spec: CommandSpec): MethodSetti
       : undefined,
     chunkSize: num("chunk-size", isInt(1)),
     memoryBudget: budget === undefined ? undefined : budget * 2 ** 20,
+  };
+}
+
+function eigSettings(args: ParsedArgs, spec: CommandSpec): NonNullable<MethodSettings["eig"]> {
+  const oneOf = <T extends string>(flag: string, allowed: readonly string[]): T | undefined => {
+    const v = args.string(flag);
+    if (v !== undefined && !allowed.includes(v))
+      throw new UsageError(`--${flag} must be one of ${allowed.join(", ")}, got "${v}"`, spec);
+    return v as T | undefined;
+  };
+  const int = (flag: string) =>
+    optionalNumber(args.string(flag), `--${flag}`, (v) => Number.isInteger(v) && v >= 1, spec);
+  const path = oneOf<NonNullable<MethodSettings["eig"]>["path"]>("path", EIG_PATHS);
+  if (!path) throw new UsageError(`--method eig needs --path ${EIG_PATHS.join("|")}`, spec);
+  return {
+    path,
+    encoder: args.string("encoder"),
+    decoder: args.string("decoder"),
+    baselineKind: oneOf("baseline-kind", EIG_KINDS),
+    baselineData: args.string("baseline-data"),
+    numBaselines: int("num-baselines"),
+    referenceData: args.string("reference-data"),
+    neighbors: int("neighbors"),
+    rule: oneOf("rule", ["left", "trapezoid"]),
+    aggregate: oneOf("aggregate", ["mean", "median"]),
   };
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { parquetReadObjects } from "hyparquet";
+import { enhancedIntegratedGradients } from "../attribution/eig/eig.js";
 import { integratedGradients } from "../attribution/ig.js";
 import { readNumericCsv } from "../io/csv.js";
 import { loadModel } from "../io/model-file.js";
@@ -296,6 +297,64 @@ test("a JSONL of texts: each row as explainText gives it, words in Parquet, mean
     const want = byWord.get("wonderful")!;
     assert.equal(wonderful.count, 3);
     assert.ok(Math.abs(wonderful.meanAbs - want.reduce((a, b) => a + b) / 3) < 1e-12);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("Enhanced IG as a dataset job equals enhancedIntegratedGradients on all rows at once", async () => {
+  const dir = await tmp();
+  try {
+    const x = await readNpy("examples/digits/digits_test.npy");
+    const labels = Array.from(
+      (await readNpy("examples/digits/digits_test_labels.npy")).data as BigInt64Array,
+      Number,
+    );
+    const rowsOf = (c: number) => labels.flatMap((l, i) => (l === c ? [i] : []));
+    const pick = (rows: number[]) =>
+      float32(
+        [rows.length, 64],
+        rows.flatMap((i) => Array.from((x.data as Float32Array).subarray(i * 64, (i + 1) * 64))),
+      );
+    const fives = pick(rowsOf(5).slice(0, 20));
+    const threes = pick(rowsOf(3));
+    await writeNpy(join(dir, "fives.npy"), fives);
+    await writeNpy(join(dir, "threes.npy"), threes);
+    const eig = {
+      path: "latent-linear" as const,
+      encoder: "examples/digits/digits_ae_encoder.onnx",
+      decoder: "examples/digits/digits_ae_decoder.onnx",
+      baselineKind: "kmeans" as const,
+      baselineData: join(dir, "threes.npy"),
+      numBaselines: 2,
+    };
+    const spec: JobSpec = {
+      model: "examples/digits/digits_cnn.onnx",
+      input: { name: "", path: join(dir, "fives.npy") },
+      extra: {},
+      method: { method: "eig", eig, target: 5, steps: 8 },
+      shardRows: 8,
+    };
+    const r = await explainDataset(spec, { backend, out: join(dir, "job") });
+    assert.equal(r.summary.ok, 20);
+    const ref = await enhancedIntegratedGradients(await loadModel("examples/digits/digits_cnn.onnx"), {
+      backend,
+      inputs: { input: { ...fives, dims: [20, 1, 8, 8] } },
+      path: "latent-linear",
+      encoder: await loadModel(eig.encoder),
+      decoder: await loadModel(eig.decoder),
+      baselineKind: "kmeans",
+      baselineData: threes,
+      numBaselines: 2,
+      target: 5,
+      steps: 8,
+    });
+    const attr = (await readNpy(join(dir, "job", "attributions.npy"))).data as Float32Array;
+    const want = ref.attributions.data;
+    let worst = 0;
+    for (let i = 0; i < want.length; i++)
+      worst = Math.max(worst, Math.abs(attr[i]! - want[i]!) / (1e-3 + Math.abs(want[i]!)));
+    assert.ok(worst < 1e-4, `largest relative difference ${worst}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

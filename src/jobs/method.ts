@@ -6,11 +6,14 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Baseline } from "../attribution/baselines.js";
+import { type EigBaselineKind, type EigPath, enhancedIntegratedGradients } from "../attribution/eig/eig.js";
+import type { PathRule } from "../attribution/eig/path-attribution.js";
 import { expectedGradients } from "../attribution/expected-gradients.js";
 import { integratedGradients } from "../attribution/ig.js";
 import { type NoiseTunnelType, noiseTunnel } from "../attribution/noise-tunnel.js";
 import type { QuadratureMethod } from "../attribution/quadrature.js";
 import type { Target } from "../attribution/targets.js";
+import { loadModel } from "../io/model-file.js";
 import { readNpy } from "../io/npy.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend, SessionOptions } from "../runtime/backend.js";
@@ -20,8 +23,10 @@ import { JobSettingsError } from "./errors.js";
 
 /** The method part of a job: what `pathlens explain` takes, with files kept as paths. */
 export interface MethodSettings {
-  /** A quadrature rule of IG (default gausslegendre), or "expected_gradients". */
-  method?: QuadratureMethod | "expected_gradients";
+  /** A quadrature rule of IG (default gausslegendre), "expected_gradients", or "eig" (Enhanced IG, with `eig`). */
+  method?: QuadratureMethod | "expected_gradients" | "eig";
+  /** Enhanced Integrated Gradients: the options of `pathlens eig`, files as paths. */
+  eig?: EigSettings;
   steps?: number | "auto";
   tolerance?: number;
   maxSteps?: number;
@@ -44,6 +49,20 @@ export interface MethodSettings {
   chunkSize?: number;
   /** Bytes for one chunk's tensors. */
   memoryBudget?: number;
+}
+
+/** The settings of `pathlens eig` (paths to files). */
+export interface EigSettings {
+  path: EigPath;
+  encoder?: string;
+  decoder?: string;
+  baselineKind?: EigBaselineKind;
+  baselineData?: string;
+  numBaselines?: number;
+  referenceData?: string;
+  neighbors?: number;
+  rule?: PathRule;
+  aggregate?: "mean" | "median";
 }
 
 /** What a method gives for a range of rows. */
@@ -130,6 +149,7 @@ export async function loadMethod(
   for (const [name, path] of Object.entries(settings.baselineInputs ?? {}))
     baselineInputs[name] = await file(path, `baseline-inputs:${name}`);
   const references = settings.references ? await file(settings.references, "references") : undefined;
+  const eig = settings.method === "eig" ? await loadEig(settings.eig, digests) : undefined;
   if (settings.method === "expected_gradients" && !references)
     throw new JobSettingsError(
       "--method expected_gradients needs --references data.npy (the reference distribution)",
@@ -150,7 +170,8 @@ export async function loadMethod(
       }),
     ),
   );
-  const rule = settings.method === "expected_gradients" ? undefined : settings.method;
+  const rule =
+    settings.method === "expected_gradients" || settings.method === "eig" ? undefined : settings.method;
 
   return {
     digest,
@@ -191,7 +212,25 @@ export async function loadMethod(
         outputAtInput: Float64Array;
         output?: string;
       };
-      if (settings.method === "expected_gradients") {
+      if (eig) {
+        const e = await enhancedIntegratedGradients(model, {
+          ...eig,
+          backend,
+          inputs,
+          baseline: rowBaseline === "zero" || rowBaseline === undefined ? undefined : (rowBaseline as Tensor),
+          target: rowTarget,
+          output: settings.output,
+          steps: settings.steps as number | undefined,
+          seed: settings.seed,
+          onProgress: progress,
+          session,
+        });
+        r = {
+          attributions: { [Object.keys(inputs)[0]!]: e.attributions },
+          delta: e.delta,
+          outputAtInput: e.fEnd,
+        };
+      } else if (settings.method === "expected_gradients") {
         r = await expectedGradients(model, {
           ...common,
           layer: settings.layer,
@@ -238,5 +277,31 @@ export async function loadMethod(
         output: r.output ?? settings.output ?? "",
       };
     },
+  };
+}
+
+/** Reads the models and data sets of Enhanced IG (recording their digests). */
+async function loadEig(e: EigSettings | undefined, digests: Record<string, string>) {
+  if (!e) throw new JobSettingsError("--method eig needs --path (and the options of pathlens eig)");
+  const bytes = async (path: string | undefined, what: string) => {
+    if (path === undefined) return undefined;
+    digests[what] = sha256(await readFile(path));
+    return path;
+  };
+  const npy = async (path: string | undefined, what: string) =>
+    (await bytes(path, what)) ? readNpy(path!) : undefined;
+  const onnx = async (path: string | undefined, what: string) =>
+    (await bytes(path, what)) ? loadModel(path!) : undefined;
+  return {
+    path: e.path,
+    encoder: await onnx(e.encoder, "encoder"),
+    decoder: await onnx(e.decoder, "decoder"),
+    baselineKind: e.baselineKind,
+    baselineData: await npy(e.baselineData, "baseline-data"),
+    numBaselines: e.numBaselines,
+    referenceData: await npy(e.referenceData, "reference-data"),
+    neighbors: e.neighbors,
+    rule: e.rule,
+    aggregate: e.aggregate,
   };
 }

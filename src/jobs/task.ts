@@ -108,6 +108,13 @@ export function absoluteSpec(spec: JobSpec): JobSpec {
       target: typeof m.target === "string" ? resolve(m.target) : m.target,
       baseline: typeof m.baseline === "string" && m.baseline !== "zero" ? resolve(m.baseline) : m.baseline,
       references: abs(m.references),
+      eig: m.eig && {
+        ...m.eig,
+        encoder: abs(m.eig.encoder),
+        decoder: abs(m.eig.decoder),
+        baselineData: abs(m.eig.baselineData),
+        referenceData: abs(m.eig.referenceData),
+      },
       baselineInputs: m.baselineInputs
         ? Object.fromEntries(Object.entries(m.baselineInputs).map(([k, v]) => [k, resolve(v)]))
         : undefined,
