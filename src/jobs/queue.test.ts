@@ -117,6 +117,8 @@ test("three workers on BullMQ, one killed mid-task: each shard written once, out
     assert.equal(c.code, 0, c.stderr);
     for (const w of workers) w.proc.kill("SIGTERM");
     await Promise.all(workers.map((w) => exited(w.proc)));
+    for (const [k, w] of workers.entries())
+      if (k !== victim.k) assert.equal(w.proc.exitCode, 0, `SIGTERM stops a worker cleanly: ${w.log}`);
     const survivors = workers.filter((_, k) => k !== victim.k);
     const written = survivors.flatMap((w) =>
       [...w.log.matchAll(/shard (\d+) \(rows [^)]*\) of .* written/g)].map((m) => Number(m[1])),
@@ -151,6 +153,10 @@ test("three workers on BullMQ, one killed mid-task: each shard written once, out
     assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
     for (const [name, bytes] of a)
       assert.ok(bytes.equals(b.get(name)!), `${name} differs from the one-machine run`);
+    // an idle worker leaves by itself
+    const idle = await runCli(["worker", "--queue", redis.url, "--idle-exit", "1"]);
+    assert.equal(idle.code, 0, idle.stderr);
+    assert.match(idle.stdout, /0 shard\(s\) computed/);
   } finally {
     for (const w of workers) if (w.proc.exitCode === null) w.proc.kill("SIGKILL");
     await redis.stop();
