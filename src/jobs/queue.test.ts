@@ -84,7 +84,7 @@ test("redis URLs: host, port and database; anything else is a clear error", () =
   });
 });
 
-test("three workers on BullMQ, one killed mid-task: each shard written once, outputs equal the one-machine run", {
+test("three workers on BullMQ, one killed mid-task, the coordinator killed and restarted: each shard written once, outputs equal the one-machine run", {
   skip: REDIS
     ? false
     : "redis-server is not installed (apt-get install redis-server, or run tools/install-redis.sh)",
@@ -93,11 +93,39 @@ test("three workers on BullMQ, one killed mid-task: each shard written once, out
   const root = await mkdtemp(join(tmpdir(), "pathlens-queue-"));
   const redis = await startRedis(REDIS!);
   const workers: WorkerProc[] = [];
+  const others: ChildProcess[] = [];
   try {
     const local = join(root, "local");
     const distributed = join(root, "distributed");
     workers.push(startWorker(redis.url), startWorker(redis.url), startWorker(redis.url));
-    const coordinator = runCli(job(distributed, ["--queue", redis.url]));
+    // the first coordinator is SIGKILLed once 4 shards are committed; a second one finishes the job
+    const first = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "src/cli/main.ts",
+        ...job(distributed, ["--queue", redis.url]).filter((a) => a !== "--quiet"),
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, PATHLENS_DEBUG: "" },
+      },
+    );
+    others.push(first);
+    let firstLog = "";
+    const coordinator = new Promise<Awaited<ReturnType<typeof runCli>>>((resolve, reject) => {
+      first.stdout.resume();
+      first.stderr.on("data", (d) => {
+        firstLog += d;
+        if (/\(4\/12 shards\)/.test(firstLog) && first.exitCode === null) first.kill("SIGKILL");
+      });
+      first.on("close", () => {
+        if (first.signalCode !== "SIGKILL")
+          reject(new Error(`the first coordinator was not killed mid-job: ${firstLog}`));
+        else runCli(job(distributed, ["--queue", redis.url])).then(resolve, reject);
+      });
+    });
     // the first worker to start a task dies in the middle of it
     const victim = await Promise.race(workers.map((w, k) => w.started.then((shard) => ({ k, shard }))));
     assert.ok(victim.shard >= 0, "a worker started a task");
@@ -158,7 +186,7 @@ test("three workers on BullMQ, one killed mid-task: each shard written once, out
     assert.equal(idle.code, 0, idle.stderr);
     assert.match(idle.stdout, /0 shard\(s\) computed/);
   } finally {
-    for (const w of workers) if (w.proc.exitCode === null) w.proc.kill("SIGKILL");
+    for (const p of [...workers.map((w) => w.proc), ...others]) if (p.exitCode === null) p.kill("SIGKILL");
     await redis.stop();
     await rm(root, { recursive: true, force: true });
   }
