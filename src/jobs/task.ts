@@ -8,15 +8,14 @@ import { resolve } from "node:path";
 import type { Preprocess } from "../explain/preprocess.js";
 import { loadModel } from "../io/model-file.js";
 import { readNpy } from "../io/npy.js";
-import { encodeModel } from "../onnx/codec.js";
 import { dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
-import type { Backend, Session, SessionOptions } from "../runtime/backend.js";
-import { sizeOf, type Tensor } from "../tensor/tensor.js";
+import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { canonical, modelPreprocess, openRowSource, type RowSource, sha256 } from "./datasets.js";
 import { DatasetError, JobSettingsError } from "./errors.js";
-import { loadMethod, type MethodSettings, pickRows } from "./method.js";
-import { addRowStats, emptyShardStats, type ShardStats } from "./stats.js";
+import { loadMethod, type MethodSettings } from "./method.js";
+import type { ShardStats } from "./stats.js";
+import { tensorShardRunner } from "./tensor-shard.js";
 
 /** Version of the job files; part of the fingerprint. */
 export const JOB_FORMAT = 1;
@@ -199,143 +198,32 @@ export async function openTask(
     end: Math.min(source.rows, (index + 1) * spec.shardRows),
   });
   // one row tells the attribution shape (a layer's shape is only known by running)
-  const probe = await source.read(0, Math.min(source.rows, spec.shardRows));
-  let featureDims: number[] | undefined = spec.method.layer ? undefined : probe.tensor?.dims.slice(1);
-  let forward: Session | undefined;
-  const outputName = spec.method.output;
-
-  const predict = async (feeds: Record<string, Tensor>, n: number): Promise<Int32Array> => {
-    forward ??= await backend.createSession(encodeModel(model), session);
-    const out = (await forward.run(feeds, [outputName ?? forward.outputNames[0]!]))[
-      outputName ?? forward.outputNames[0]!
-    ]!;
-    const per = out.data.length / n;
-    const pred = new Int32Array(n).fill(-1);
-    if (per > 1)
-      for (let r = 0; r < n; r++) {
-        let best = 0;
-        for (let j = 1; j < per; j++)
-          if (Number(out.data[r * per + j]) > Number(out.data[r * per + best])) best = j;
-        pred[r] = best;
-      }
-    return pred;
-  };
-
-  const runShard = async (
-    index: number,
-    onProgress?: (done: number, total: number) => void,
-  ): Promise<ShardData> => {
-    const { start, end } = shardRange(index);
-    const block = await source.read(start, end);
-    const failed = new Map(block.failed);
-    const extraBlock: Record<string, Tensor> = {};
-    for (const [k, s] of Object.entries(extra)) extraBlock[k] = (await s.read(start, end)).tensor!;
-    const feedsFor = (rows: number[]): { inputs: Record<string, Tensor>; extra: Record<string, Tensor> } => ({
-      inputs: {
-        [name]: pickRows(
-          block.tensor!,
-          rows.map((r) => block.rows.indexOf(r)),
-        ),
-      },
-      extra: Object.fromEntries(
-        Object.entries(extraBlock).map(([k, t]) => [
-          k,
-          pickRows(
-            t,
-            rows.map((r) => r - start),
-          ),
-        ]),
-      ),
-    });
-    // rows → their result; a failing batch is retried row by row to find the failing rows
-    const results = new Map<
-      number,
-      { attr: Float64Array; delta: number; output: number; predicted: number }
-    >();
-    const attempt = async (rows: number[]) => {
-      const { inputs, extra: ex } = feedsFor(rows);
-      const r = await method.run(backend, inputs, ex, rows, onProgress, session);
-      featureDims ??= r.attributions.dims.slice(1);
-      const pred = await predict({ ...inputs, ...ex }, rows.length);
-      const per = sizeOf(r.attributions.dims.slice(1));
-      rows.forEach((row, k) => {
-        results.set(row, {
-          attr: r.attributions.data.subarray(k * per, (k + 1) * per),
-          delta: r.delta[k]!,
-          output: r.outputAtInput[k]!,
-          predicted: pred[k]!,
-        });
-      });
-    };
-    if (block.rows.length) {
-      try {
-        await attempt(block.rows);
-      } catch (e) {
-        if (block.rows.length === 1) failed.set(block.rows[0]!, message(e));
-        else
-          for (const row of block.rows) {
-            try {
-              await attempt([row]);
-            } catch (e1) {
-              failed.set(row, message(e1));
-            }
-          }
-      }
-    }
-    if (!featureDims)
-      throw new DatasetError(
-        `rows ${start}–${end - 1}: no row could be explained, so the attribution shape is unknown (${[...failed.values()][0]})`,
-      );
-    const per = sizeOf(featureDims);
-    const attributions = new Float32Array((end - start) * per).fill(Number.NaN);
-    const records: RowRecord[] = [];
-    const stats = emptyShardStats(per);
-    for (let row = start; row < end; row++) {
-      const res = results.get(row);
-      let error = failed.get(row);
-      if (res && !error) {
-        const out = attributions.subarray((row - start) * per, (row - start + 1) * per);
-        out.set(res.attr);
-        if (!out.every(Number.isFinite) || !Number.isFinite(res.delta)) {
-          error = "non-finite attribution (NaN or Inf): the model's output or gradient overflows on this row";
-          out.fill(Number.NaN);
-        } else addRowStats(stats, out, groups?.[row]);
-      }
-      const target = method.targetOf(row);
-      records.push(
-        error || !res
-          ? {
-              row,
-              ok: false,
-              predicted: -1,
-              output: Number.NaN,
-              target,
-              delta: Number.NaN,
-              error: error ?? "not explained",
-            }
-          : { row, ok: true, predicted: res.predicted, output: res.output, target, delta: res.delta },
-      );
-    }
-    return { index, start, end, attributions, records, stats };
-  };
-
+  const probe = spec.method.layer ? undefined : await source.read(0, 1);
+  const runner = tensorShardRunner({
+    model,
+    name,
+    source,
+    extra,
+    method,
+    backend,
+    session,
+    groups,
+    output: spec.method.output,
+    shardRange,
+    featureDims: probe?.tensor?.dims.slice(1),
+  });
   return {
     spec,
     fingerprint,
     rows: source.rows,
     get featureDims() {
-      if (!featureDims) throw new DatasetError("the attribution shape is not known before a shard ran");
-      return featureDims;
+      const dims = runner.featureDims();
+      if (!dims) throw new DatasetError("the attribution shape is not known before a shard ran");
+      return dims;
     },
     shardCount,
     shardRange,
-    runShard,
-    async dispose() {
-      await forward?.dispose();
-    },
+    runShard: runner.runShard,
+    dispose: runner.dispose,
   };
-}
-
-function message(e: unknown): string {
-  return (e as Error)?.message?.replace(/\s*\n\s*/g, " ") ?? String(e);
 }
