@@ -249,15 +249,16 @@ export async function rowsParquet(records: readonly RowRecord[]): Promise<ArrayB
         nullable: false,
       },
       { name: "target", data: Int32Array.from(records, (r) => r.target), type: "INT32", nullable: false },
-      { name: "output", data: Float64Array.from(records, (r) => r.output), type: "DOUBLE", nullable: false },
-      { name: "delta", data: Float64Array.from(records, (r) => r.delta), type: "DOUBLE", nullable: false },
+      // a failed row has no output or delta: null (SQL aggregates skip it), not NaN
+      { name: "output", data: records.map((r) => (r.ok ? r.output : null)), type: "DOUBLE" },
+      { name: "delta", data: records.map((r) => (r.ok ? r.delta : null)), type: "DOUBLE" },
       { name: "error", data: records.map((r) => r.error ?? null), type: "STRING" },
       ...(records.some((r) => r.words)
         ? [
             {
               name: "words",
               data: records.map((r) => (r.words ? JSON.stringify(r.words) : null)),
-              type: "JSON" as const,
+              type: "STRING" as const,
             },
           ]
         : []),
