@@ -5,7 +5,7 @@
  * computed from all rows at once.
  */
 import assert from "node:assert/strict";
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -20,7 +20,8 @@ import { featureSignificance } from "../stats/significance.js";
 import { float32, int64 } from "../tensor/tensor.js";
 import { explainText } from "../text/explain-text.js";
 import { loadTextModel } from "../text/model-folder.js";
-import { explainDataset } from "./engine.js";
+import { removeStaleTemps, writeFileAtomic } from "./atomic.js";
+import { explainDataset, type JobProgress } from "./engine.js";
 import { addRowStats, emptyShardStats, groupSignificance, mergeShardStats } from "./stats.js";
 import type { JobSpec } from "./task.js";
 
@@ -44,9 +45,16 @@ test("a CSV job equals Integrated Gradients on the whole table; summaries read b
       method: { steps: 16 },
       shardRows: 16,
     };
-    const r = await explainDataset(spec, { backend, out: dir });
+    const progress: JobProgress[] = [];
+    const r = await explainDataset(spec, { backend, out: dir, onProgress: (p) => progress.push(p) });
     assert.equal(r.status, "done");
     assert.equal(r.shardsComputed, 3);
+    assert.deepEqual(
+      progress.map((p) => p.rowsDone),
+      [0, 16, 32, 40],
+    );
+    const last = progress.at(-1)!;
+    assert.ok(last.rowsPerSecond > 0 && last.etaSeconds === 0 && Number.isNaN(progress[0]!.etaSeconds));
     const table = await readNumericCsv("examples/tabular/rows.csv");
     const model = await loadModel("examples/tabular/model.onnx");
     const name = model.graph!.input[0]!.name!;
@@ -139,6 +147,7 @@ test("failing rows are recorded with their reason and the job goes on; failFast 
     assert.match(r.summary.failed[0]!.error, /NaN|finite/i);
     const rows = await parquetRows(join(dir, "job", "rows.parquet"));
     assert.equal(rows[5]!.ok, false);
+    assert.equal(rows[5]!.delta, null, "a failed row has a null delta in Parquet");
     assert.match(String(rows[5]!.error), /NaN|finite/i);
     assert.equal(rows[4]!.ok, true);
     const attr = (await readNpy(join(dir, "job", "attributions.npy"))).data as Float32Array;
@@ -355,6 +364,20 @@ test("Enhanced IG as a dataset job equals enhancedIntegratedGradients on all row
     for (let i = 0; i < want.length; i++)
       worst = Math.max(worst, Math.abs(attr[i]! - want[i]!) / (1e-3 + Math.abs(want[i]!)));
     assert.ok(worst < 1e-4, `largest relative difference ${worst}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("stale temporary files of killed writers are removed; others are left alone", async () => {
+  const dir = await tmp();
+  try {
+    await writeFile(join(dir, ".00001.npy.4242.deadbeef.tmp"), "half a shard");
+    await writeFile(join(dir, ".hidden"), "not ours");
+    await writeFileAtomic(join(dir, "a.json"), "{}");
+    await removeStaleTemps(dir);
+    assert.deepEqual((await readdir(dir)).sort(), [".hidden", "a.json"]);
+    assert.equal(await readFile(join(dir, "a.json"), "utf8"), "{}");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
