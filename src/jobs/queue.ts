@@ -8,6 +8,7 @@
  * ends exactly as in one-machine mode. A worker that dies mid-task loses its lock; BullMQ's stalled
  * check hands the task to another worker, and failed attempts are retried with exponential backoff.
  */
+import { resolve as absolutePath } from "node:path";
 import { type ConnectionOptions, Queue, QueueEvents, Worker } from "bullmq";
 import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { checkFailFast, type ExplainDatasetOptions, progressMeter } from "./engine.js";
@@ -106,6 +107,7 @@ export async function runOnQueue(
     await connected(queue, url);
     await connected(events, url);
     const committed = new Set(m.shards.map((e) => e.index));
+    let writing: Promise<void> = Promise.resolve();
     const commit = async (entry: ShardEntry) => {
       if (committed.has(entry.index)) return;
       if (options.failFast && entry.failed > 0)
@@ -118,7 +120,9 @@ export async function runOnQueue(
         ]);
       committed.add(entry.index);
       m.shards.push(entry);
-      await writeManifest(out, m);
+      // one manifest write at a time, each with every shard committed so far: the file only grows
+      writing = writing.then(() => writeManifest(out, m));
+      await writing;
       committedNow++;
       tick();
     };
@@ -172,7 +176,7 @@ export async function runOnQueue(
     await queue.addBulk(
       pending.map((index) => ({
         name: "shard",
-        data: { out, fingerprint: task.fingerprint, index, spec: task.spec },
+        data: { out: absolutePath(out), fingerprint: task.fingerprint, index, spec: task.spec },
         opts: {
           jobId: taskId(task.fingerprint, index),
           attempts: TASK_ATTEMPTS,
