@@ -70,7 +70,11 @@ export async function prepareFolder(
   opts: { out: string; restart?: boolean },
 ): Promise<Manifest> {
   const { out } = opts;
-  let m = await readManifest(out);
+  // a damaged manifest is refused like another job's, and replaced with restart
+  let m = await readManifest(out).catch((e: unknown) => {
+    if (opts.restart) return undefined;
+    throw e;
+  });
   if (m && (m.fingerprint !== task.fingerprint || m.format !== JOB_FORMAT)) {
     if (!opts.restart)
       throw new JobChangedError(
