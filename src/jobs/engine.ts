@@ -3,7 +3,7 @@
  * (see queue.ts), resuming from whatever the output folder already holds. The manifest is the
  * commit point; a folder made by another job is refused unless `restart`.
  */
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { removeStaleTemps } from "./atomic.js";
@@ -222,7 +222,6 @@ export async function explainDataset(
 
 /** A complete folder: reads the summary back (dataset.json) without recomputing. */
 async function finalizeIfNeeded(out: string, m: Manifest): Promise<DatasetSummary> {
-  const { readFile } = await import("node:fs/promises");
   try {
     return JSON.parse(await readFile(join(out, "dataset.json"), "utf8")) as DatasetSummary;
   } catch {
