@@ -9,16 +9,26 @@ import { basename, dirname, join } from "node:path";
 
 /** Writes `bytes` to `path` atomically and durably (temp name, fsync, rename, fsync of the folder). */
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
+  await writeAtomicWith(path, async (tmp) => {
+    const fh = await open(tmp, "w");
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  });
+}
+
+/**
+ * Lets `write` fill (and fsync) a temporary file next to `path`, then renames it into place and
+ * fsyncs the folder; on failure the temporary file is removed.
+ */
+export async function writeAtomicWith(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const fh = await open(tmp, "w");
   try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    await write(tmp);
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });

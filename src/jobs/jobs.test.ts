@@ -14,7 +14,7 @@ import { enhancedIntegratedGradients } from "../attribution/eig/eig.js";
 import { integratedGradients } from "../attribution/ig.js";
 import { readNumericCsv } from "../io/csv.js";
 import { loadModel } from "../io/model-file.js";
-import { readNpy, writeNpy } from "../io/npy.js";
+import { encodeNpy, readNpy, writeNpy } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
 import { featureSignificance } from "../stats/significance.js";
 import { float32, int64 } from "../tensor/tensor.js";
@@ -22,6 +22,7 @@ import { explainText } from "../text/explain-text.js";
 import { loadTextModel } from "../text/model-folder.js";
 import { removeStaleTemps, writeFileAtomic } from "./atomic.js";
 import { explainDataset, type JobProgress } from "./engine.js";
+import { float32NpyHeader } from "./npy-stream.js";
 import { addRowStats, emptyShardStats, groupSignificance, mergeShardStats } from "./stats.js";
 import type { JobSpec } from "./task.js";
 
@@ -380,5 +381,14 @@ test("stale temporary files of killed writers are removed; others are left alone
     assert.equal(await readFile(join(dir, "a.json"), "utf8"), "{}");
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("the streamed .npy header is byte for byte encodeNpy's", () => {
+  for (const dims of [[3], [2, 64], [5, 1, 8, 8], [10, 3, 224, 224], [0, 4]]) {
+    const full = encodeNpy(float32(dims), "x.npy");
+    const header = float32NpyHeader(dims);
+    assert.ok(Buffer.from(full.subarray(0, header.length)).equals(Buffer.from(header)), `dims ${dims}`);
+    assert.equal(full.length - header.length, dims.reduce((a, b) => a * b, 1) * 4);
   }
 });

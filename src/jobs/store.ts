@@ -14,8 +14,9 @@ import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeNpy, parseNpy } from "../io/npy.js";
 import { tensor } from "../tensor/tensor.js";
-import { writeFileAtomic } from "./atomic.js";
+import { writeAtomicWith, writeFileAtomic } from "./atomic.js";
 import { JobStateError } from "./errors.js";
+import { writeFloat32NpyStream } from "./npy-stream.js";
 import { groupSignificance, mergeShardStats, type ShardStats } from "./stats.js";
 import { JOB_FORMAT, type JobSpec, type RowRecord, type ShardData } from "./task.js";
 
@@ -193,17 +194,21 @@ export async function finalize(out: string, m: Manifest): Promise<DatasetSummary
   const files = await Promise.all(m.shards.map((e) => readShardFile(out, e, m.fingerprint)));
   const dims = files[0]!.dims;
   const per = dims.reduce((a, b) => a * b, 1);
-  const attr = new Float32Array(m.rows * per);
-  const records: RowRecord[] = [];
-  for (const [k, e] of m.shards.entries()) {
-    const t = parseNpy(await readFile(join(out, e.attributions)), e.attributions);
-    if (t.dtype !== "float32" || t.data.length !== (e.end - e.start) * per)
-      throw new JobStateError(
-        `${join(out, e.attributions)}: holds ${t.dtype} ${t.dims.join("×")}, expected float32 ${e.end - e.start}×${dims.join("×")}`,
-      );
-    attr.set(t.data as Float32Array, e.start * per);
-    records.push(...files[k]!.records);
+  const records = files.flatMap((f) => f.records);
+  // attributions.npy is streamed shard by shard: memory stays that of one shard
+  async function* shardData() {
+    for (const e of m.shards) {
+      const t = parseNpy(await readFile(join(out, e.attributions)), e.attributions);
+      if (t.dtype !== "float32" || t.data.length !== (e.end - e.start) * per)
+        throw new JobStateError(
+          `${join(out, e.attributions)}: holds ${t.dtype} ${t.dims.join("×")}, expected float32 ${e.end - e.start}×${dims.join("×")}`,
+        );
+      yield t.data as Float32Array;
+    }
   }
+  await writeAtomicWith(join(out, "attributions.npy"), (tmp) =>
+    writeFloat32NpyStream(tmp, [m.rows, ...dims], shardData()),
+  );
   const stats = mergeShardStats(
     files.map((f) => f.stats),
     per,
@@ -222,10 +227,6 @@ export async function finalize(out: string, m: Manifest): Promise<DatasetSummary
       : undefined,
   };
   const delta = Float64Array.from(records, (r) => r.delta);
-  await writeFileAtomic(
-    join(out, "attributions.npy"),
-    encodeNpy(tensor("float32", [m.rows, ...dims], attr), "attributions.npy"),
-  );
   await writeFileAtomic(join(out, "delta.npy"), encodeNpy(tensor("float64", [m.rows], delta), "delta.npy"));
   await writeFileAtomic(join(out, "rows.parquet"), new Uint8Array(await rowsParquet(records)));
   await writeFileAtomic(join(out, "dataset.json"), json(summary));
