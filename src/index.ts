@@ -39,6 +39,7 @@ export {
   noiseTunnel,
 } from "./attribution/noise-tunnel.js";
 export { evaluatePath, type PathPoint, type PathProblem, type Progress } from "./attribution/path-engine.js";
+export * from "./attribution/paths.js";
 export {
   QUADRATURE_METHODS,
   type Quadrature,
@@ -46,7 +47,7 @@ export {
   quadrature,
 } from "./attribution/quadrature.js";
 export { seedsForTarget, type Target } from "./attribution/targets.js";
-export type { ShapeInfo, TensorInfo } from "./autodiff/builder.js";
+export type { GradientDevice, ShapeInfo, TensorInfo } from "./autodiff/builder.js";
 export {
   type DecomposeContext,
   type Decomposition,
@@ -70,15 +71,17 @@ export { type ModelSpec, makeModel, type NodeSpec, type ValueSpec } from "./onnx
 export { ModelStructureError, opsetOf, tensorFromProto, tensorToProto } from "./onnx/model.js";
 export type * from "./onnx/types.js";
 export { DataType } from "./onnx/types.js";
-export type { Backend, Session, SessionOptions } from "./runtime/backend.js";
-export { RuntimeError } from "./runtime/backend.js";
+export type { Backend, ExecutionProviderConfig, Session, SessionOptions } from "./runtime/backend.js";
+export { DeviceError, RuntimeError } from "./runtime/backend.js";
 export { cachedBackend, type SessionCacheOptions } from "./runtime/cache.js";
+export { FoldedInputChangedError, type FoldedModel, foldGivenValues } from "./runtime/fold-given.js";
 export { foldShapeIfs } from "./runtime/fold-ifs.js";
 export {
   type GradientResult,
   GradientSession,
   type GradientSessionOptions,
 } from "./runtime/gradient-session.js";
+export type { DeviceOptions } from "./runtime/ort.js";
 export { probeFeeds, probeShapes } from "./runtime/probe.js";
 export { Random } from "./tensor/random.js";
 export * from "./tensor/tensor.js";

@@ -10,6 +10,12 @@ export {
   medianBaselines,
   randomBaselines,
 } from "./attribution/eig/group-baselines.js";
+export {
+  type CompareOptions,
+  type Comparison,
+  compareAttributions,
+  type MethodComparison,
+} from "./explain/compare.js";
 export { type ExplainImageOptions, explainImage, type ImageExplanation } from "./explain/image.js";
 export { checkPreprocess, type Preprocess, PreprocessError } from "./explain/preprocess.js";
 export {
@@ -40,7 +46,13 @@ export {
 export { runWorker, type WorkerOptions } from "./jobs/lazy.js";
 export type { MethodSettings } from "./jobs/method.js";
 export type { JobSpec } from "./jobs/task.js";
-export { nodeBackend } from "./runtime/node.js";
+export { type NodeBackendOptions, nodeBackend } from "./runtime/node.js";
+export {
+  formatPlacement,
+  type NodePlacement,
+  type PlacementReport,
+  placementReport,
+} from "./runtime/placement.js";
 export { featureSignificance, type SignificanceResult } from "./stats/significance.js";
 export { tCdf, tSurvival } from "./stats/t-distribution.js";
 export { adjustPValues, ranks, welchTTest } from "./stats/tests.js";
@@ -52,3 +64,4 @@ export {
   type TextModel,
 } from "./text/explain-text.js";
 export { loadTextModel } from "./text/model-folder.js";
+export { comparisonReport, comparisonSections, xraiFigure } from "./viz/compare.js";

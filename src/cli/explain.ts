@@ -13,10 +13,11 @@ import { loadModel } from "../io/model-file.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
-import { nodeBackend } from "../runtime/node.js";
 import { castFloat, isFloat, shapeString, type Tensor, tensor } from "../tensor/tensor.js";
 import { CliError, type CommandSpec, type ParsedArgs, splitPair, UsageError } from "./args.js";
+import { backendFor, DEVICE_OPTION } from "./device.js";
 import { INTERACTION_METHODS, type InteractionMethod, runInteractionMethod } from "./explain-interactions.js";
+import { PATH_EXPLAIN_METHODS, PATH_EXPLAIN_OPTIONS, runPathExplainIfAsked } from "./explain-paths.js";
 import { progressReporter } from "./progress-line.js";
 
 /** Noise tunnel types of `--noise-tunnel`. */
@@ -28,6 +29,7 @@ export const explainCommand: CommandSpec = {
   summary: "Integrated Gradients attributions of a model's output to its inputs (or a layer)",
   positionals: [{ name: "model.onnx", help: "the ONNX model (external data next to it is read)" }],
   options: {
+    device: DEVICE_OPTION,
     input: {
       type: "string",
       multiple: true,
@@ -50,7 +52,7 @@ export const explainCommand: CommandSpec = {
     method: {
       type: "string",
       value: "RULE|METHOD",
-      help: `quadrature rule of IG: ${QUADRATURE_METHODS.join("|")} (default gausslegendre); or another method: ${INTERACTION_METHODS.join("|")}`,
+      help: `quadrature rule of IG: ${QUADRATURE_METHODS.join("|")} (default gausslegendre); or another method: ${[...INTERACTION_METHODS, ...PATH_EXPLAIN_METHODS].join("|")}`,
     },
     references: {
       type: "string",
@@ -92,6 +94,7 @@ export const explainCommand: CommandSpec = {
     quiet: { type: "boolean", help: "no progress bar" },
     json: { type: "boolean", help: "print the summary as JSON on stdout" },
     out: { type: "string", required: true, value: "DIR", help: "output folder; created if missing" },
+    ...PATH_EXPLAIN_OPTIONS,
   },
   notes: [
     "Writes DIR/attributions.npy (float32, the attributed tensor's shape; attributions_NAME.npy for",
@@ -102,6 +105,8 @@ export const explainCommand: CommandSpec = {
 
 /** Runs `pathlens explain`; returns the lines to print on success. */
 export async function runExplain(args: ParsedArgs): Promise<string[]> {
+  const pathRun = await runPathExplainIfAsked(args);
+  if (pathRun) return pathRun;
   const started = performance.now();
   const modelPath = args.positionals["model.onnx"]!;
   const model = await loadModel(modelPath);
@@ -142,7 +147,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
         method: methodName as InteractionMethod,
         model,
         modelPath,
-        backend: nodeBackend(),
+        backend: backendFor(args),
         inputs,
         extra,
         target,
@@ -180,7 +185,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
   }
   const progress = progressReporter({ quiet: args.flag("quiet") || args.flag("json"), label: "explain" });
   const common = {
-    backend: nodeBackend(),
+    backend: backendFor(args),
     inputs,
     extra,
     target,

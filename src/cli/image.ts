@@ -10,12 +10,13 @@ import { checkPreprocess, type Preprocess } from "../explain/preprocess.js";
 import { encodePng, readImage } from "../io/image.js";
 import { loadModel } from "../io/model-file.js";
 import { writeNpyFiles } from "../io/npy.js";
-import { nodeBackend } from "../runtime/node.js";
 import { castFloat } from "../tensor/tensor.js";
+import { imageXraiSections } from "../viz/compare.js";
 import { reportPage } from "../viz/html.js";
 import type { AttributionSign } from "../viz/image.js";
 import { imageSections } from "../viz/image-report.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
+import { backendFor, DEVICE_OPTION } from "./device.js";
 import { progressReporter } from "./progress-line.js";
 
 /** The declaration of `pathlens image`. */
@@ -27,6 +28,7 @@ export const imageCommand: CommandSpec = {
     { name: "image", help: "PNG or JPEG file" },
   ],
   options: {
+    device: DEVICE_OPTION,
     preprocess: {
       type: "string",
       value: "FILE.json",
@@ -54,6 +56,7 @@ export const imageCommand: CommandSpec = {
     },
     seed: { type: "string", value: "S", help: "seed of the noise baseline" },
     report: { type: "boolean", help: "also write DIR/report.html" },
+    xrai: { type: "boolean", help: "with --report: also draw XRAI regions (segments ranked by attribution)" },
     json: { type: "boolean", help: "print the summary as JSON" },
     quiet: { type: "boolean", help: "no progress bar" },
     out: { type: "string", required: true, value: "DIR", help: "output folder" },
@@ -125,7 +128,7 @@ export async function runImage(args: ParsedArgs): Promise<string[]> {
   let e: Awaited<ReturnType<typeof explainImage>>;
   try {
     e = await explainImage(model, img, {
-      backend: nodeBackend(),
+      backend: backendFor(args),
       preprocess: pre,
       target: numbers(args.string("target"), "--target", 1)?.[0],
       baseline,
@@ -157,7 +160,10 @@ export async function runImage(args: ParsedArgs): Promise<string[]> {
     "summary.json": `${JSON.stringify(summary, null, 2)}\n`,
   };
   if (args.flag("report"))
-    files["report.html"] = reportPage("Image explanation", imageSections(args.positionals.image!, e));
+    files["report.html"] = reportPage("Image explanation", [
+      ...imageSections(args.positionals.image!, e),
+      ...(args.flag("xrai") ? imageXraiSections(e) : []),
+    ]);
   const written = await writeNpyFiles(args.string("out")!, files);
   if (args.flag("json")) return [JSON.stringify(summary)];
   return [

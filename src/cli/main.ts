@@ -18,6 +18,7 @@ import {
 import { batchCommand, runBatch } from "./batch.js";
 import { demoCommand, runDemo } from "./demo.js";
 import { eigCommand, runEig, runSignificance, significanceCommand } from "./eig.js";
+import { evaluateCommand, runEvaluate } from "./evaluate.js";
 import { explainCommand, runExplain } from "./explain.js";
 import { gradientCommand, runGradient } from "./gradient.js";
 import { imageCommand, runImage } from "./image.js";
@@ -42,6 +43,7 @@ const COMMANDS: Command[] = [
   { spec: demoCommand, run: runDemo },
   { spec: batchCommand, run: runBatch },
   { spec: workerCommand, run: runWorkerCommand },
+  { spec: evaluateCommand, run: runEvaluate },
 ];
 
 function version(): string {
