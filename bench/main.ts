@@ -359,6 +359,9 @@ async function main(): Promise<void> {
     };
     for (const l of (await mod.benchInteractions?.()) ?? []) say(`  ${l}`);
   }
+  say("\nDataset jobs (pathlens batch, BullMQ workers)");
+  const { benchJobs } = await import("./jobs.js");
+  for (const l of await benchJobs()) say(`  ${l}`);
   await finish();
 }
 

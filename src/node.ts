@@ -56,6 +56,23 @@ export { CsvError, type NumericTable, parseNumericCsv, readNumericCsv } from "./
 export { decodeImage, encodePng, ImageDecodeError, type RgbaImage, readImage } from "./io/image.js";
 export { loadModel, ModelFileError, saveModel, UnsafeExternalDataError } from "./io/model-file.js";
 export { readNpy, writeNpy, writeNpyFiles } from "./io/npy.js";
+export {
+  type DatasetJobResult,
+  type ExplainDatasetOptions,
+  explainDataset,
+  type JobProgress,
+} from "./jobs/engine.js";
+export {
+  DatasetError,
+  JobChangedError,
+  JobSettingsError,
+  JobStateError,
+  QueueError,
+  RowFailedError,
+} from "./jobs/errors.js";
+export { runWorker, type WorkerOptions } from "./jobs/lazy.js";
+export type { MethodSettings } from "./jobs/method.js";
+export type { JobSpec } from "./jobs/task.js";
 export { type NodeBackendOptions, nodeBackend } from "./runtime/node.js";
 export {
   formatPlacement,

@@ -20,7 +20,8 @@ import { INTERACTION_METHODS, type InteractionMethod, runInteractionMethod } fro
 import { PATH_EXPLAIN_METHODS, PATH_EXPLAIN_OPTIONS, runPathExplainIfAsked } from "./explain-paths.js";
 import { progressReporter } from "./progress-line.js";
 
-const NT_TYPES = ["smoothgrad", "smoothgrad_sq", "vargrad"];
+/** Noise tunnel types of `--noise-tunnel`. */
+export const NT_TYPES = ["smoothgrad", "smoothgrad_sq", "vargrad"];
 
 /** The declaration of `pathlens explain`. */
 export const explainCommand: CommandSpec = {
@@ -324,22 +325,27 @@ async function readPairs(
   return out;
 }
 
-function parseSteps(v: string | undefined): number | "auto" | undefined {
+/** Parses `--steps N|auto` (shared with `batch`, whose usage `spec` names). */
+export function parseSteps(
+  v: string | undefined,
+  spec: CommandSpec = explainCommand,
+): number | "auto" | undefined {
   if (v === undefined) return undefined;
   if (v === "auto") return "auto";
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1)
-    throw new UsageError(`--steps must be a positive integer or "auto", got "${v}"`, explainCommand);
+    throw new UsageError(`--steps must be a positive integer or "auto", got "${v}"`, spec);
   return n;
 }
 
-function parseMethod(v: string | undefined): QuadratureMethod | undefined {
+/** Parses `--method` as a quadrature rule of IG (shared with `batch`). */
+export function parseMethod(
+  v: string | undefined,
+  spec: CommandSpec = explainCommand,
+): QuadratureMethod | undefined {
   if (v === undefined) return undefined;
   if (!(QUADRATURE_METHODS as readonly string[]).includes(v)) {
-    throw new UsageError(
-      `--method must be one of ${QUADRATURE_METHODS.join(", ")}, got "${v}"`,
-      explainCommand,
-    );
+    throw new UsageError(`--method must be one of ${QUADRATURE_METHODS.join(", ")}, got "${v}"`, spec);
   }
   return v as QuadratureMethod;
 }
@@ -372,11 +378,17 @@ async function parseBaseline(v: string | undefined): Promise<Baseline | undefine
   return n;
 }
 
-function optionalNumber(v: string | undefined, flag: string, ok: (n: number) => boolean): number | undefined {
+/** Parses an optional numeric flag value that must pass `ok` (shared with `batch`). */
+export function optionalNumber(
+  v: string | undefined,
+  flag: string,
+  ok: (n: number) => boolean,
+  spec: CommandSpec = explainCommand,
+): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n) || !ok(n))
-    throw new UsageError(`${flag}: invalid value "${v}"`, explainCommand);
+    throw new UsageError(`${flag}: invalid value "${v}"`, spec);
   return n;
 }
 

@@ -15,6 +15,7 @@ import {
   programUsage,
   UsageError,
 } from "./args.js";
+import { batchCommand, runBatch } from "./batch.js";
 import { demoCommand, runDemo } from "./demo.js";
 import { eigCommand, runEig, runSignificance, significanceCommand } from "./eig.js";
 import { evaluateCommand, runEvaluate } from "./evaluate.js";
@@ -23,6 +24,7 @@ import { gradientCommand, runGradient } from "./gradient.js";
 import { imageCommand, runImage } from "./image.js";
 import { runTabular, tabularCommand } from "./tabular.js";
 import { runText, textCommand } from "./text.js";
+import { runWorkerCommand, workerCommand } from "./worker.js";
 
 /** A registered command: its declaration and what it does; returns lines for stdout. */
 interface Command {
@@ -39,6 +41,8 @@ const COMMANDS: Command[] = [
   { spec: imageCommand, run: runImage },
   { spec: tabularCommand, run: runTabular },
   { spec: demoCommand, run: runDemo },
+  { spec: batchCommand, run: runBatch },
+  { spec: workerCommand, run: runWorkerCommand },
   { spec: evaluateCommand, run: runEvaluate },
 ];
 
