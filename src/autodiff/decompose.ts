@@ -8,7 +8,7 @@
  * Emitted nodes may themselves be composite (FusedConv → Conv + an activation that is
  * decomposed again): the rewrite repeats until no decomposable node is left.
  */
-import { NameScope } from "../onnx/graph.js";
+import { NameScope, producerMap } from "../onnx/graph.js";
 import { cloneModel, describeNode, ModelStructureError, opsetOf } from "../onnx/model.js";
 import type { GraphProto, ModelProto, NodeProto } from "../onnx/types.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -28,11 +28,15 @@ export interface DecomposeContext {
   y(i: number): string;
   /** The value of input i when it is a constant (initializer or Constant output). */
   constant(i: number): Tensor | undefined;
+  /** The value of any tensor of the graph when it is a constant (e.g. a producer's scale). */
+  constantNamed(name: string): Tensor | undefined;
   /**
    * Facts (dtype, dims) of the original model's tensors from a shape probe, when the
    * decomposition declared `needsShapes`; undefined otherwise.
    */
   readonly shapes: ShapeInfo | undefined;
+  /** The node producing tensor `name` in the graph as it stands at this pass (undefined: a source). */
+  producer(name: string): NodeProto | undefined;
 }
 
 /** One composite op's rewrite into primitives. */
@@ -46,6 +50,11 @@ export interface Decomposition {
    * length to unroll; the caller then probes the model first.
    */
   readonly needsShapes?: boolean;
+  /**
+   * When given, only nodes for which it returns true are rewritten (e.g. a Cast is rewritten only
+   * when it reads a quantized op's integer result); others stay as they are.
+   */
+  applies?(ctx: DecomposeContext): boolean;
   /**
    * Emits nodes computing the outputs; returns one name per output of the node (undefined for an
    * optional output the node does not produce). Throws {@link ModelStructureError} with the
@@ -116,6 +125,7 @@ function rewritePass(graph: GraphProto, opset: number, shapes: ShapeInfo | undef
   const info: ShapeInfo = new Map(shapes ?? []);
   const b = new GraphBuilder(scope, opset, info, "dec");
   const constants = constantValues(graph);
+  const producers = producerMap(graph);
   const out: NodeProto[] = [];
   let changed = false;
   for (const node of graph.node) {
@@ -124,8 +134,6 @@ function rewritePass(graph: GraphProto, opset: number, shapes: ShapeInfo | undef
       out.push(node);
       continue;
     }
-    if (d.needsShapes && !shapes)
-      throw new ModelStructureError(`${describeNode(node)}: its decomposition needs probed shapes`);
     const start = b.nodes.length;
     const ctx: DecomposeContext = {
       node,
@@ -138,7 +146,15 @@ function rewritePass(graph: GraphProto, opset: number, shapes: ShapeInfo | undef
         return name ? constants(name) : undefined;
       },
       shapes,
+      constantNamed: (name) => (name ? constants(name) : undefined),
+      producer: (name) => producers.get(name),
     };
+    if (d.applies && !d.applies(ctx)) {
+      out.push(node);
+      continue;
+    }
+    if (d.needsShapes && !shapes)
+      throw new ModelStructureError(`${describeNode(node)}: its decomposition needs probed shapes`);
     const results = d.decompose(ctx);
     const emitted = b.nodes.slice(start);
     node.output.forEach((o, i) => {

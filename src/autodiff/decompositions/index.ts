@@ -3,5 +3,7 @@
  * (one file per family: recurrent, contrib, quantized, …).
  */
 import { registerDecompositions } from "../decompose.js";
+import { quantizedDecompositions } from "./quantized.js";
+import { quantizedOpDecompositions } from "./quantized-ops.js";
 
-registerDecompositions([]);
+registerDecompositions([...quantizedDecompositions, ...quantizedOpDecompositions]);

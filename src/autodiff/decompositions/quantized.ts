@@ -1,0 +1,339 @@
+/**
+ * Quantized graphs as their dequantized float computation.
+ *
+ * What pathlens differentiates is the *dequantized network*: weights are DequantizeLinear'd once
+ * (folded to float initializers), and every QuantizeLinear → DequantizeLinear pair on an
+ * activation becomes its float value clipped to the quantization range, without the rounding.
+ * So the forward keeps saturation (an activation outside the calibrated range is clipped as in
+ * the quantized model) but not the rounding (≤ scale/2 per activation), and the gradient is the
+ * clipped straight-through estimator: 1 inside the range, 0 where the quantizer saturates.
+ * Attributions are therefore those of the dequantized network, and their completeness holds for
+ * it exactly.
+ *
+ * Integer results of the ops rewritten here (QuantizeLinear outputs, MatMulInteger's int32, …)
+ * keep their integer form for any other reader, and carry their float value ("shadow") in the
+ * node's metadata (`pathlens.float_value`); consumers that are rewritten too (DequantizeLinear,
+ * MatMulInteger, QLinear ops, a Cast back to float) read that float value instead, so the
+ * gradient never crosses an integer tensor.
+ */
+import { attrInt, describeNode, ModelStructureError } from "../../onnx/model.js";
+import type { NodeProto } from "../../onnx/types.js";
+import { type DType, type Tensor, tensor } from "../../tensor/tensor.js";
+import type { GraphBuilder } from "../builder.js";
+import type { DecomposeContext, Decomposition } from "../decompose.js";
+
+/** Metadata key naming the float tensor whose (unrounded) value an integer output carries. */
+export const FLOAT_VALUE_KEY = "pathlens.float_value";
+
+/** Quantized element types pathlens reads, with their ranges. */
+const RANGES: Partial<Record<DType, [number, number]>> = {
+  uint8: [0, 255],
+  int8: [-128, 127],
+  int32: [-2147483648, 2147483647],
+};
+
+/** The quantization range of an integer dtype; a clear error for others. */
+export function rangeOf(dtype: DType, node: NodeProto): [number, number] {
+  const r = RANGES[dtype];
+  if (!r) throw new ModelStructureError(`${describeNode(node)}: quantized type ${dtype} is not supported`);
+  return r;
+}
+
+/** Marks the node that last emitted `integer` as carrying the float value `value`. */
+export function markFloatValue(b: GraphBuilder, integer: string, value: string): void {
+  const n = [...b.nodes].reverse().find((m) => m.output.includes(integer));
+  if (!n) throw new ModelStructureError(`internal: no emitted node produces ${integer}`);
+  n.metadataProps.push({ key: FLOAT_VALUE_KEY, value });
+}
+
+/** The producer of `name`, looking through Identity copies. */
+function realProducer(ctx: DecomposeContext, name: string): NodeProto | undefined {
+  let p = ctx.producer(name);
+  for (let k = 0; p && p.opType === "Identity" && (p.domain ?? "") === "" && k < 64; k++) {
+    const next = ctx.producer(p.input[0] ?? "");
+    if (!next) return p;
+    p = next;
+  }
+  return p;
+}
+
+function isQuantizeLinear(n: NodeProto | undefined): n is NodeProto {
+  return !!n && n.opType === "QuantizeLinear" && ["", "ai.onnx", "com.microsoft"].includes(n.domain ?? "");
+}
+
+/** A float32 tensor holding `t`'s values (integer or float). */
+export function asFloat32(t: Tensor): Tensor<"float32"> {
+  return tensor("float32", t.dims, Float32Array.from(t.data as ArrayLike<number | bigint>, Number));
+}
+
+/** Per-tensor (scalar or 1-element) or per-axis scale/zero point. */
+function isScalar(t: Tensor | undefined): boolean {
+  return !t || t.data.length === 1;
+}
+
+/** Reshapes a 1-D per-axis vector to broadcast along `axis` of a rank-`rank` tensor. */
+export function alongAxis(t: Tensor, axis: number, rank: number): Tensor {
+  if (t.data.length === 1 || t.dims.length === 0) return tensor(t.dtype, [], t.data);
+  const a = axis < 0 ? axis + rank : axis;
+  const dims = Array.from({ length: rank - a }, (_, i) => (i === 0 ? t.data.length : 1));
+  return tensor(t.dtype, dims, t.data);
+}
+
+/**
+ * Dequantizes a constant: (q − zero_point) · scale along `axis`, in float32 (block-wise
+ * quantization is refused by name).
+ */
+export function dequantizeConstant(
+  node: NodeProto,
+  q: Tensor,
+  scale: Tensor,
+  zp: Tensor | undefined,
+  axis: number,
+): Tensor<"float32"> {
+  if ((attrInt(node, "block_size") ?? 0) !== 0)
+    throw new ModelStructureError(
+      `${describeNode(node)}: block-wise quantization (block_size) is not supported`,
+    );
+  const rank = q.dims.length;
+  const a = axis < 0 ? axis + rank : axis;
+  const inner = q.dims.slice(a + 1).reduce((x, y) => x * y, 1);
+  const len = q.dims[a] ?? 1;
+  const out = new Float32Array(q.data.length);
+  const qd = q.data as ArrayLike<number | bigint>;
+  const sd = scale.data as ArrayLike<number>;
+  const zd = zp?.data as ArrayLike<number | bigint> | undefined;
+  const perAxis = !isScalar(scale) || !isScalar(zp);
+  for (let i = 0; i < out.length; i++) {
+    const c = perAxis ? Math.floor(i / inner) % len : 0;
+    const s = Number(sd[sd.length === 1 ? 0 : c]);
+    const z = zd ? Number(zd[zd.length === 1 ? 0 : c]) : 0;
+    out[i] = (Number(qd[i]) - z) * s;
+  }
+  return tensor("float32", q.dims, out);
+}
+
+/** Rank of a tensor from the probe, when the caller probed; a clear error otherwise. */
+function rankOf(ctx: DecomposeContext, name: string, why: string): number {
+  const info = ctx.shapes?.get(name);
+  if (!info)
+    throw new ModelStructureError(
+      `${describeNode(ctx.node)}: ${why} needs the rank of "${name}", which is unknown`,
+    );
+  return info.dims.length;
+}
+
+/**
+ * The float value (unrounded, in quantized units) of the integer tensor `name`: a constant's
+ * values, the float a rewritten op recorded, a QuantizeLinear's x/scale + zero_point clipped to
+ * its range, or (for a true integer input) a Cast.
+ */
+export function integerAsFloat(ctx: DecomposeContext, name: string): string {
+  const { b } = ctx;
+  const p = realProducer(ctx, name);
+  const shadow = p?.metadataProps.find((m) => m.key === FLOAT_VALUE_KEY)?.value;
+  if (shadow) return shadow;
+  if (isQuantizeLinear(p)) return quantizeUnits(ctx, p);
+  const c = ctx.constantNamed(name);
+  if (c) return b.constant(asFloat32(c), "qconst");
+  return b.op("Cast", [name], { to: 1 });
+}
+
+/** clip(x / scale + zero_point, qmin, qmax) for a QuantizeLinear node `q` (its float units). */
+function quantizeUnits(ctx: DecomposeContext, q: NodeProto): string {
+  const { b } = ctx;
+  const scale = ctx.constantNamed(q.input[1] ?? "");
+  const zp = ctx.constantNamed(q.input[2] ?? "");
+  if (!scale)
+    throw new ModelStructureError(`${describeNode(q)}: a scale computed at run time is not supported`);
+  if (q.input[2] && !zp)
+    throw new ModelStructureError(`${describeNode(q)}: a zero point computed at run time is not supported`);
+  const [lo, hi] = rangeOf(zp?.dtype ?? "uint8", q);
+  const perAxis = !isScalar(scale) || !isScalar(zp);
+  const rank = perAxis ? rankOf(ctx, q.input[0]!, "per-axis quantization of an activation") : 0;
+  const axis = attrInt(q, "axis", 1);
+  const s = b.constant(alongAxis(asFloat32(scale), axis, rank), "qscale");
+  let u = b.op("Div", [q.input[0]!, s]);
+  if (zp) u = b.op("Add", [u, b.constant(alongAxis(asFloat32(zp), axis, rank), "qzp")]);
+  return clamp(b, u, lo, hi);
+}
+
+/** min(max(x, lo), hi) with float32 scalar bounds (valid at every opset). */
+export function clamp(b: GraphBuilder, x: string, lo: number, hi: number): string {
+  const low = b.constant(tensor("float32", [], Float32Array.of(lo)), "qmin");
+  const high = b.constant(tensor("float32", [], Float32Array.of(hi)), "qmax");
+  return b.op("Min", [b.op("Max", [x, low]), high]);
+}
+
+/**
+ * Dequantizes input `x` with scale and zero point given as tensor names (any of them may be
+ * constants); per-axis along `axis`. Returns a float32 tensor name.
+ */
+export function dequantize(ctx: DecomposeContext, x: string, scale: string, zp: string, axis = 1): string {
+  const { b } = ctx;
+  const sc = ctx.constantNamed(scale);
+  const zc = ctx.constantNamed(zp);
+  const xc = ctx.constantNamed(x);
+  if (xc && sc && (zc || !zp))
+    return b.constant(dequantizeConstant(ctx.node, xc, sc, zc, axis), "dequantized");
+  const perAxis = (sc && !isScalar(sc)) || (zc && !isScalar(zc));
+  const rank = perAxis ? rankOf(ctx, x, "per-axis dequantization of an activation") : 0;
+  const units = integerAsFloat(ctx, x);
+  let centered = units;
+  if (zp) {
+    const z = zc ? b.constant(alongAxis(asFloat32(zc), axis, rank), "qzp") : integerAsFloat(ctx, zp);
+    centered = b.op("Sub", [units, z]);
+  }
+  const s = sc ? b.constant(alongAxis(asFloat32(sc), axis, rank), "qscale") : scale;
+  return b.op("Mul", [centered, s]);
+}
+
+/**
+ * Quantizes float `y` with scale/zero point tensor names (for a rewritten QLinear op's output):
+ * a real QuantizeLinear, so other readers get the integers the model computes; rewritten readers
+ * see it as a QuantizeLinear and take its unrounded units.
+ */
+export function requantize(ctx: DecomposeContext, y: string, scale: string, zp: string): string {
+  return ctx.b.op("QuantizeLinear", zp ? [y, scale, zp] : [y, scale]);
+}
+
+const dequantizeLinear: Decomposition = {
+  opTypes: ["DequantizeLinear"],
+  decompose: (ctx) => [dequantize(ctx, ctx.x(0), ctx.x(1), ctx.x(2), attrInt(ctx.node, "axis", 1))],
+};
+
+/**
+ * DynamicQuantizeLinear(x) → (y, y_scale, y_zero_point) with scale = (max(0, max x) − min(0,
+ * min x)) / 255 and zero point round(−min / scale) (as the ONNX definition). y carries x / scale +
+ * zero_point unrounded, so a MatMulInteger reading it computes x · W exactly (the scale cancels).
+ */
+const dynamicQuantizeLinear: Decomposition = {
+  opTypes: ["DynamicQuantizeLinear"],
+  decompose(ctx) {
+    const { b } = ctx;
+    const x = ctx.x(0);
+    const zero = b.constant(tensor("float32", [], Float32Array.of(0)), "zero");
+    const flat = b.op("Reshape", [x, b.int64s([-1])]);
+    const hi = b.op("Max", [b.reduce("ReduceMax", flat, [0], false), zero]);
+    const lo = b.op("Min", [b.reduce("ReduceMin", flat, [0], false), zero]);
+    const raw = b.op("Div", [b.op("Sub", [hi, lo]), b.constant(tensor("float32", [], Float32Array.of(255)))]);
+    // An all-zero x has scale 0 (onnxruntime's products are then 0 whatever the units): a tiny
+    // scale instead keeps x / scale finite, and is returned as y_scale so that x / s · s = x
+    // holds with the same s (the gradient at x = 0 stays W, not 0).
+    const scale = b.op("Max", [raw, b.constant(tensor("float32", [], Float32Array.of(1e-30)), "tiny")]);
+    const zpFloat = clamp(b, b.op("Round", [b.op("Neg", [b.op("Div", [lo, scale])])]), 0, 255);
+    const units = b.op("Add", [b.op("Div", [x, scale]), zpFloat]);
+    const y = b.op("Cast", [clamp(b, b.op("Round", [units]), 0, 255)], { to: 2 });
+    markFloatValue(b, y, units);
+    const zp = b.op("Cast", [zpFloat], { to: 2 });
+    markFloatValue(b, zp, zpFloat);
+    return [y, scale, zp];
+  },
+};
+
+/** Emits an integer result from its float value: Round + Cast to int32, marked. */
+export function int32Result(b: GraphBuilder, value: string): string {
+  const y = b.op("Cast", [b.op("Round", [value])], { to: 6 });
+  markFloatValue(b, y, value);
+  return y;
+}
+
+/** A − zero_point in float units (zero point absent: A). */
+function centered(ctx: DecomposeContext, i: number, zpIndex: number, shape?: (t: Tensor) => Tensor): string {
+  const { b } = ctx;
+  const x = ctx.x(i);
+  const zpName = ctx.x(zpIndex);
+  const xc = ctx.constant(i);
+  const zc = zpName ? ctx.constant(zpIndex) : undefined;
+  if (xc && (zc || !zpName)) {
+    const q = asFloat32(xc);
+    const z = zc ? asFloat32(shape ? shape(zc) : zc) : undefined;
+    return b.constant(z ? subtractBroadcast(q, z) : q, "qcentered");
+  }
+  const u = integerAsFloat(ctx, x);
+  if (!zpName) return u;
+  const z = zc ? b.constant(asFloat32(shape ? shape(zc) : zc), "qzp") : integerAsFloat(ctx, zpName);
+  return b.op("Sub", [u, z]);
+}
+
+/** a − b for constants where b broadcasts against a (numpy rules, trailing alignment). */
+function subtractBroadcast(a: Tensor<"float32">, z: Tensor<"float32">): Tensor<"float32"> {
+  const out = new Float32Array(a.data.length);
+  const rank = a.dims.length;
+  const zd = [...Array(rank - z.dims.length).fill(1), ...z.dims] as number[];
+  const strides = zd.map((_, k) => zd.slice(k + 1).reduce((x, y) => x * y, 1));
+  for (let i = 0; i < out.length; i++) {
+    let rem = i;
+    let zi = 0;
+    for (let k = rank - 1; k >= 0; k--) {
+      const d = a.dims[k]!;
+      const idx = rem % d;
+      rem = Math.floor(rem / d);
+      if (zd[k] !== 1) zi += idx * strides[k]!;
+    }
+    out[i] = a.data[i]! - z.data[zi]!;
+  }
+  return tensor("float32", a.dims, out);
+}
+
+/** MatMulInteger(A, B, a_zero_point, b_zero_point) → int32, as a float MatMul. */
+const matMulInteger: Decomposition = {
+  opTypes: ["MatMulInteger"],
+  decompose(ctx) {
+    const product = ctx.b.op("MatMul", [centered(ctx, 0, 2), centered(ctx, 1, 3)]);
+    return [int32Result(ctx.b, product)];
+  },
+};
+
+/** ConvInteger(x, w, x_zero_point, w_zero_point) → int32, as a float Conv (w zero point per output channel). */
+const convInteger: Decomposition = {
+  opTypes: ["ConvInteger"],
+  decompose(ctx) {
+    const w = ctx.constant(1);
+    const rank = w?.dims.length ?? 4;
+    const perChannel = (z: Tensor) => alongAxis(z, 0, rank);
+    const inputs = [centered(ctx, 0, 2), centered(ctx, 1, 3, perChannel)];
+    const conv = opWithAttrs(ctx.b, "Conv", inputs, ctx.node, CONV_ATTRS);
+    return [int32Result(ctx.b, conv)];
+  },
+};
+
+/** Emits `opType` with the attributes `names` copied from `source` (Conv, pool attributes). */
+export function opWithAttrs(
+  b: GraphBuilder,
+  opType: string,
+  inputs: string[],
+  source: NodeProto,
+  names: readonly string[],
+): string {
+  const y = b.op(opType, inputs);
+  const n = b.nodes[b.nodes.length - 1]!;
+  n.attribute = source.attribute.filter((a) => names.includes(a.name ?? ""));
+  return y;
+}
+
+/** Attributes of ONNX Conv. */
+export const CONV_ATTRS = ["auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"] as const;
+
+/** A Cast to float of a rewritten op's integer result reads its float value. */
+const castOfQuantized: Decomposition = {
+  opTypes: ["Cast"],
+  applies: (ctx) => {
+    const p = realProducer(ctx, ctx.x(0));
+    return !!p?.metadataProps.some((m) => m.key === FLOAT_VALUE_KEY) || isQuantizeLinear(p);
+  },
+  decompose(ctx) {
+    const to = attrInt(ctx.node, "to") ?? 1;
+    const value = integerAsFloat(ctx, ctx.x(0));
+    return [to === 1 ? value : ctx.b.op("Cast", [value], { to })];
+  },
+};
+
+/** The quantized family: QDQ pairs, dequantized constants, dynamic quantization. */
+export const quantizedDecompositions: Decomposition[] = [
+  dequantizeLinear,
+  { ...dequantizeLinear, domain: "com.microsoft" },
+  dynamicQuantizeLinear,
+  matMulInteger,
+  convInteger,
+  castOfQuantized,
+];
