@@ -8,9 +8,9 @@ import { nodeBackend } from "../../runtime/node.js";
 import { probeShapes } from "../../runtime/probe.js";
 import { Random } from "../../tensor/random.js";
 import { float32, type Tensor, tensor } from "../../tensor/tensor.js";
-import { decomposeModel } from "../decompose.js";
 import { gradientModel } from "../gradient.js";
 import { IntegerPathError } from "../integer-path.js";
+import { modelNotes } from "../model-notes.js";
 
 const backend = nodeBackend();
 const rng = new Random(11);
@@ -177,6 +177,10 @@ test("QDQ MLP: forward is the dequantized network, gradient its straight-through
   assert.ok(scale > 0.01, "the gradient is not zero");
   assert.ok(maxAbsDiff(grad.data as Float32Array, gRef) < 1e-5 * scale + 1e-7, "gradient = straight-through");
 
+  assert.match(
+    modelNotes(model).join(" "),
+    /quantized \(DequantizeLinear, QuantizeLinear\).*dequantized network/,
+  );
   // and the quantized model itself (onnxruntime) differs from the dequantized one only by rounding
   const q = await runOrt(model, { x });
   assert.ok(maxAbsDiff(q.y!.data as Float32Array, yRef) < (hs / 2) * h * 0.7 * 1.01);
