@@ -77,7 +77,7 @@ test("FusedConv: every fused activation, bias and the residual input Z", async (
     ["Relu", []],
     ["LeakyRelu", [0.2]],
     ["Clip", [-0.5, 0.7]],
-    ["HardSigmoid", [0.3, 0.4]],
+    ["HardSigmoid", [0.25, 0.45]],
     ["Sigmoid", []],
     ["Tanh", []],
   ];
