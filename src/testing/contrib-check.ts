@@ -72,7 +72,8 @@ export async function checkDecomposition(
     const c = ours[o]!.data as ArrayLike<number>;
     let scale = 1;
     for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(Number(a[i])));
-    for (let i = 0; i < a.length; i++) forward = Math.max(forward, Math.abs(Number(a[i]) - Number(c[i])) / scale);
+    for (let i = 0; i < a.length; i++)
+      forward = Math.max(forward, Math.abs(Number(a[i]) - Number(c[i])) / scale);
   }
   const out = options.output ?? outputs[0]!;
   const seedData = Float32Array.from(ref[out]!.data as ArrayLike<number>, () => rng.normal());
@@ -128,7 +129,11 @@ export async function checkDecomposition(
       const kink = (k: number) => far(fd[k]!, half[k]!, k, 2e-2) || far(sides[k]![0], sides[k]![1], k, 0.1);
       const kinks = idx.filter((_, k) => kink(k)).length;
       if (process.env.CHECK_DEBUG)
-        idx.forEach((i, k) => console.log(`DBG ${w}[${i}] fd ${fd[k]} half ${half[k]} sides ${sides[k]} analytic ${g.gradients[w]!.data[i]}`));
+        idx.forEach((i, k) =>
+          console.log(
+            `DBG ${w}[${i}] fd ${fd[k]} half ${half[k]} sides ${sides[k]} analytic ${g.gradients[w]!.data[i]}`,
+          ),
+        );
       if (kinks > idx.length / 4) {
         gradient = Number.POSITIVE_INFINITY;
         message = `${kinks} of ${idx.length} finite differences wrt ${w} straddle kinks`;

@@ -263,10 +263,7 @@ const rotaryEmbedding: Decomposition = {
     const positions =
       posDims.length === 2
         ? ctx.x(1)
-        : b.unsqueeze(
-            b.op("Add", [arange(b, lengthOf(b, x, 1)), ctx.x(1)]),
-            [0],
-          );
+        : b.unsqueeze(b.op("Add", [arange(b, lengthOf(b, x, 1)), ctx.x(1)]), [0]);
     // [B or 1, S, 1, rot/2]
     const cos = b.unsqueeze(b.op("Gather", [ctx.x(2), positions], { axis: 0 }), [2]);
     const sin = b.unsqueeze(b.op("Gather", [ctx.x(3), positions], { axis: 0 }), [2]);

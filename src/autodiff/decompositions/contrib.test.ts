@@ -50,7 +50,9 @@ async function check(c: OpCase) {
   const present = Object.entries(c.inputs).filter(([, v]) => v) as [string, Tensor][];
   const model = makeModel({
     opset: c.opset ?? 17,
-    inputs: present.filter(([k]) => c.feeds.includes(k)).map(([k, v]) => ({ name: k, dtype: v.dtype, dims: [...v.dims] })),
+    inputs: present
+      .filter(([k]) => c.feeds.includes(k))
+      .map(([k, v]) => ({ name: k, dtype: v.dtype, dims: [...v.dims] })),
     outputs: c.outputs,
     nodes: [node],
     initializers: Object.fromEntries(present.filter(([k]) => !c.feeds.includes(k))),
@@ -86,7 +88,12 @@ test("FusedConv: every fused activation, bias and the residual input Z", async (
     if (params.length) attrs.activation_params = params;
     await check({
       op: "FusedConv",
-      inputs: { x: randn([1, 2, 5, 6]), w: randn([3, 2, 3, 3], 0.3), b: randn([3], 0.1), z: randn([1, 3, 5, 3], 0.3) },
+      inputs: {
+        x: randn([1, 2, 5, 6]),
+        w: randn([3, 2, 3, 3], 0.3),
+        b: randn([3], 0.1),
+        z: randn([1, 3, 5, 3], 0.3),
+      },
       feeds: ["x", "z"],
       outputs: [out("y", [1, 3, 5, 3])],
       attrs,
@@ -139,7 +146,12 @@ test("FastGelu, BiasGelu, QuickGelu, BiasAdd", async () => {
     feeds: ["x"],
     outputs: [out("y", [2, 6])],
   });
-  await check({ op: "QuickGelu", inputs: { x: randn([2, 6], 2) }, feeds: ["x"], outputs: [out("y", [2, 6])] });
+  await check({
+    op: "QuickGelu",
+    inputs: { x: randn([2, 6], 2) },
+    feeds: ["x"],
+    outputs: [out("y", [2, 6])],
+  });
   await check({
     op: "QuickGelu",
     inputs: { x: randn([2, 6], 2) },
@@ -172,7 +184,12 @@ test("SkipLayerNormalization / SkipSimplifiedLayerNormalization: optional beta a
   });
   await check({
     op: "SkipSimplifiedLayerNormalization",
-    inputs: { x: randn([2, 3, 8], 1e-3), skip: randn([2, 3, 8], 1e-3), gamma: randn([8]), bias: randn([8], 1e-3) },
+    inputs: {
+      x: randn([2, 3, 8], 1e-3),
+      skip: randn([2, 3, 8], 1e-3),
+      gamma: randn([8]),
+      bias: randn([8], 1e-3),
+    },
     feeds: ["x"],
     outputs: [out("y", [2, 3, 8])],
     eps: 1e-6,
