@@ -126,6 +126,75 @@ class SmallCnn(nn.Module):
         return self.fc2(F.leaky_relu(self.fc1(h), 0.1))
 
 
+class QdqCnn(nn.Module):
+    """Eager-mode static quantization (fbgemm: per-channel int8 weights, uint8 activations)."""
+
+    def __init__(self):
+        super().__init__()
+        import torch.ao.quantization as tq
+
+        self.q = tq.QuantStub()
+        self.c1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.c2 = nn.Conv2d(4, 4, 3)
+        self.fc = nn.Linear(64, 3)
+        self.dq = tq.DeQuantStub()
+
+    def forward(self, x):
+        x = self.relu(self.c1(self.q(x)))
+        return self.dq(self.fc(self.c2(x).flatten(1)))
+
+
+def quantized_cnn():
+    """The QDQ export and its dequantized network in float64: weights dequantized, every
+    quantized activation clipped to its range [(0 − zp)·s, (255 − zp)·s], no rounding."""
+    import torch.ao.quantization as tq
+
+    m = QdqCnn().eval()
+    m.qconfig = tq.get_default_qconfig("fbgemm")
+    tq.prepare(m, inplace=True)
+    for _ in range(8):
+        m(torch.randn(4, 3, 6, 6))
+    tq.convert(m, inplace=True)
+    path = os.path.join(OUT, "qdq_cnn.onnx")
+    x = torch.randn(2, 3, 6, 6) * 0.8
+    torch.onnx.export(m, x, path, opset_version=13, input_names=["x"], output_names=["y"])
+
+    def clip(t, mod):
+        s, z = float(mod.scale), int(mod.zero_point)
+        return t.clamp((0 - z) * s, (255 - z) * s)
+
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(path).graph
+    consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"}
+
+    def deq(mod, prefix):
+        # the export stores the bias as int32 at scale in_scale · w_scale (per channel), rounded
+        # by the exporter: that bias (read back from the file) is the model's own
+        node = next(n for n in graph.node if n.name == f"/{prefix}/DequantizeLinear_2")
+        q, scale = consts[node.input[0]].astype(np.float64), consts[node.input[1]].astype(np.float64)
+        return mod.weight().dequantize().double(), torch.from_numpy(q * scale)
+
+    w1, b1 = deq(m.c1, "c1")
+    w2, b2 = deq(m.c2, "c2")
+    w3, b3 = deq(m.fc, "fc")
+    xin = x.double().clone().requires_grad_(True)
+    h = clip(xin, m.q)
+    h = clip(F.conv2d(h, w1, b1, padding=1), m.c1)
+    h = F.relu(h)
+    h = clip(F.conv2d(h, w2, b2), m.c2)
+    y = clip(F.linear(h.flatten(1), w3, b3), m.fc)
+    seed = torch.randn(y.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    (grad,) = torch.autograd.grad((y * seed).sum(), xin)
+    save("qdq_cnn.input", x.numpy())
+    save("qdq_cnn.seed", seed.numpy().astype(np.float32))
+    save("qdq_cnn.output", y.detach().numpy())
+    save("qdq_cnn.grad", grad.numpy())
+    print("wrote", path, os.path.getsize(path), "bytes")
+
+
 def save(name, arr):
     np.save(os.path.join(OUT, f"{name}.npy"), np.ascontiguousarray(arr))
 
@@ -193,6 +262,8 @@ def main():
     cnn = SmallCnn()
     img = torch.randn(2, 3, 12, 12)
     export("cnn", cnn, [img], ["x"], 0, opset=13)
+
+    quantized_cnn()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ const QUANTIZED = new Set([
   "QLinearConcat",
   "MatMulIntegerToFloat",
   "DynamicQuantizeMatMul",
+  "QGemm",
 ]);
 
 /** The quantized op types of the model's main graph, sorted (empty for a float model). */

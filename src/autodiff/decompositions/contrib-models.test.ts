@@ -131,3 +131,31 @@ test("BERT from token ids optimized by onnxruntime: rewritten forward = torch", 
   console.log(`bert_ids fused ${[...ops].sort().join(", ")}: output rel L2 ${out.toExponential(2)}`);
   assert.ok(out <= 1e-5, `output rel L2 ${out}`);
 });
+
+test("QDQ CNN (torch eager static quantization) as exported and as onnxruntime fuses it (QLinearConv …): gradient = the dequantized network's, torch float64", async () => {
+  const original = new Uint8Array(await readFile(join(DIR, "qdq_cnn.onnx")));
+  const x = await readNpy(join(DIR, "qdq_cnn.input.npy"));
+  const seed = await readNpy(join(DIR, "qdq_cnn.seed.npy"));
+  const yRef = (await readNpy(join(DIR, "qdq_cnn.output.npy"))).data as Float64Array;
+  const gRef = (await readNpy(join(DIR, "qdq_cnn.grad.npy"))).data as Float64Array;
+  for (const [label, bytes] of [
+    ["exported", original],
+    ["optimized", await onnxruntimeOptimized(original, "extended")],
+  ] as const) {
+    const model = decodeModel(bytes);
+    const ops = [...new Set(model.graph!.node.map((n) => n.opType!))].sort();
+    const s = await GradientSession.create(nodeBackend(), model, { x }, { wrt: ["x"] });
+    try {
+      const r = await s.run({ x }, { y: seed });
+      const out = relL2(r.outputs.y!.data as Float32Array, yRef);
+      const grad = relL2(r.gradients.x!.data as Float32Array, gRef);
+      console.log(
+        `qdq_cnn ${label} (${ops.join(", ")}): output rel L2 ${out.toExponential(2)}, gradient rel L2 ${grad.toExponential(2)}`,
+      );
+      assert.ok(out <= 1e-5, `${label}: output rel L2 ${out}`);
+      assert.ok(grad <= 1e-4, `${label}: gradient rel L2 ${grad}`);
+    } finally {
+      await s.dispose();
+    }
+  }
+});

@@ -10,7 +10,6 @@ import { encodeModel } from "../../onnx/codec.js";
 import { makeModel, type NodeSpec } from "../../onnx/make.js";
 import type { AttrValue } from "../../onnx/model.js";
 import { nodeBackend } from "../../runtime/node.js";
-import { probeShapes } from "../../runtime/probe.js";
 import { Random } from "../../tensor/random.js";
 import { float32, type Tensor, tensor } from "../../tensor/tensor.js";
 import { gradcheck } from "../../testing/gradcheck.js";
@@ -90,8 +89,6 @@ async function check(c: Case) {
   }
   assert.ok(inside > ort.length / 2, `${c.name}: most outputs inside the output range`);
   assert.ok(worst <= ys / 2 + 1e-5, `${c.name}: |onnxruntime − rewritten| = ${worst} > y_scale/2`);
-  const shapes = await probeShapes(backend, rewritten, feeds);
-  assert.ok(shapes.size > 0);
   const r = await gradcheck(rewritten, feeds, { wrt: Object.keys(feeds), eps: 1e-3, rtol: 2e-2 });
   assert.ok(r.worst <= 1, `${c.name}: ${r.message}`);
 }

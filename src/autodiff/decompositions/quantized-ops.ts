@@ -168,6 +168,30 @@ const dynamicQuantizeMatMul: Decomposition = {
   },
 };
 
+/**
+ * QGemm(A, a_scale, a_zp, B, b_scale, b_zp, C, y_scale, y_zp): alpha · (A·B + C·a_scale·b_scale)
+ * with B per column (the int32 C carries scale alpha·a_scale·b_scale); float output without
+ * y_scale, quantized with it.
+ */
+const qgemm: Decomposition = {
+  opTypes: ["QGemm"],
+  domain: MS,
+  decompose(ctx) {
+    const { b, node } = ctx;
+    const transB = attrInt(node, "transB", 0) === 1;
+    const a = dq(ctx, 0);
+    const bm = dq(ctx, 3, transB ? 0 : 1);
+    let y = b.op("Gemm", [a, bm], { transA: attrInt(node, "transA", 0), transB: transB ? 1 : 0 });
+    if (ctx.x(6)) {
+      const scale = b.op("Mul", [ctx.x(1), ctx.x(4)]);
+      y = b.op("Add", [y, b.op("Mul", [b.op("Cast", [ctx.x(6)], { to: 1 }), scale])]);
+    }
+    const alpha = attrFloat(node, "alpha", 1);
+    if (alpha !== 1) y = b.op("Mul", [y, b.constant(tensor("float32", [], Float32Array.of(alpha)), "alpha")]);
+    return [ctx.x(7) ? requantize(ctx, y, ctx.x(7), ctx.x(8)) : y];
+  },
+};
+
 /** The op and its com.microsoft copy (onnxruntime defines both). */
 function alsoContrib(d: Decomposition): Decomposition[] {
   return [d, { ...d, domain: MS }];
@@ -186,4 +210,5 @@ export const quantizedOpDecompositions: Decomposition[] = [
   qlinearConcat,
   matMulIntegerToFloat,
   dynamicQuantizeMatMul,
+  qgemm,
 ];

@@ -221,12 +221,15 @@ test("dynamic quantization (DynamicQuantizeLinear → MatMulInteger → Cast →
         yRef[r * m + c]! += x.data[r * k + i]! * W(i, c);
         gRef[r * k + i]! += seed.data[r * m + c]! * W(i, c);
       }
-  assert.ok(maxAbsDiff(output.data as Float32Array, yRef) < 1e-5);
-  assert.ok(maxAbsDiff(grad.data as Float32Array, gRef) < 1e-5);
+  const dy = maxAbsDiff(output.data as Float32Array, yRef);
+  const dg = maxAbsDiff(grad.data as Float32Array, gRef);
+  assert.ok(dy < 1e-5, `forward differs from x · W by ${dy}`);
+  assert.ok(dg < 1e-5, `gradient differs from seed · Wᵀ by ${dg}`);
   // at x = 0 (a zero baseline) the gradient is still Wᵀ · seed, not 0 or NaN
   const zero = float32([n, k]);
   const g0 = await gradient(model, { x: zero }, "x", seed);
-  assert.ok(maxAbsDiff(g0.grad.data as Float32Array, gRef) < 1e-5);
+  const d0 = maxAbsDiff(g0.grad.data as Float32Array, gRef);
+  assert.ok(d0 < 1e-5, `gradient at x = 0 differs from seed · Wᵀ by ${d0}`);
   // onnxruntime's integer result differs from x · W by the input's rounding only
   const q = await runOrt(model, { x });
   const xv = Array.from(x.data);

@@ -16,7 +16,7 @@
  * MatMulInteger, QLinear ops, a Cast back to float) read that float value instead, so the
  * gradient never crosses an integer tensor.
  */
-import { attrInt, describeNode, ModelStructureError } from "../../onnx/model.js";
+import { attrInt, describeNode, ModelStructureError, tensorFromProto } from "../../onnx/model.js";
 import type { NodeProto } from "../../onnx/types.js";
 import { type DType, type Tensor, tensor } from "../../tensor/tensor.js";
 import type { GraphBuilder } from "../builder.js";
@@ -46,15 +46,76 @@ export function markFloatValue(b: GraphBuilder, integer: string, value: string):
   n.metadataProps.push({ key: FLOAT_VALUE_KEY, value });
 }
 
-/** The producer of `name`, looking through Identity copies. */
-function realProducer(ctx: DecomposeContext, name: string): NodeProto | undefined {
+/** Integer element types a Cast between quantized values may name (ONNX codes → dtype). */
+const INTEGER_CODES: Record<number, DType> = { 2: "uint8", 3: "int8", 6: "int32" };
+
+/**
+ * The producer of `name`, looking through Identity copies and through Casts to an integer type
+ * (torch's QDQ export casts QuantizeLinear's uint8 output to uint8); `castTo` lists those types.
+ */
+function realProducer(ctx: DecomposeContext, name: string, castTo: DType[] = []): NodeProto | undefined {
   let p = ctx.producer(name);
-  for (let k = 0; p && p.opType === "Identity" && (p.domain ?? "") === "" && k < 64; k++) {
+  for (let k = 0; p && k < 64; k++) {
+    const cast = p.opType === "Cast" ? INTEGER_CODES[attrInt(p, "to") ?? -1] : undefined;
+    if ((p.domain ?? "") !== "" || (p.opType !== "Identity" && !cast)) return p;
+    if (p.metadataProps.some((m) => m.key === FLOAT_VALUE_KEY)) return p;
+    if (cast) castTo.push(cast);
     const next = ctx.producer(p.input[0] ?? "");
     if (!next) return p;
     p = next;
   }
   return p;
+}
+
+/**
+ * The value of `name` when it is a constant or computed from constants by ConstantOfShape and
+ * Cast (torch's QDQ export builds bias zero points that way).
+ */
+export function foldedConstant(ctx: DecomposeContext, name: string): Tensor | undefined {
+  if (!name) return undefined;
+  const c = ctx.constantNamed(name);
+  if (c) return c;
+  const p = ctx.producer(name);
+  if (!p || (p.domain ?? "") !== "") return undefined;
+  if (p.opType === "Cast") {
+    const src = foldedConstant(ctx, p.input[0] ?? "");
+    const to = INTEGER_CODES[attrInt(p, "to") ?? -1] ?? (attrInt(p, "to") === 1 ? "float32" : undefined);
+    if (!src || !to) return undefined;
+    return castConstant(src, to);
+  }
+  if (p.opType === "ConstantOfShape") {
+    const shape = foldedConstant(ctx, p.input[0] ?? "");
+    if (!shape) return undefined;
+    const dims = Array.from(shape.data as ArrayLike<number | bigint>, Number);
+    const valueAttr = p.attribute.find((a) => a.name === "value")?.t;
+    const value = valueAttr ? tensorFromProto(valueAttr) : tensor("float32", [1], Float32Array.of(0));
+    const n = dims.reduce((a, b) => a * b, 1);
+    const v = Number(value.data[0] ?? 0);
+    return castConstant(tensor("float32", dims, new Float32Array(n).fill(v)), value.dtype);
+  }
+  return undefined;
+}
+
+function castConstant(t: Tensor, to: DType): Tensor | undefined {
+  const values = Array.from(t.data as ArrayLike<number | bigint>, Number);
+  switch (to) {
+    case "float32":
+      return tensor("float32", t.dims, Float32Array.from(values));
+    case "int32":
+      return tensor("int32", t.dims, Int32Array.from(values));
+    case "int8":
+      return tensor("int8", t.dims, Int8Array.from(values));
+    case "uint8":
+      return tensor("uint8", t.dims, Uint8Array.from(values));
+    case "int64":
+      return tensor(
+        "int64",
+        t.dims,
+        BigInt64Array.from(values, (v) => BigInt(v)),
+      );
+    default:
+      return undefined;
+  }
 }
 
 function isQuantizeLinear(n: NodeProto | undefined): n is NodeProto {
@@ -129,13 +190,57 @@ function rankOf(ctx: DecomposeContext, name: string, why: string): number {
  */
 export function integerAsFloat(ctx: DecomposeContext, name: string): string {
   const { b } = ctx;
-  const p = realProducer(ctx, name);
+  const casts: DType[] = [];
+  const p = realProducer(ctx, name, casts);
   const shadow = p?.metadataProps.find((m) => m.key === FLOAT_VALUE_KEY)?.value;
-  if (shadow) return shadow;
-  if (isQuantizeLinear(p)) return quantizeUnits(ctx, p);
-  const c = ctx.constantNamed(name);
+  if (shadow && casts.length === 0) return shadow;
+  if (isQuantizeLinear(p)) {
+    const type = ctx.constantNamed(p.input[2] ?? "")?.dtype ?? "uint8";
+    // a Cast that changes the integer type would wrap values: not the pair's float value
+    if (casts.every((c) => c === type)) return quantizeUnits(ctx, p);
+  }
+  const c = foldedConstant(ctx, name);
   if (c) return b.constant(asFloat32(c), "qconst");
+  if (
+    p &&
+    casts.length === 0 &&
+    (p.domain ?? "") === "" &&
+    LAYOUT_OPS[p.opType ?? ""] &&
+    p.output[0] === name
+  )
+    return mirrorLayoutOp(ctx, p);
   return b.op("Cast", [name], { to: 1 });
+}
+
+/**
+ * Ops that move quantized values without changing them (onnxruntime's optimizer leaves them on
+ * the uint8 path between QLinear ops), with the inputs that carry values (others are shapes,
+ * indices, axes).
+ */
+const LAYOUT_OPS: Record<string, "first" | "all"> = {
+  Flatten: "first",
+  Reshape: "first",
+  Transpose: "first",
+  Squeeze: "first",
+  Unsqueeze: "first",
+  Slice: "first",
+  Expand: "first",
+  Tile: "first",
+  Gather: "first",
+  MaxPool: "first",
+  DepthToSpace: "first",
+  SpaceToDepth: "first",
+  Concat: "all",
+};
+
+/** The same layout op applied to the float values of its quantized inputs. */
+function mirrorLayoutOp(ctx: DecomposeContext, p: NodeProto): string {
+  const all = LAYOUT_OPS[p.opType ?? ""] === "all";
+  const inputs = p.input.map((x, i) => (x && (all || i === 0) ? integerAsFloat(ctx, x) : x));
+  const y = ctx.b.op(p.opType!, inputs);
+  const n = ctx.b.nodes[ctx.b.nodes.length - 1]!;
+  n.attribute = p.attribute.map((a) => ({ ...a }));
+  return y;
 }
 
 /** clip(x / scale + zero_point, qmin, qmax) for a QuantizeLinear node `q` (its float units). */
@@ -170,9 +275,9 @@ export function clamp(b: GraphBuilder, x: string, lo: number, hi: number): strin
  */
 export function dequantize(ctx: DecomposeContext, x: string, scale: string, zp: string, axis = 1): string {
   const { b } = ctx;
-  const sc = ctx.constantNamed(scale);
-  const zc = ctx.constantNamed(zp);
-  const xc = ctx.constantNamed(x);
+  const sc = foldedConstant(ctx, scale);
+  const zc = foldedConstant(ctx, zp);
+  const xc = foldedConstant(ctx, x);
   if (xc && sc && (zc || !zp))
     return b.constant(dequantizeConstant(ctx.node, xc, sc, zc, axis), "dequantized");
   const perAxis = (sc && !isScalar(sc)) || (zc && !isScalar(zc));
@@ -318,6 +423,8 @@ export const CONV_ATTRS = ["auto_pad", "dilations", "group", "kernel_shape", "pa
 const castOfQuantized: Decomposition = {
   opTypes: ["Cast"],
   applies: (ctx) => {
+    // only Casts to a float type; integer-to-integer Casts are looked through by the readers
+    if (![1, 10, 11, 16].includes(attrInt(ctx.node, "to") ?? -1)) return false;
     const p = realProducer(ctx, ctx.x(0));
     return !!p?.metadataProps.some((m) => m.key === FLOAT_VALUE_KEY) || isQuantizeLinear(p);
   },
