@@ -195,6 +195,59 @@ def quantized_cnn():
     print("wrote", path, os.path.getsize(path), "bytes")
 
 
+class HalfCnn(nn.Module):
+    """Conv / ReLU / SiLU / pooling / Linear / Softmax: no float constants but the weights, so
+    its float16 file holds exactly the half-rounded network the float64 reference computes."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.c2 = nn.Conv2d(6, 6, 3, padding=1)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        h = F.relu(self.c1(x))
+        h = self.c2(h)
+        h = h * torch.sigmoid(h)
+        return F.softmax(self.fc(F.adaptive_avg_pool2d(h, 1).flatten(1)), dim=-1)
+
+
+def float16_cnn():
+    """half_cnn.onnx: float32 export of HalfCnn with weights w; half_cnn_fp16.onnx: the same graph
+    with every float tensor float16 (weights rounded). References: torch float64 gradients of
+    the float32 weights (.grad) and of the half-rounded weights (.grad16)."""
+    import onnx
+    from onnx import TensorProto, numpy_helper
+
+    m = HalfCnn().eval()
+    x = torch.randn(2, 3, 8, 8)
+    export("half_cnn", m, [x], ["x"], 0, opset=13)
+    rounded = HalfCnn().eval()
+    rounded.load_state_dict({k: v.half().double() for k, v in m.state_dict().items()})
+    rounded.double()
+    xin = x.half().double().clone().requires_grad_(True)
+    y = rounded(xin)
+    seed = torch.from_numpy(np.load(os.path.join(OUT, "half_cnn.seed.npy")).astype(np.float64))
+    (grad,) = torch.autograd.grad((y * seed).sum(), xin)
+    save("half_cnn.output16", y.detach().numpy())
+    save("half_cnn.grad16", grad.numpy())
+
+    model = onnx.load(os.path.join(OUT, "half_cnn.onnx"))
+    g = model.graph
+    for i, t in enumerate(g.initializer):
+        if t.data_type == TensorProto.FLOAT:
+            half = numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name)
+            g.initializer[i].CopyFrom(half)
+    for v in list(g.input) + list(g.output):
+        if v.type.tensor_type.elem_type == TensorProto.FLOAT:
+            v.type.tensor_type.elem_type = TensorProto.FLOAT16
+    del g.value_info[:]
+    assert not any(n.op_type == "Constant" for n in g.node), "float constants would be rounded too"
+    path = os.path.join(OUT, "half_cnn_fp16.onnx")
+    onnx.save(model, path)
+    print("wrote", path, os.path.getsize(path), "bytes")
+
+
 def save(name, arr):
     np.save(os.path.join(OUT, f"{name}.npy"), np.ascontiguousarray(arr))
 
@@ -264,6 +317,7 @@ def main():
     export("cnn", cnn, [img], ["x"], 0, opset=13)
 
     quantized_cnn()
+    float16_cnn()
 
 
 if __name__ == "__main__":
