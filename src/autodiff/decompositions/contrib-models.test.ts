@@ -159,3 +159,32 @@ test("QDQ CNN (torch eager static quantization) as exported and as onnxruntime f
     }
   }
 });
+
+test("Hugging Face tiny BERT as onnxruntime's optimizer writes it (BiasGelu, FusedGemm, FusedMatMul, SkipLayerNormalization): gradient and HVP = torch float64", async () => {
+  const fixtures = join(DIR, "..");
+  const original = new Uint8Array(await readFile(join(fixtures, "models/tiny_bert_emb2logits.onnx")));
+  const optimized = decodeModel(await onnxruntimeOptimized(original, "extended"));
+  const ops = [
+    ...new Set(optimized.graph!.node.filter((n) => n.domain === "com.microsoft").map((n) => n.opType!)),
+  ].sort();
+  assert.ok(ops.includes("SkipLayerNormalization"), `fused: ${ops.join(", ")}`);
+  const g = (f: string) => readNpy(join(fixtures, "grads", `tiny_bert_emb2logits_${f}.npy`));
+  const feeds = { embeddings: await g("input"), attention_mask: await g("attention_mask") };
+  const s = await GradientSession.create(nodeBackend(), optimized, feeds, {
+    wrt: ["embeddings"],
+    outputs: ["logits"],
+    hvp: true,
+  });
+  try {
+    const r = await s.run(feeds, { logits: await g("seed") }, { embeddings: await g("v") });
+    const grad = relL2(r.gradients.embeddings!.data as Float32Array, (await g("grad")).data as Float32Array);
+    const hvp = relL2(r.hvp!.embeddings!.data as Float32Array, (await g("hvp")).data as Float32Array);
+    console.log(
+      `tiny BERT optimized (${ops.join(", ")}): gradient rel L2 ${grad.toExponential(2)}, HVP ${hvp.toExponential(2)}`,
+    );
+    assert.ok(grad <= 1e-4, `gradient rel L2 ${grad}`);
+    assert.ok(hvp <= 1e-4, `HVP rel L2 ${hvp}`);
+  } finally {
+    await s.dispose();
+  }
+});
