@@ -158,7 +158,10 @@ def quantized_cnn():
     tq.convert(m, inplace=True)
     path = os.path.join(OUT, "qdq_cnn.onnx")
     x = torch.randn(2, 3, 6, 6) * 0.8
-    torch.onnx.export(m, x, path, opset_version=13, input_names=["x"], output_names=["y"])
+    torch.onnx.export(
+        m, x, path, opset_version=13, input_names=["x"], output_names=["y"],
+        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+    )
 
     def clip(t, mod):
         s, z = float(mod.scale), int(mod.zero_point)
@@ -252,9 +255,11 @@ def save(name, arr):
     np.save(os.path.join(OUT, f"{name}.npy"), np.ascontiguousarray(arr))
 
 
-def export(name, model, inputs, names, wrt, opset=14, dynamic=None):
+def export(name, model, inputs, names, wrt, opset=14):
     model.eval()
     path = os.path.join(OUT, f"{name}.onnx")
+    # a dynamic batch axis, so `pathlens explain` can run the path points as a batch
+    dynamic = {n: {0: "batch"} for n in [*names, "y"]}
     torch.onnx.export(
         model, tuple(inputs), path, input_names=names, output_names=["y"], opset_version=opset,
         dynamic_axes=dynamic, do_constant_folding=True,
