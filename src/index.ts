@@ -39,6 +39,7 @@ export {
   noiseTunnel,
 } from "./attribution/noise-tunnel.js";
 export { evaluatePath, type PathPoint, type PathProblem, type Progress } from "./attribution/path-engine.js";
+export * from "./attribution/paths.js";
 export {
   QUADRATURE_METHODS,
   type Quadrature,
@@ -75,6 +76,7 @@ export { DataType } from "./onnx/types.js";
 export type { Backend, Session, SessionOptions } from "./runtime/backend.js";
 export { RuntimeError } from "./runtime/backend.js";
 export { cachedBackend, type SessionCacheOptions } from "./runtime/cache.js";
+export { FoldedInputChangedError, type FoldedModel, foldGivenValues } from "./runtime/fold-given.js";
 export { foldShapeIfs } from "./runtime/fold-ifs.js";
 export {
   type GradientResult,

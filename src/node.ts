@@ -10,6 +10,12 @@ export {
   medianBaselines,
   randomBaselines,
 } from "./attribution/eig/group-baselines.js";
+export {
+  type CompareOptions,
+  type Comparison,
+  compareAttributions,
+  type MethodComparison,
+} from "./explain/compare.js";
 export { type ExplainImageOptions, explainImage, type ImageExplanation } from "./explain/image.js";
 export { checkPreprocess, type Preprocess, PreprocessError } from "./explain/preprocess.js";
 export {
@@ -35,3 +41,4 @@ export {
   type TextModel,
 } from "./text/explain-text.js";
 export { loadTextModel } from "./text/model-folder.js";
+export { comparisonReport, comparisonSections, xraiFigure } from "./viz/compare.js";

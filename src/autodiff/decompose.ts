@@ -28,15 +28,26 @@ export interface DecomposeContext {
   y(i: number): string;
   /** The value of input i when it is a constant (initializer or Constant output). */
   constant(i: number): Tensor | undefined;
-  /** The value of any tensor of the graph when it is a constant (e.g. a producer's scale). */
-  constantNamed(name: string): Tensor | undefined;
+  /** The value of a named tensor of the graph when it is a constant (what a subgraph reads). */
+  constantOf(name: string): Tensor | undefined;
+  /**
+   * The node producing tensor `name` in the graph as it stands at this pass (undefined: a graph
+   * input, initializer or a node emitted in this pass).
+   */
+  producer(name: string): NodeProto | undefined;
   /**
    * Facts (dtype, dims) of the original model's tensors from a shape probe, when the
    * decomposition declared `needsShapes`; undefined otherwise.
    */
   readonly shapes: ShapeInfo | undefined;
-  /** The node producing tensor `name` in the graph as it stands at this pass (undefined: a source). */
+}
+
+/** What {@link Decomposition.applies} may look at besides the node: its producers, the opset. */
+export interface ApplyContext {
+  /** The node producing tensor `name` (undefined for graph inputs and initializers). */
   producer(name: string): NodeProto | undefined;
+  /** Version of the default domain the model imports. */
+  readonly opset: number;
 }
 
 /** One composite op's rewrite into primitives. */
@@ -51,10 +62,14 @@ export interface Decomposition {
    */
   readonly needsShapes?: boolean;
   /**
-   * When given, only nodes for which it returns true are rewritten (e.g. a Cast is rewritten only
-   * when it reads a quantized op's integer result); others stay as they are.
+   * False when this node is outside what the rewrite covers: it stays as it is (and the gradient
+   * transform reports why if it must differentiate it). Default: every node of the op types.
    */
-  applies?(ctx: DecomposeContext): boolean;
+  readonly applies?: (
+    node: NodeProto,
+    constant: (name: string) => Tensor | undefined,
+    where: ApplyContext,
+  ) => boolean;
   /**
    * Emits nodes computing the outputs; returns one name per output of the node (undefined for an
    * optional output the node does not produce). Throws {@link ModelStructureError} with the
@@ -88,14 +103,38 @@ export function decomposedOps(): string[] {
   });
 }
 
+/** The decomposition that rewrites this node, if one applies to it. */
+function applicable(
+  node: NodeProto,
+  constant: (name: string) => Tensor | undefined,
+  where: ApplyContext,
+): Decomposition | undefined {
+  const d = decompositionFor(node.opType ?? "", node.domain);
+  return d && (!d.applies || d.applies(node, constant, where)) ? d : undefined;
+}
+
+/** The producers and opset of a model's main graph, for {@link applicable}. */
+function applyContext(graph: GraphProto, opset: number): ApplyContext {
+  const producers = producerMap(graph);
+  return { producer: (name) => producers.get(name), opset };
+}
+
 /** True when some node of the main graph has a decomposition. */
 export function hasDecomposableNodes(model: ModelProto): boolean {
-  return (model.graph?.node ?? []).some((n) => decompositionFor(n.opType ?? "", n.domain));
+  const graph = model.graph;
+  if (!graph) return false;
+  const constants = constantValues(graph);
+  const where = applyContext(graph, opsetOf(model));
+  return graph.node.some((n) => applicable(n, constants, where));
 }
 
 /** True when some decomposable node of the main graph needs probed shapes. */
 export function decompositionNeedsShapes(model: ModelProto): boolean {
-  return (model.graph?.node ?? []).some((n) => decompositionFor(n.opType ?? "", n.domain)?.needsShapes);
+  const graph = model.graph;
+  if (!graph) return false;
+  const constants = constantValues(graph);
+  const where = applyContext(graph, opsetOf(model));
+  return graph.node.some((n) => applicable(n, constants, where)?.needsShapes);
 }
 
 /** Passes after which a rewrite that keeps producing composite ops is a bug, not progress. */
@@ -125,15 +164,17 @@ function rewritePass(graph: GraphProto, opset: number, shapes: ShapeInfo | undef
   const info: ShapeInfo = new Map(shapes ?? []);
   const b = new GraphBuilder(scope, opset, info, "dec");
   const constants = constantValues(graph);
-  const producers = producerMap(graph);
+  const where = applyContext(graph, opset);
   const out: NodeProto[] = [];
   let changed = false;
   for (const node of graph.node) {
-    const d = decompositionFor(node.opType ?? "", node.domain);
+    const d = applicable(node, constants, where);
     if (!d) {
       out.push(node);
       continue;
     }
+    if (d.needsShapes && !shapes)
+      throw new ModelStructureError(`${describeNode(node)}: its decomposition needs probed shapes`);
     const start = b.nodes.length;
     const ctx: DecomposeContext = {
       node,
@@ -145,16 +186,10 @@ function rewritePass(graph: GraphProto, opset: number, shapes: ShapeInfo | undef
         const name = node.input[i];
         return name ? constants(name) : undefined;
       },
+      constantOf: constants,
       shapes,
-      constantNamed: (name) => (name ? constants(name) : undefined),
-      producer: (name) => producers.get(name),
+      producer: where.producer,
     };
-    if (d.applies && !d.applies(ctx)) {
-      out.push(node);
-      continue;
-    }
-    if (d.needsShapes && !shapes)
-      throw new ModelStructureError(`${describeNode(node)}: its decomposition needs probed shapes`);
     const results = d.decompose(ctx);
     const emitted = b.nodes.slice(start);
     node.output.forEach((o, i) => {

@@ -18,6 +18,7 @@ import type { ModelProto, ValueInfoProto } from "../onnx/types.js";
 import { isFloat } from "../tensor/tensor.js";
 import { GraphBuilder, type ShapeInfo } from "./builder.js";
 import { constantValues } from "./constants.js";
+import { controlFlowDetail } from "./decompositions/loop.js";
 import { checkIntegerPaths } from "./integer-path.js";
 import { NON_DIFFERENTIABLE, type RuleContext, ruleFor, supportedOps } from "./registry.js";
 import "./decompositions/index.js";
@@ -174,9 +175,7 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
         node.name || node.output[0] || "?",
         opset,
         node.domain ?? "",
-        ["If", "Loop", "Scan"].includes(opType)
-          ? "control flow that depends on data values is not differentiated (If nodes decided by shapes and constants are folded first)"
-          : "",
+        controlFlowDetail(node, constants),
       );
     const ctx: RuleContext = {
       node,
@@ -192,6 +191,14 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
       constant: (i) => {
         const name = node.input[i];
         return name ? constants(name) : undefined;
+      },
+      outer: {
+        needs: (name) => depends.has(name) && isFloatTensor(name),
+        add: (name, g) => {
+          if (depends.has(name) && isFloatTensor(name)) add(name, g);
+        },
+        constant: constants,
+        differentiate: gradientModel,
       },
     };
     let grads: (string | undefined)[];

@@ -55,7 +55,9 @@ export function checkIntegerPaths(
     const taint = reads.map((r) => tainted.get(r)).find((t) => t !== undefined);
     if (taint !== undefined) {
       const floatOut = n.output.find((o) => o && isFloat(o) && reaches.has(o));
-      if (floatOut && (!rule || VALUE_CONVERTERS.has(op))) {
+      // an op without a rule that also reads a float it depends on is reported by the gradient
+      // transform itself (UnsupportedOpError names what is missing)
+      if (floatOut && (VALUE_CONVERTERS.has(op) || (!rule && !fromFloat))) {
         const r = reads.find((x) => tainted.has(x))!;
         throw new IntegerPathError(describeNode(n), r, producers.get(r) ?? "?", taint);
       }

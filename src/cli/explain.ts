@@ -18,6 +18,7 @@ import { nodeBackend } from "../runtime/node.js";
 import { castFloat, isFloat, shapeString, type Tensor, tensor } from "../tensor/tensor.js";
 import { CliError, type CommandSpec, type ParsedArgs, splitPair, UsageError } from "./args.js";
 import { INTERACTION_METHODS, type InteractionMethod, runInteractionMethod } from "./explain-interactions.js";
+import { PATH_EXPLAIN_METHODS, PATH_EXPLAIN_OPTIONS, runPathExplainIfAsked } from "./explain-paths.js";
 import { progressReporter } from "./progress-line.js";
 
 const NT_TYPES = ["smoothgrad", "smoothgrad_sq", "vargrad"];
@@ -50,7 +51,7 @@ export const explainCommand: CommandSpec = {
     method: {
       type: "string",
       value: "RULE|METHOD",
-      help: `quadrature rule of IG: ${QUADRATURE_METHODS.join("|")} (default gausslegendre); or another method: ${INTERACTION_METHODS.join("|")}`,
+      help: `quadrature rule of IG: ${QUADRATURE_METHODS.join("|")} (default gausslegendre); or another method: ${[...INTERACTION_METHODS, ...PATH_EXPLAIN_METHODS].join("|")}`,
     },
     references: {
       type: "string",
@@ -92,6 +93,7 @@ export const explainCommand: CommandSpec = {
     quiet: { type: "boolean", help: "no progress bar" },
     json: { type: "boolean", help: "print the summary as JSON on stdout" },
     out: { type: "string", required: true, value: "DIR", help: "output folder; created if missing" },
+    ...PATH_EXPLAIN_OPTIONS,
   },
   notes: [
     "Writes DIR/attributions.npy (float32, the attributed tensor's shape; attributions_NAME.npy for",
@@ -102,6 +104,8 @@ export const explainCommand: CommandSpec = {
 
 /** Runs `pathlens explain`; returns the lines to print on success. */
 export async function runExplain(args: ParsedArgs): Promise<string[]> {
+  const pathRun = await runPathExplainIfAsked(args);
+  if (pathRun) return pathRun;
   const started = performance.now();
   const modelPath = args.positionals["model.onnx"]!;
   const model = await loadModel(modelPath);

@@ -12,6 +12,7 @@ import { loadModel } from "../io/model-file.js";
 import { writeNpyFiles } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat } from "../tensor/tensor.js";
+import { imageXraiSections } from "../viz/compare.js";
 import { reportPage } from "../viz/html.js";
 import type { AttributionSign } from "../viz/image.js";
 import { imageSections } from "../viz/image-report.js";
@@ -54,6 +55,7 @@ export const imageCommand: CommandSpec = {
     },
     seed: { type: "string", value: "S", help: "seed of the noise baseline" },
     report: { type: "boolean", help: "also write DIR/report.html" },
+    xrai: { type: "boolean", help: "with --report: also draw XRAI regions (segments ranked by attribution)" },
     json: { type: "boolean", help: "print the summary as JSON" },
     quiet: { type: "boolean", help: "no progress bar" },
     out: { type: "string", required: true, value: "DIR", help: "output folder" },
@@ -157,7 +159,10 @@ export async function runImage(args: ParsedArgs): Promise<string[]> {
     "summary.json": `${JSON.stringify(summary, null, 2)}\n`,
   };
   if (args.flag("report"))
-    files["report.html"] = reportPage("Image explanation", imageSections(args.positionals.image!, e));
+    files["report.html"] = reportPage("Image explanation", [
+      ...imageSections(args.positionals.image!, e),
+      ...(args.flag("xrai") ? imageXraiSections(e) : []),
+    ]);
   const written = await writeNpyFiles(args.string("out")!, files);
   if (args.flag("json")) return [JSON.stringify(summary)];
   return [

@@ -8,6 +8,7 @@ import type { ModelProto } from "../onnx/types.js";
 import type { Backend } from "../runtime/backend.js";
 import { nodeBackend } from "../runtime/node.js";
 import { probeShapes } from "../runtime/probe.js";
+import { probeBranchShapes } from "../runtime/probe-branches.js";
 import { Random } from "../tensor/random.js";
 import { allocate, type Tensor, tensor } from "../tensor/tensor.js";
 
@@ -111,6 +112,7 @@ export async function gradcheck(
   const eps = options.eps ?? (f64 ? 1e-6 : 1e-2);
   const rtol = options.rtol ?? (f64 ? 1e-5 : 2e-2);
   const shapes = await probeShapes(backend, model, feeds);
+  await probeBranchShapes(backend, model, feeds, shapes);
   const outputs = options.outputs ?? model.graph!.output.map((o) => o.name!);
   const gm = gradientModel(model, { wrt: options.wrt, outputs, shapes });
   const seeds: Record<string, Tensor> = {};
@@ -144,6 +146,7 @@ export async function gradcheck(
     }
     if (options.hvp) {
       const shapes2 = await probeShapes(backend, gm.model, { ...feeds, ...seeds });
+      await probeBranchShapes(backend, gm.model, { ...feeds, ...seeds }, shapes2);
       const hm = gradientModel(gm.model, {
         wrt: options.wrt,
         outputs: gm.gradients,

@@ -314,5 +314,5 @@ export const contribDecompositions: Decomposition[] = [
   layerNorm(true, MS),
   layerNorm(true, ""),
   // below opset 17 LayerNormalization is onnxruntime's own op; from 17 the standard rule applies
-  { ...layerNorm(false, ""), applies: (ctx) => ctx.opset < 17 },
+  { ...layerNorm(false, ""), applies: (_node, _constant, where) => where.opset < 17 },
 ];

@@ -5,10 +5,18 @@
 import { registerDecompositions } from "../decompose.js";
 import { contribDecompositions } from "./contrib.js";
 import { contribAttentionDecompositions } from "./contrib-attention.js";
+import { loopDecompositions } from "./loop.js";
+import { padDecompositions } from "./pad.js";
 import { quantizedDecompositions } from "./quantized.js";
 import { quantizedOpDecompositions } from "./quantized-ops.js";
+import { recurrentDecompositions } from "./recurrent.js";
+import { scanDecompositions } from "./scan.js";
 
 registerDecompositions([
+  ...recurrentDecompositions,
+  ...loopDecompositions,
+  ...scanDecompositions,
+  ...padDecompositions,
   ...quantizedDecompositions,
   ...quantizedOpDecompositions,
   ...contribDecompositions,

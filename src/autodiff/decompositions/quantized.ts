@@ -53,7 +53,11 @@ const INTEGER_CODES: Record<number, DType> = { 2: "uint8", 3: "int8", 6: "int32"
  * The producer of `name`, looking through Identity copies and through Casts to an integer type
  * (torch's QDQ export casts QuantizeLinear's uint8 output to uint8); `castTo` lists those types.
  */
-function realProducer(ctx: DecomposeContext, name: string, castTo: DType[] = []): NodeProto | undefined {
+function realProducer(
+  ctx: Pick<DecomposeContext, "producer">,
+  name: string,
+  castTo: DType[] = [],
+): NodeProto | undefined {
   let p = ctx.producer(name);
   for (let k = 0; p && k < 64; k++) {
     const cast = p.opType === "Cast" ? INTEGER_CODES[attrInt(p, "to") ?? -1] : undefined;
@@ -73,7 +77,7 @@ function realProducer(ctx: DecomposeContext, name: string, castTo: DType[] = [])
  */
 export function foldedConstant(ctx: DecomposeContext, name: string): Tensor | undefined {
   if (!name) return undefined;
-  const c = ctx.constantNamed(name);
+  const c = ctx.constantOf(name);
   if (c) return c;
   const p = ctx.producer(name);
   if (!p || (p.domain ?? "") !== "") return undefined;
@@ -195,7 +199,7 @@ export function integerAsFloat(ctx: DecomposeContext, name: string): string {
   const shadow = p?.metadataProps.find((m) => m.key === FLOAT_VALUE_KEY)?.value;
   if (shadow && casts.length === 0) return shadow;
   if (isQuantizeLinear(p)) {
-    const type = ctx.constantNamed(p.input[2] ?? "")?.dtype ?? "uint8";
+    const type = ctx.constantOf(p.input[2] ?? "")?.dtype ?? "uint8";
     // a Cast that changes the integer type would wrap values: not the pair's float value
     if (casts.every((c) => c === type)) return quantizeUnits(ctx, p);
   }
@@ -246,8 +250,8 @@ function mirrorLayoutOp(ctx: DecomposeContext, p: NodeProto): string {
 /** clip(x / scale + zero_point, qmin, qmax) for a QuantizeLinear node `q` (its float units). */
 function quantizeUnits(ctx: DecomposeContext, q: NodeProto): string {
   const { b } = ctx;
-  const scale = ctx.constantNamed(q.input[1] ?? "");
-  const zp = ctx.constantNamed(q.input[2] ?? "");
+  const scale = ctx.constantOf(q.input[1] ?? "");
+  const zp = ctx.constantOf(q.input[2] ?? "");
   if (!scale)
     throw new ModelStructureError(`${describeNode(q)}: a scale computed at run time is not supported`);
   if (q.input[2] && !zp)
@@ -422,10 +426,10 @@ export const CONV_ATTRS = ["auto_pad", "dilations", "group", "kernel_shape", "pa
 /** A Cast to float of a rewritten op's integer result reads its float value. */
 const castOfQuantized: Decomposition = {
   opTypes: ["Cast"],
-  applies: (ctx) => {
+  applies: (node, _constant, where) => {
     // only Casts to a float type; integer-to-integer Casts are looked through by the readers
-    if (![1, 10, 11, 16].includes(attrInt(ctx.node, "to") ?? -1)) return false;
-    const p = realProducer(ctx, ctx.x(0));
+    if (![1, 10, 11, 16].includes(attrInt(node, "to") ?? -1)) return false;
+    const p = realProducer(where, node.input[0] ?? "");
     return !!p?.metadataProps.some((m) => m.key === FLOAT_VALUE_KEY) || isQuantizeLinear(p);
   },
   decompose(ctx) {
