@@ -30,6 +30,7 @@ export { decodeImage, encodePng, ImageDecodeError, type RgbaImage, readImage } f
 export { loadModel, ModelFileError, saveModel, UnsafeExternalDataError } from "./io/model-file.js";
 export { readNpy, writeNpy, writeNpyFiles } from "./io/npy.js";
 export { nodeBackend } from "./runtime/node.js";
+export { type OrtOptimizationLevel, onnxruntimeOptimized } from "./runtime/ort-optimize.js";
 export { featureSignificance, type SignificanceResult } from "./stats/significance.js";
 export { tCdf, tSurvival } from "./stats/t-distribution.js";
 export { adjustPValues, ranks, welchTTest } from "./stats/tests.js";
