@@ -128,10 +128,6 @@ export async function checkDecomposition(
         Math.abs(a - c) > 0.25 * (Math.abs(fd[k]!) + floor * scale);
       const kink = (k: number) => far(fd[k]!, half[k]!, k, 2e-2) || far(sides[k]![0], sides[k]![1], k, 0.1);
       const kinks = idx.filter((_, k) => kink(k)).length;
-          console.log(
-            `DBG ${w}[${i}] fd ${fd[k]} half ${half[k]} sides ${sides[k]} analytic ${g.gradients[w]!.data[i]}`,
-          ),
-        );
       if (kinks > idx.length / 4) {
         gradient = Number.POSITIVE_INFINITY;
         message = `${kinks} of ${idx.length} finite differences wrt ${w} straddle kinks`;
