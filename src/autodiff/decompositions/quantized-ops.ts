@@ -9,7 +9,8 @@
 import { attrFloat, attrInt, describeNode, ModelStructureError } from "../../onnx/model.js";
 import { tensor } from "../../tensor/tensor.js";
 import type { DecomposeContext, Decomposition } from "../decompose.js";
-import { CONV_ATTRS, dequantize, opWithAttrs, requantize } from "./quantized.js";
+import { CONV_ATTRS, opWithAttrs } from "./quantized.js";
+import { dequantize, requantize } from "./quantized-values.js";
 
 const MS = "com.microsoft";
 const POOL_ATTRS = ["auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"];
