@@ -9,7 +9,9 @@
  * 3. Memory: peak RSS of `pathlens explain` with steps 500 vs 50 (target ≤ 1.2×).
  * 4. Integrated Hessians (bench/interactions.ts) when present.
  *
- * `npm run bench -- --gradient-only` stops after part 1.
+ * `npm run bench -- --gradient-only` stops after part 1; `--only=TEXT` runs only the gradient rows
+ * whose label contains TEXT. One row runs the tiny BERT as onnxruntime's optimizer rewrites it
+ * (com.microsoft fused ops, decomposed by pathlens).
  *
  * resnet18 is read from $PATHLENS_LARGE_FIXTURES or ../shared/fixtures (not in the repository);
  * its rows are skipped when it is absent. Results are also written to .bench/results.json.
@@ -21,9 +23,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { integratedGradients } from "../src/attribution/ig.js";
 import { writeNpy } from "../src/io/npy.js";
-import { encodeModel } from "../src/onnx/codec.js";
+import { decodeModel, encodeModel } from "../src/onnx/codec.js";
 import { GradientSession } from "../src/runtime/gradient-session.js";
 import { nodeBackend } from "../src/runtime/node.js";
+import { onnxruntimeOptimized } from "../src/runtime/ort-optimize.js";
 import { formatPlacement, placementReport } from "../src/runtime/placement.js";
 import { Random } from "../src/tensor/random.js";
 import { float32, int64, type Tensor } from "../src/tensor/tensor.js";
@@ -73,13 +76,24 @@ async function gradientCost(
   feeds: Record<string, Tensor>,
   wrt: string,
   runs: number,
+  /** Run the graph onnxruntime's optimizer writes (level "extended": com.microsoft fused ops). */
+  optimized = false,
 ) {
+  const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
+  if (only && !label.includes(only)) return;
   if (!existsSync(fixturePath(modelFile))) {
     say(`  ${label}: skipped (${modelFile} not available)`);
     return;
   }
   const backend = nodeBackend({ device: DEVICE });
-  const model = readModelFixture(modelFile);
+  let model = readModelFixture(modelFile);
+  if (optimized) {
+    model = decodeModel(await onnxruntimeOptimized(encodeModel(model), "extended"));
+    const fused = [
+      ...new Set(model.graph!.node.filter((n) => n.domain === "com.microsoft").map((n) => n.opType)),
+    ];
+    say(`  ${label}: onnxruntime fused ${fused.sort().join(", ")}`);
+  }
   const output = model.graph!.output[0]!.name!;
   const fwd = await backend.createSession(encodeModel(model));
   const forward = await median(runs, async () => {
@@ -234,6 +248,14 @@ async function main(): Promise<void> {
     { embeddings: normal([64, seq, 64]), attention_mask: mask },
     "embeddings",
     31, // ~25 ms runs on a machine with noisy neighbours: many of them for a stable median
+  );
+  await gradientCost(
+    "tiny BERT optimized by ORT, b 64",
+    "models/tiny_bert_emb2logits.onnx",
+    { embeddings: normal([64, seq, 64]), attention_mask: mask },
+    "embeddings",
+    31,
+    true,
   );
   // torch nn.LSTM classifier; the gradient graph runs the LSTM decomposed and unrolled
   await gradientCost(

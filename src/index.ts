@@ -61,6 +61,9 @@ export {
   gradientModel,
   UnsupportedOpError,
 } from "./autodiff/gradient.js";
+export { IntegerPathError } from "./autodiff/integer-path.js";
+export { lowPrecisionTypes, modelNotes, quantizedOpTypes } from "./autodiff/model-notes.js";
+export { hasLowPrecision, widenLowPrecision } from "./autodiff/precision.js";
 export { type GradientRule, type RuleContext, registerRules, supportedOps } from "./autodiff/registry.js";
 export { softplusRewrite } from "./autodiff/softplus.js";
 export { PathlensError } from "./errors.js";

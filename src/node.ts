@@ -74,6 +74,7 @@ export { runWorker, type WorkerOptions } from "./jobs/lazy.js";
 export type { MethodSettings } from "./jobs/method.js";
 export type { JobSpec } from "./jobs/task.js";
 export { type NodeBackendOptions, nodeBackend } from "./runtime/node.js";
+export { type OrtOptimizationLevel, onnxruntimeOptimized } from "./runtime/ort-optimize.js";
 export {
   formatPlacement,
   type NodePlacement,

@@ -8,7 +8,7 @@
  * Emitted nodes may themselves be composite (FusedConv → Conv + an activation that is
  * decomposed again): the rewrite repeats until no decomposable node is left.
  */
-import { NameScope } from "../onnx/graph.js";
+import { NameScope, producerMap } from "../onnx/graph.js";
 import { cloneModel, describeNode, ModelStructureError, opsetOf } from "../onnx/model.js";
 import type { GraphProto, ModelProto, NodeProto } from "../onnx/types.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -31,10 +31,23 @@ export interface DecomposeContext {
   /** The value of a named tensor of the graph when it is a constant (what a subgraph reads). */
   constantOf(name: string): Tensor | undefined;
   /**
+   * The node producing tensor `name` in the graph as it stands at this pass (undefined: a graph
+   * input, initializer or a node emitted in this pass).
+   */
+  producer(name: string): NodeProto | undefined;
+  /**
    * Facts (dtype, dims) of the original model's tensors from a shape probe, when the
    * decomposition declared `needsShapes`; undefined otherwise.
    */
   readonly shapes: ShapeInfo | undefined;
+}
+
+/** What {@link Decomposition.applies} may look at besides the node: its producers, the opset. */
+export interface ApplyContext {
+  /** The node producing tensor `name` (undefined for graph inputs and initializers). */
+  producer(name: string): NodeProto | undefined;
+  /** Version of the default domain the model imports. */
+  readonly opset: number;
 }
 
 /** One composite op's rewrite into primitives. */
@@ -52,7 +65,11 @@ export interface Decomposition {
    * False when this node is outside what the rewrite covers: it stays as it is (and the gradient
    * transform reports why if it must differentiate it). Default: every node of the op types.
    */
-  readonly applies?: (node: NodeProto, constant: (name: string) => Tensor | undefined) => boolean;
+  readonly applies?: (
+    node: NodeProto,
+    constant: (name: string) => Tensor | undefined,
+    where: ApplyContext,
+  ) => boolean;
   /**
    * Emits nodes computing the outputs; returns one name per output of the node (undefined for an
    * optional output the node does not produce). Throws {@link ModelStructureError} with the
@@ -90,9 +107,16 @@ export function decomposedOps(): string[] {
 function applicable(
   node: NodeProto,
   constant: (name: string) => Tensor | undefined,
+  where: ApplyContext,
 ): Decomposition | undefined {
   const d = decompositionFor(node.opType ?? "", node.domain);
-  return d && (!d.applies || d.applies(node, constant)) ? d : undefined;
+  return d && (!d.applies || d.applies(node, constant, where)) ? d : undefined;
+}
+
+/** The producers and opset of a model's main graph, for {@link applicable}. */
+function applyContext(graph: GraphProto, opset: number): ApplyContext {
+  const producers = producerMap(graph);
+  return { producer: (name) => producers.get(name), opset };
 }
 
 /** True when some node of the main graph has a decomposition. */
@@ -100,7 +124,8 @@ export function hasDecomposableNodes(model: ModelProto): boolean {
   const graph = model.graph;
   if (!graph) return false;
   const constants = constantValues(graph);
-  return graph.node.some((n) => applicable(n, constants));
+  const where = applyContext(graph, opsetOf(model));
+  return graph.node.some((n) => applicable(n, constants, where));
 }
 
 /** True when some decomposable node of the main graph needs probed shapes. */
@@ -108,7 +133,8 @@ export function decompositionNeedsShapes(model: ModelProto): boolean {
   const graph = model.graph;
   if (!graph) return false;
   const constants = constantValues(graph);
-  return graph.node.some((n) => applicable(n, constants)?.needsShapes);
+  const where = applyContext(graph, opsetOf(model));
+  return graph.node.some((n) => applicable(n, constants, where)?.needsShapes);
 }
 
 /** Passes after which a rewrite that keeps producing composite ops is a bug, not progress. */
@@ -138,10 +164,11 @@ function rewritePass(graph: GraphProto, opset: number, shapes: ShapeInfo | undef
   const info: ShapeInfo = new Map(shapes ?? []);
   const b = new GraphBuilder(scope, opset, info, "dec");
   const constants = constantValues(graph);
+  const where = applyContext(graph, opset);
   const out: NodeProto[] = [];
   let changed = false;
   for (const node of graph.node) {
-    const d = applicable(node, constants);
+    const d = applicable(node, constants, where);
     if (!d) {
       out.push(node);
       continue;
@@ -161,6 +188,7 @@ function rewritePass(graph: GraphProto, opset: number, shapes: ShapeInfo | undef
       },
       constantOf: constants,
       shapes,
+      producer: where.producer,
     };
     const results = d.decompose(ctx);
     const emitted = b.nodes.slice(start);

@@ -19,6 +19,7 @@ import { isFloat } from "../tensor/tensor.js";
 import { type GradientDevice, GraphBuilder, type ShapeInfo } from "./builder.js";
 import { constantValues } from "./constants.js";
 import { controlFlowDetail } from "./decompositions/loop.js";
+import { checkIntegerPaths } from "./integer-path.js";
 import { NON_DIFFERENTIABLE, type RuleContext, ruleFor, supportedOps } from "./registry.js";
 import "./decompositions/index.js";
 import "./rules/index.js";
@@ -125,6 +126,8 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
     const n = order[k]!;
     if (n.output.some((o) => reaches.has(o))) for (const i of nodeReads(n)) reaches.add(i);
   }
+  // A float → integer → float hop would make the gradient silently zero: refuse it by name.
+  checkIntegerPaths(order, depends, reaches, isFloatTensor);
 
   const scope = new NameScope(graph);
   const b = new GraphBuilder(scope, opset, shapes, "grad", options.device ?? "cpu");

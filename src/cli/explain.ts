@@ -9,6 +9,7 @@ import { type NoiseTunnelType, noiseTunnel } from "../attribution/noise-tunnel.j
 import type { Progress } from "../attribution/path-engine.js";
 import { QUADRATURE_METHODS, type QuadratureMethod } from "../attribution/quadrature.js";
 import type { Target } from "../attribution/targets.js";
+import { modelNotes } from "../autodiff/model-notes.js";
 import { loadModel } from "../io/model-file.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { dtypeOf, elemTypeOf } from "../onnx/model.js";
@@ -110,6 +111,8 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
   const started = performance.now();
   const modelPath = args.positionals["model.onnx"]!;
   const model = await loadModel(modelPath);
+  const notes = modelNotes(model);
+  for (const note of notes) process.stderr.write(`pathlens: warning: ${note}\n`);
   const inputNames = graphInputs(model);
   const layer = args.string("layer");
 
@@ -253,6 +256,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
     delta: Array.from(result.delta),
     chunkSize: result.chunkSize,
     seconds: (performance.now() - started) / 1000,
+    notes: notes.length > 0 ? notes : undefined,
   };
   const written = await writeNpyFiles(args.string("out")!, {
     ...files,

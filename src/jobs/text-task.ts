@@ -8,9 +8,9 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Backend } from "../runtime/backend.js";
 import { type ExplainTextOptions, explainText } from "../explain/text.js";
 import { loadTextModel } from "../explain/text-model.js";
+import type { Backend } from "../runtime/backend.js";
 import { canonical, sha256 } from "./datasets.js";
 import { DatasetError, JobSettingsError } from "./errors.js";
 import { addRowStats, emptyShardStats } from "./stats.js";

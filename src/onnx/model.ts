@@ -2,6 +2,7 @@
  * Helpers over the ONNX IR: attributes, tensors ⇄ TensorProto, value infos, opsets.
  */
 import { PathlensError } from "../errors.js";
+import { bfloat16ToFloat32, float16ToFloat32 } from "../tensor/half.js";
 import { BYTES_PER_ELEMENT, type DType, type Tensor, tensor } from "../tensor/tensor.js";
 import {
   type AttributeProto,
@@ -169,6 +170,8 @@ export function dtypeOf(code: number | undefined): DType | undefined {
  * External data must have been loaded into `rawData` first (see `loadModel` in pathlens/node).
  */
 export function tensorFromProto(tp: TensorProto): Tensor {
+  // float16 / bfloat16 are widened to float32 (pathlens computes in float32)
+  if (tp.dataType === DataType.FLOAT16 || tp.dataType === DataType.BFLOAT16) return halfFromProto(tp);
   const dtype = dtypeOf(tp.dataType);
   const what = `tensor "${tp.name ?? ""}"`;
   if (!dtype)
@@ -219,6 +222,25 @@ export function tensorFromProto(tp: TensorProto): Tensor {
     default:
       return tensor(dtype, dims, Uint8Array.from(tp.int32Data));
   }
+}
+
+/** A float16 / bfloat16 TensorProto (raw_data, or bit patterns in int32_data) as float32. */
+function halfFromProto(tp: TensorProto): Tensor {
+  const dims = tp.dims.map(Number);
+  const n = dims.reduce((a, b) => a * b, 1);
+  const what = `tensor "${tp.name ?? ""}"`;
+  if (tp.dataLocation === 1 && !tp.rawData)
+    throw new ModelStructureError(`${what}: its data is stored externally and was not loaded`);
+  let bits: ArrayLike<number>;
+  if (tp.rawData) {
+    if (tp.rawData.length !== 2 * n)
+      throw new ModelStructureError(`${what}: raw_data has ${tp.rawData.length} bytes, shape needs ${2 * n}`);
+    bits = new Uint16Array(new Uint8Array(tp.rawData).buffer);
+  } else bits = tp.int32Data;
+  if (bits.length !== n)
+    throw new ModelStructureError(`${what}: has ${bits.length} values, shape needs ${n}`);
+  const data = tp.dataType === DataType.FLOAT16 ? float16ToFloat32(bits) : bfloat16ToFloat32(bits);
+  return tensor("float32", dims, data);
 }
 
 /** An empty TensorProto skeleton (all repeated fields present). */

@@ -5,6 +5,7 @@
 import type { ShapeInfo } from "../autodiff/builder.js";
 import { decomposeModel, decompositionNeedsShapes } from "../autodiff/decompose.js";
 import { type GradientModel, gradientModel } from "../autodiff/gradient.js";
+import { widenLowPrecision } from "../autodiff/precision.js";
 import { encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -69,6 +70,8 @@ export class GradientSession {
     feeds: Record<string, Tensor>,
     options: GradientSessionOptions,
   ): Promise<GradientSession> {
+    // float16 / bfloat16 models are differentiated in float32 (feeds and results are float32)
+    model = widenLowPrecision(model);
     const pf = probeFeeds(model, feeds);
     // If nodes and loop counts decided by shapes, constants and fixed inputs are folded
     // (evaluated on the caller's feeds, not the probe's tiled ones).

@@ -3,8 +3,12 @@
  * (one file per family: recurrent, contrib, quantized, …).
  */
 import { registerDecompositions } from "../decompose.js";
+import { contribDecompositions } from "./contrib.js";
+import { contribAttentionDecompositions } from "./contrib-attention.js";
 import { loopDecompositions } from "./loop.js";
 import { padDecompositions } from "./pad.js";
+import { quantizedDecompositions } from "./quantized.js";
+import { quantizedOpDecompositions } from "./quantized-ops.js";
 import { recurrentDecompositions } from "./recurrent.js";
 import { scanDecompositions } from "./scan.js";
 
@@ -13,4 +17,8 @@ registerDecompositions([
   ...loopDecompositions,
   ...scanDecompositions,
   ...padDecompositions,
+  ...quantizedDecompositions,
+  ...quantizedOpDecompositions,
+  ...contribDecompositions,
+  ...contribAttentionDecompositions,
 ]);
