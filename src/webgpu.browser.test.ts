@@ -85,7 +85,7 @@ async function cases(): Promise<Case[]> {
 test("gradient and HVP graphs built for WebGPU run in Chromium's WebGPU and match the CPU", {
   skip,
   timeout: 600_000,
-}, async () => {
+}, async (t) => {
   await rm(WORK, { recursive: true, force: true });
   await mkdir(WORK, { recursive: true });
   const listed: unknown[] = [];
@@ -155,6 +155,7 @@ test("gradient and HVP graphs built for WebGPU run in Chromium's WebGPU and matc
       const got = result.results[name]!;
       const g = relativeL2(got.gradient, e.gradient.data as Float32Array);
       const h = relativeL2(got.hvp, e.hvp.data as Float32Array);
+      t.diagnostic(`${name}: gradient relative L2 ${g.toExponential(2)}, HVP ${h.toExponential(2)}`);
       assert.ok(g <= 1e-5, `${name}: gradient relative L2 ${g}`);
       assert.ok(h <= 1e-5, `${name}: HVP relative L2 ${h}`);
     }

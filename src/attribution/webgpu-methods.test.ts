@@ -28,7 +28,7 @@ async function onBoth<T>(f: (backend: ReturnType<typeof nodeBackend>) => Promise
   return [await f(nodeBackend({ device: "webgpu" })), await f(nodeBackend())];
 }
 
-test("WebGPU: SmoothGrad matches the CPU", { skip }, async () => {
+test("WebGPU: SmoothGrad matches the CPU", { skip }, async (t) => {
   const [a, e] = await onBoth((backend) =>
     noiseTunnel(model, {
       backend,
@@ -41,10 +41,11 @@ test("WebGPU: SmoothGrad matches the CPU", { skip }, async () => {
     }),
   );
   const err = relativeL2(a.attributions.input!.data, e.attributions.input!.data);
+  t.diagnostic(`relative L2 ${err.toExponential(2)}`);
   assert.ok(err <= 1e-5, `relative L2 ${err}`);
 });
 
-test("WebGPU: Expected Gradients matches the CPU", { skip }, async () => {
+test("WebGPU: Expected Gradients matches the CPU", { skip }, async (t) => {
   const [a, e] = await onBoth((backend) =>
     expectedGradients(model, {
       backend,
@@ -56,12 +57,13 @@ test("WebGPU: Expected Gradients matches the CPU", { skip }, async () => {
     }),
   );
   const err = relativeL2(a.attributions.input!.data, e.attributions.input!.data);
+  t.diagnostic(`relative L2 ${err.toExponential(2)}`);
   assert.ok(err <= 1e-5, `relative L2 ${err}`);
 });
 
 test("WebGPU: Integrated Hessians (softplus, Hessian-vector products) matches the CPU", {
   skip,
-}, async () => {
+}, async (t) => {
   const one = rows(1);
   const [a, e] = await onBoth((backend) =>
     integratedHessians(model, {
@@ -74,5 +76,6 @@ test("WebGPU: Integrated Hessians (softplus, Hessian-vector products) matches th
     }),
   );
   const err = relativeL2(a.interactions.data as Float64Array, e.interactions.data as Float64Array);
+  t.diagnostic(`relative L2 ${err.toExponential(2)}`);
   assert.ok(err <= 1e-5, `relative L2 ${err}`);
 });

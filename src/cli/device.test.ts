@@ -33,7 +33,7 @@ async function bothDevices(name: string, args: string[]) {
   return out;
 }
 
-test("--device webgpu: tiny BERT layer IG matches the CPU", { skip }, async () => {
+test("--device webgpu: tiny BERT layer IG matches the CPU", { skip }, async (t) => {
   const f = fixturePath;
   const out = await bothDevices("bert", [
     "explain",
@@ -52,13 +52,14 @@ test("--device webgpu: tiny BERT layer IG matches the CPU", { skip }, async () =
     "8",
   ]);
   const err = relativeL2(out.webgpu!, out.cpu!);
+  t.diagnostic(`relative L2 ${err.toExponential(2)}`);
   assert.ok(err <= 1e-5, `relative L2 ${err}`);
 });
 
 const resnet = fixturePath("models/resnet18.onnx");
 test("--device webgpu: resnet18 IG matches the CPU", {
   skip: skip ?? (!existsSync(resnet) && "resnet18.onnx not found (large fixture)"),
-}, async () => {
+}, async (t) => {
   // fully convolutional up to a global pool: free the spatial axes to run it at 64×64
   const model = readModelFixture("models/resnet18.onnx");
   const dims = model.graph!.input[0]!.type!.tensorType!.shape!.dim;
@@ -83,10 +84,11 @@ test("--device webgpu: resnet18 IG matches the CPU", {
     "4",
   ]);
   const err = relativeL2(out.webgpu!, out.cpu!);
+  t.diagnostic(`relative L2 ${err.toExponential(2)}`);
   assert.ok(err <= 1e-5, `relative L2 ${err}`);
 });
 
-test("gradient --verbose lists the nodes off the GPU (none for the digits CNN)", { skip }, async () => {
+test("gradient --verbose lists the nodes off the GPU (none for the digits CNN)", { skip }, async (t) => {
   const x = float32(
     [2, 1, 8, 8],
     Float32Array.from({ length: 128 }, (_, i) => Math.sin(i)),

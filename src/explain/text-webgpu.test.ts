@@ -14,7 +14,7 @@ const skip = softwareWebGpu();
 const cpu = nodeBackend();
 const gpu = nodeBackend({ device: "webgpu" });
 
-test("WebGPU: the sentiment text model's word attributions match the CPU", { skip }, async () => {
+test("WebGPU: the sentiment text model's word attributions match the CPU", { skip }, async (t) => {
   const model = await loadTextModel("examples/text-sentiment");
   const text = "a wonderful film with a dull ending";
   const [a, e] = [
@@ -24,5 +24,6 @@ test("WebGPU: the sentiment text model's word attributions match the CPU", { ski
   const sa = a.tokens.map((t) => t.score);
   const se = e.tokens.map((t) => t.score);
   const err = relativeL2(sa, se);
+  t.diagnostic(`relative L2 ${err.toExponential(2)}`);
   assert.ok(err <= 1e-5, `relative L2 ${err}`);
 });

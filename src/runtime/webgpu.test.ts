@@ -91,7 +91,7 @@ for (const c of cases) {
     skip ?? (c.available && !c.available() ? "resnet18.onnx not found (large fixture)" : undefined);
   test(`WebGPU: ${c.name}: gradient and HVP match the CPU, data stays on the GPU`, {
     skip: reason,
-  }, async () => {
+  }, async (t) => {
     const model = await c.model();
     const feeds = c.feeds(model);
     const wrt = c.wrt(model);
@@ -138,12 +138,13 @@ for (const c of cases) {
     }
     const g = relL2(results.webgpu!.grad!, results.cpu!.grad!);
     const h = relL2(results.webgpu!.hvp!, results.cpu!.hvp!);
+    t.diagnostic(`gradient relative L2 ${g.toExponential(2)}, HVP ${h.toExponential(2)}`);
     assert.ok(g <= 1e-5, `gradient relative L2 ${g}`);
     assert.ok(h <= 1e-5, `HVP relative L2 ${h}`);
   });
 }
 
-test("WebGPU: float64 models are refused with the reason", { skip }, async () => {
+test("WebGPU: float64 models are refused with the reason", { skip }, async (t) => {
   const model = readModelFixture("models/softplus_mlp.onnx");
   const x = readNpyFixture("grads/softplus_mlp_input.npy");
   if (x.dtype !== "float64") return;
