@@ -1,10 +1,11 @@
 /**
  * Reading and writing NumPy `.npy` files in Node (the byte format is in `npy-format.ts`).
  */
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Tensor } from "../tensor/tensor.js";
 import { encodeNpy, NpyError, parseNpy } from "./npy-format.js";
+import { FILE_SIZE_LIMITS, readRegularFile } from "./regular-file.js";
 
 export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./npy-format.js";
 
@@ -13,15 +14,7 @@ export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from ".
  * @throws NpyError naming the file when it cannot be read or is not a supported `.npy`
  */
 export async function readNpy(path: string): Promise<Tensor> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new NpyError(
-      path,
-      `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
+  const bytes = await readRegularFile(path, FILE_SIZE_LIMITS.array, (p) => new NpyError(path, p));
   return parseNpy(bytes, path);
 }
 

@@ -1,0 +1,66 @@
+/**
+ * Builds PNG byte streams chunk by chunk for decoder tests (valid ones and deliberately broken
+ * ones): the CRC here is the bitwise textbook algorithm, written apart from the decoder's table.
+ */
+import { deflateSync } from "node:zlib";
+
+function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const b of bytes) {
+    crc ^= b;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** One chunk: length, type, data and CRC (or `crc` to force a wrong one). */
+export function pngChunk(type: string, data: Uint8Array, crc?: number): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, data.length);
+  for (let k = 0; k < 4; k++) out[4 + k] = type.charCodeAt(k);
+  out.set(data, 8);
+  v.setUint32(8 + data.length, crc ?? crc32(out.subarray(4, 8 + data.length)));
+  return out;
+}
+
+/** IHDR data. */
+export function pngHeader(
+  width: number,
+  height: number,
+  depth = 8,
+  colorType = 6,
+  interlace = 0,
+): Uint8Array {
+  const d = new Uint8Array(13);
+  const v = new DataView(d.buffer);
+  v.setUint32(0, width);
+  v.setUint32(4, height);
+  d.set([depth, colorType, 0, 0, interlace], 8);
+  return d;
+}
+
+/** Signature followed by the given chunks. */
+export function pngFile(...chunks: Uint8Array[]): Uint8Array {
+  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  const out = new Uint8Array(8 + chunks.reduce((a, c) => a + c.length, 0));
+  out.set(sig, 0);
+  let off = 8;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** A valid 8-bit RGBA PNG of the given pixels (filter 0 on every row). */
+export function rgbaPng(width: number, height: number, rgba: Uint8Array): Uint8Array {
+  const raw = new Uint8Array((width * 4 + 1) * height);
+  for (let y = 0; y < height; y++)
+    raw.set(rgba.subarray(y * width * 4, (y + 1) * width * 4), y * (width * 4 + 1) + 1);
+  return pngFile(
+    pngChunk("IHDR", pngHeader(width, height)),
+    pngChunk("IDAT", deflateSync(raw)),
+    pngChunk("IEND", new Uint8Array(0)),
+  );
+}
