@@ -7,6 +7,7 @@
 import { realpath, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { PathlensError } from "../errors.js";
+import { assertWellFormedModel } from "../onnx/checker.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
 import type { AttributeProto, GraphProto, ModelProto, TensorProto } from "../onnx/types.js";
 import { FILE_SIZE_LIMITS, openRegularFile, readRegularFile } from "./regular-file.js";
@@ -176,19 +177,22 @@ async function readExternal(tp: TensorProto, modelPath: string, realDir: string)
  * @throws ModelFileError when the model or an external-data file cannot be read, or is too short
  * @throws UnsafeExternalDataError when a location is absolute or leaves the model's folder
  * @throws ModelDecodeError when the file is not a valid ONNX model
+ * @throws ModelStructureError (or a subclass) when the checker finds the model malformed
  */
 export async function loadModel(path: string): Promise<ModelProto> {
   // A plain Uint8Array: decoded rawData are then plain views too (Buffer#slice would not copy).
   const bytes = await readRegularFile(path, FILE_SIZE_LIMITS.model, (p) => new ModelFileError(path, p));
   const model = decodeModel(bytes, path);
   const external = [...tensorsOfModel(model)].filter((t) => t.dataLocation === EXTERNAL);
-  if (external.length === 0) return model;
-  const realDir = await realpath(dirname(resolve(path)));
-  for (const tp of external) {
-    tp.rawData = await readExternal(tp, path, realDir);
-    tp.dataLocation = undefined;
-    tp.externalData = [];
+  if (external.length > 0) {
+    const realDir = await realpath(dirname(resolve(path)));
+    for (const tp of external) {
+      tp.rawData = await readExternal(tp, path, realDir);
+      tp.dataLocation = undefined;
+      tp.externalData = [];
+    }
   }
+  assertWellFormedModel(model, path);
   return model;
 }
 

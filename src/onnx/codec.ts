@@ -237,7 +237,14 @@ function decodeMessage(
     if (fd.repeated && wt === 2 && kind !== "string" && kind !== "bytes") {
       // packed run
       const [s, e] = r.lengthDelimited(protoName(msg, fd.name));
-      out[fd.name] = appendPacked(out[fd.name] as ArrayLike<unknown>, buf, s, e, kind, protoName(msg, fd.name));
+      out[fd.name] = appendPacked(
+        out[fd.name] as ArrayLike<unknown>,
+        buf,
+        s,
+        e,
+        kind,
+        protoName(msg, fd.name),
+      );
       continue;
     }
     if (wt !== wireTypeOf(kind))

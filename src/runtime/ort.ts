@@ -2,6 +2,8 @@
  * Adapter shared by the onnxruntime-node and onnxruntime-web backends: both expose the
  * onnxruntime-common API, so one wrapper converts tensors and errors for either.
  */
+import { assertWellFormedModel } from "../onnx/checker.js";
+import { decodeModel } from "../onnx/codec.js";
 import { type DType, type Tensor, tensor } from "../tensor/tensor.js";
 import { type Backend, RuntimeError, type Session, type SessionOptions } from "./backend.js";
 
@@ -65,7 +67,7 @@ class OrtSessionWrapper implements Session {
     try {
       out = await this.session.run(ortFeeds, fetches);
     } catch (e) {
-      throw new RuntimeError(`onnxruntime run failed: ${(e as Error).message}`);
+      throw new RuntimeError(`onnxruntime run failed: ${ortSummary(e)}`, { cause: e });
     }
     const result: Record<string, Tensor> = {};
     for (const [k, v] of Object.entries(out)) result[k] = fromOrt(v, k);
@@ -76,11 +78,27 @@ class OrtSessionWrapper implements Session {
   }
 }
 
+/**
+ * The human part of an onnxruntime error, on one line: its C++ source location and function
+ * signature prefix dropped (the full text stays in the error's `cause`).
+ */
+export function ortSummary(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  let line = text.split(/\r?\n/).find((l) => l.trim()) ?? "unknown error";
+  // "/onnxruntime_src/…/model.cc:202 onnxruntime::Model::Model(…) Unsupported model IR version…"
+  const m = /^\S+\.(?:cc|h|cpp):\d+ [\s\S]*?\)\s(?=[A-Z[])/.exec(line);
+  if (m) line = line.slice(m[0].length);
+  line = line.replace(/^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : /, "");
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
 /** Wraps an onnxruntime module (node or web) as a pathlens {@link Backend}. */
 export function ortBackend(name: string, ort: OrtModule, defaults: SessionOptions = {}): Backend {
   return {
     name,
     async createSession(model: Uint8Array, options: SessionOptions = {}): Promise<Session> {
+      // The checker first: a malformed model fails here with a typed one-line error.
+      assertWellFormedModel(decodeModel(model), "model");
       const o = { ...defaults, ...options };
       const opts: Record<string, unknown> = { graphOptimizationLevel: o.optimization ?? "all" };
       if (o.intraOpThreads) opts.intraOpNumThreads = o.intraOpThreads;
@@ -88,7 +106,7 @@ export function ortBackend(name: string, ort: OrtModule, defaults: SessionOption
       try {
         return new OrtSessionWrapper(ort, await ort.InferenceSession.create(model, opts));
       } catch (e) {
-        throw new RuntimeError(`onnxruntime could not load the model: ${(e as Error).message}`);
+        throw new RuntimeError(`onnxruntime could not load the model: ${ortSummary(e)}`, { cause: e });
       }
     },
   };
