@@ -9,13 +9,13 @@ import { type NoiseTunnelType, noiseTunnel } from "../attribution/noise-tunnel.j
 import type { Progress } from "../attribution/path-engine.js";
 import { QUADRATURE_METHODS, type QuadratureMethod } from "../attribution/quadrature.js";
 import type { Target } from "../attribution/targets.js";
-import { loadModel } from "../io/model-file.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat, isFloat, shapeString, type Tensor, tensor } from "../tensor/tensor.js";
 import { CliError, type CommandSpec, type ParsedArgs, splitPair, UsageError } from "./args.js";
+import { loadCheckedModel } from "./check.js";
 import { INTERACTION_METHODS, type InteractionMethod, runInteractionMethod } from "./explain-interactions.js";
 import { progressReporter } from "./progress-line.js";
 
@@ -103,7 +103,7 @@ export const explainCommand: CommandSpec = {
 export async function runExplain(args: ParsedArgs): Promise<string[]> {
   const started = performance.now();
   const modelPath = args.positionals["model.onnx"]!;
-  const model = await loadModel(modelPath);
+  const model = await loadCheckedModel(modelPath);
   const inputNames = graphInputs(model);
   const layer = args.string("layer");
 

@@ -2,7 +2,6 @@
  * `pathlens gradient`: ∂/∂x Σ(seed ⊙ output) of an ONNX model, and optionally the
  * Hessian-vector product ∂/∂x Σ(gradient ⊙ v), written as `.npy` files.
  */
-import { loadModel } from "../io/model-file.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { declaredDims, dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
@@ -11,6 +10,7 @@ import { GradientSession } from "../runtime/gradient-session.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat, isFloat, shapeString, type Tensor } from "../tensor/tensor.js";
 import { CliError, type CommandSpec, type ParsedArgs } from "./args.js";
+import { loadCheckedModel } from "./check.js";
 
 /** The declaration of `pathlens gradient`. */
 export const gradientCommand: CommandSpec = {
@@ -61,7 +61,7 @@ export async function runGradient(args: ParsedArgs): Promise<string[]> {
   const seedFile = args.string("seed")!;
   const hvpFile = args.string("hvp");
 
-  const model = await loadModel(modelPath);
+  const model = await loadCheckedModel(modelPath);
   const output = pickOutput(model, args.string("output"), modelPath);
   const feeds = await readFeeds(model, inputFiles, modelPath);
   const seedRaw = await readNpy(seedFile);

@@ -8,7 +8,6 @@ import { dirname, join } from "node:path";
 import { explainImage } from "../explain/image.js";
 import { checkPreprocess, type Preprocess } from "../explain/preprocess.js";
 import { encodePng, readImage } from "../io/image.js";
-import { loadModel } from "../io/model-file.js";
 import { writeNpyFiles } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat } from "../tensor/tensor.js";
@@ -16,6 +15,7 @@ import { reportPage } from "../viz/html.js";
 import type { AttributionSign } from "../viz/image.js";
 import { imageSections } from "../viz/image-report.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
+import { loadCheckedModel } from "./check.js";
 import { progressReporter } from "./progress-line.js";
 
 /** The declaration of `pathlens image`. */
@@ -77,7 +77,7 @@ function numbers(v: string | undefined, flag: string, count?: number): number[] 
 /** Runs `pathlens image`. */
 export async function runImage(args: ParsedArgs): Promise<string[]> {
   const modelPath = args.positionals["model.onnx"]!;
-  const model = await loadModel(modelPath);
+  const model = await loadCheckedModel(modelPath);
   const configFile = join(dirname(modelPath), "config.json");
   const config = existsSync(configFile)
     ? (JSON.parse(await readFile(configFile, "utf8")) as {

@@ -15,6 +15,7 @@ import {
   programUsage,
   UsageError,
 } from "./args.js";
+import { checkCommand, runCheck } from "./check.js";
 import { demoCommand, runDemo } from "./demo.js";
 import { eigCommand, runEig, runSignificance, significanceCommand } from "./eig.js";
 import { explainCommand, runExplain } from "./explain.js";
@@ -38,6 +39,7 @@ const COMMANDS: Command[] = [
   { spec: imageCommand, run: runImage },
   { spec: tabularCommand, run: runTabular },
   { spec: demoCommand, run: runDemo },
+  { spec: checkCommand, run: runCheck },
 ];
 
 function version(): string {

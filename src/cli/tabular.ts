@@ -3,13 +3,13 @@
  */
 import { explainTabular } from "../explain/tabular.js";
 import { readNumericCsv } from "../io/csv.js";
-import { loadModel } from "../io/model-file.js";
 import { writeNpyFiles } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
 import { float32 } from "../tensor/tensor.js";
 import { reportPage } from "../viz/html.js";
 import { featureRanking, tabularSections } from "../viz/tabular.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
+import { loadCheckedModel } from "./check.js";
 import { progressReporter } from "./progress-line.js";
 
 /** The declaration of `pathlens tabular`. */
@@ -35,7 +35,7 @@ export const tabularCommand: CommandSpec = {
 
 /** Runs `pathlens tabular`. */
 export async function runTabular(args: ParsedArgs): Promise<string[]> {
-  const model = await loadModel(args.positionals["model.onnx"]!);
+  const model = await loadCheckedModel(args.positionals["model.onnx"]!);
   const table = await readNumericCsv(args.positionals["data.csv"]!);
   const b = args.string("baseline") ?? "zero";
   let baseline: "zero" | "mean" | number[] = "zero";

@@ -2,7 +2,9 @@
  * `pathlens text`: explains a text classifier's prediction word by word (Integrated Gradients at
  * the word embeddings), with an optional self-contained HTML report.
  */
+
 import { QUADRATURE_METHODS, type QuadratureMethod } from "../attribution/quadrature.js";
+import { assertModelSupported } from "../autodiff/op-support.js";
 import { writeNpyFiles } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
 import { explainText } from "../text/explain-text.js";
@@ -45,6 +47,7 @@ export const textCommand: CommandSpec = {
 export async function runText(args: ParsedArgs): Promise<string[]> {
   const text = args.positionals.text!;
   const tm = await loadTextModel(args.positionals.model!, args.string("tokenizer"));
+  assertModelSupported(tm.model, args.positionals.model!);
   const method = args.string("method");
   if (method !== undefined && !(QUADRATURE_METHODS as readonly string[]).includes(method)) {
     throw new UsageError(`--method must be one of ${QUADRATURE_METHODS.join(", ")}`, textCommand);

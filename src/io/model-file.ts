@@ -171,6 +171,15 @@ async function readExternal(tp: TensorProto, modelPath: string, realDir: string)
   }
 }
 
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /**
+   * Run the model checker (default true). `false` is for tools that report every problem
+   * themselves (`pathlens check`); anything that runs the model should keep the check.
+   */
+  check?: boolean;
+}
+
 /**
  * Reads an `.onnx` file and resolves its external data into `rawData` (the result no longer
  * refers to side files). External-data locations must be relative paths inside the model's folder.
@@ -179,7 +188,7 @@ async function readExternal(tp: TensorProto, modelPath: string, realDir: string)
  * @throws ModelDecodeError when the file is not a valid ONNX model
  * @throws ModelStructureError (or a subclass) when the checker finds the model malformed
  */
-export async function loadModel(path: string): Promise<ModelProto> {
+export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<ModelProto> {
   // A plain Uint8Array: decoded rawData are then plain views too (Buffer#slice would not copy).
   const bytes = await readRegularFile(path, FILE_SIZE_LIMITS.model, (p) => new ModelFileError(path, p));
   const model = decodeModel(bytes, path);
@@ -192,7 +201,7 @@ export async function loadModel(path: string): Promise<ModelProto> {
       tp.externalData = [];
     }
   }
-  assertWellFormedModel(model, path);
+  if (options.check !== false) assertWellFormedModel(model, path);
   return model;
 }
 
