@@ -103,7 +103,7 @@ class HeaderParser {
       else if (this.peek() !== "}") this.fail('expected "," or "}"');
     }
     this.ws();
-    if (this.i !== this.s.length) this.fail(`unexpected "${this.s.slice(this.i, this.i + 10)}"`);
+    if (this.i !== this.s.length) this.fail(`unexpected ${JSON.stringify(this.s.slice(this.i, this.i + 10))}`);
     return out;
   }
 
@@ -134,7 +134,7 @@ class HeaderParser {
 
   private atom(): number | boolean | null {
     const m = /^(?:-?\d+|True|False|None)/.exec(this.s.slice(this.i, this.i + 32));
-    if (!m) this.fail(`unexpected "${this.s.slice(this.i, this.i + 10)}"`);
+    if (!m) this.fail(`unexpected ${JSON.stringify(this.s.slice(this.i, this.i + 10))}`);
     this.i += m[0].length;
     if (m[0] === "True") return true;
     if (m[0] === "False") return false;
