@@ -103,7 +103,8 @@ class HeaderParser {
       else if (this.peek() !== "}") this.fail('expected "," or "}"');
     }
     this.ws();
-    if (this.i !== this.s.length) this.fail(`unexpected ${JSON.stringify(this.s.slice(this.i, this.i + 10))}`);
+    if (this.i !== this.s.length)
+      this.fail(`unexpected ${JSON.stringify(this.s.slice(this.i, this.i + 10))}`);
     return out;
   }
 
