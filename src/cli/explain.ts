@@ -106,6 +106,8 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
   const model = await loadCheckedModel(modelPath);
   const inputNames = graphInputs(model);
   const layer = args.string("layer");
+  if (layer !== undefined && layer.trim() === "")
+    throw new UsageError("--layer needs a tensor name (got an empty string)", explainCommand);
 
   const inputs = await readNamed(args.strings("input"), model, modelPath, "--input");
   const extra = await readPairs(args.pairs("extra"), model, modelPath, "--extra");

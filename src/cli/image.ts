@@ -3,12 +3,12 @@
  * overlay and window PNGs, summary.json and (with --report) report.html, all or nothing.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { explainImage } from "../explain/image.js";
 import { checkPreprocess, type Preprocess } from "../explain/preprocess.js";
 import { encodePng, readImage } from "../io/image.js";
 import { writeNpyFiles } from "../io/npy.js";
+import { readJsonFile } from "../io/regular-file.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat } from "../tensor/tensor.js";
 import { reportPage } from "../viz/html.js";
@@ -80,18 +80,15 @@ export async function runImage(args: ParsedArgs): Promise<string[]> {
   const model = await loadCheckedModel(modelPath);
   const configFile = join(dirname(modelPath), "config.json");
   const config = existsSync(configFile)
-    ? (JSON.parse(await readFile(configFile, "utf8")) as {
+    ? ((await readJsonFile(configFile, (p) => new CliError(`${configFile}: ${p}`))) as {
         id2label?: Record<string, string>;
         preprocess?: Preprocess;
       })
     : {};
   let pre: Preprocess = { ...(config.preprocess ?? {}) };
   if (args.string("preprocess")) {
-    try {
-      pre = { ...pre, ...(JSON.parse(await readFile(args.string("preprocess")!, "utf8")) as Preprocess) };
-    } catch (e) {
-      throw new CliError(`${args.string("preprocess")}: cannot be read as JSON (${(e as Error).message})`);
-    }
+    const file = args.string("preprocess")!;
+    pre = { ...pre, ...((await readJsonFile(file, (p) => new CliError(`${file}: ${p}`))) as Preprocess) };
   }
   const size = (v: string | undefined, flag: string) => {
     const n = numbers(v, flag);

@@ -94,3 +94,41 @@ export async function readRegularText(
 ): Promise<string> {
   return new TextDecoder("utf-8").decode(await readRegularFile(path, maxBytes, error));
 }
+
+/** Line and column (1-based) of a character offset, for messages. */
+function lineColumn(text: string, offset: number): string {
+  let line = 1;
+  let last = -1;
+  for (let i = 0; i < offset && i < text.length; i++)
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      last = i;
+    }
+  return `line ${line}, column ${offset - last}`;
+}
+
+/**
+ * Reads a regular file as JSON; a syntax error becomes the caller's typed error naming the
+ * file, line and column (never a raw SyntaxError). A top-level value that is not an object is
+ * refused too.
+ */
+export async function readJsonFile(
+  path: string,
+  error: FileErrorFactory,
+  maxBytes: number = FILE_SIZE_LIMITS.text,
+): Promise<Record<string, unknown>> {
+  const text = await readRegularText(path, maxBytes, error);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const at = /position (\d+)/.exec(msg);
+    const where = at ? ` at ${lineColumn(text, Number(at[1]))}` : "";
+    throw error(`not valid JSON${where} (${msg.split("\n")[0]!.slice(0, 120)})`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw error("must hold a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
