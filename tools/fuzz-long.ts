@@ -1,6 +1,7 @@
 /**
  * The long fuzz run (`npm run fuzz`): the campaigns of src/testing/fuzz.ts with many more cases
- * (FUZZ_CASES, default 12,000 split over the campaigns; FUZZ_SEED, default 12). Prints cases and
+ * (FUZZ_CASES, default 12,000 split over the campaigns; FUZZ_SEED, default 12; FUZZ_ONLY, one
+ * campaign by name). Prints cases and
  * time per campaign; exits 1 on the first counterexample (fast-check prints it with its seed/path).
  */
 import { checkCommand } from "../src/cli/check.js";
@@ -43,7 +44,9 @@ const campaigns: [string, number, (n: number) => Promise<void> | void][] = [
 
 let cases = 0;
 checkModelEdits(models[0]!);
+const only = process.env.FUZZ_ONLY; // e.g. "cli flags": run one campaign
 for (const [name, share, run] of campaigns) {
+  if (only && name !== only) continue;
   const n = Math.max(1, Math.round(total * share));
   const t0 = performance.now();
   await run(n);

@@ -21,6 +21,7 @@ import { eigCommand, runEig, runSignificance, significanceCommand } from "./eig.
 import { explainCommand, runExplain } from "./explain.js";
 import { gradientCommand, runGradient } from "./gradient.js";
 import { imageCommand, runImage } from "./image.js";
+import { printedMessage } from "./messages.js";
 import { runTabular, tabularCommand } from "./tabular.js";
 import { runText, textCommand } from "./text.js";
 
@@ -84,7 +85,7 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError) {
       const usage = e.command ? commandUsage(e.command) : programUsage(specs);
-      process.stderr.write(`pathlens: ${e.message}\n\n${usage}\n`);
+      process.stderr.write(`pathlens: ${printedMessage(e.message)}\n\n${usage}\n`);
       return 2;
     }
     const err = e as Error;

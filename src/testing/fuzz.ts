@@ -11,6 +11,7 @@ import fc from "fast-check";
 import jpeg from "jpeg-js";
 import { checkModel } from "../autodiff/op-support.js";
 import { type CommandSpec, parseCommand } from "../cli/args.js";
+import { printedMessage } from "../cli/messages.js";
 import { PathlensError } from "../errors.js";
 import { decodeImage } from "../io/image.js";
 import { encodeNpy, parseNpy } from "../io/npy-format.js";
@@ -402,7 +403,14 @@ export async function fuzzCliFlags(run: FuzzRun, specs: readonly CommandSpec[]):
     });
   await fc.assert(
     fc.property(argv, ({ spec, args }) => {
-      const r = typedOrValue(() => parseCommand(spec, args), `parseCommand ${spec.name}`);
+      let r: ReturnType<typeof parseCommand> | undefined;
+      try {
+        r = parseCommand(spec, args);
+      } catch (e) {
+        // Usage errors echo the offending value; the CLI prints them through printedMessage.
+        if (e instanceof PathlensError) e.message = printedMessage(e.message);
+        assertTypedError(e, `parseCommand ${spec.name}`);
+      }
       if (!r || r.help) return;
       for (const name of Object.keys(spec.options)) {
         typedOrValue(() => [r.args.string(name), r.args.strings(name), r.args.flag(name)], `--${name}`);
