@@ -7,6 +7,7 @@
  * 2 wrong usage (message and usage on stderr).
  */
 import { readFileSync } from "node:fs";
+import { assertWritableFolder } from "../io/npy.js";
 import {
   type CommandSpec,
   commandUsage,
@@ -78,6 +79,9 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${commandUsage(command.spec)}\n`);
       return 0;
     }
+    // An unwritable --out fails before any work, not after minutes of it.
+    const out = command.spec.options.out ? parsed.args.string("out") : undefined;
+    if (out !== undefined) await assertWritableFolder(out);
     await quietRuntime();
     const lines = await command.run(parsed.args);
     for (const l of lines) process.stdout.write(`${l}\n`);

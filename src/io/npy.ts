@@ -1,8 +1,9 @@
 /**
  * Reading and writing NumPy `.npy` files in Node (the byte format is in `npy-format.ts`).
  */
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { PathlensError } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { encodeNpy, NpyError, parseNpy } from "./npy-format.js";
 import { FILE_SIZE_LIMITS, readRegularFile } from "./regular-file.js";
@@ -34,6 +35,80 @@ export async function writeNpy(path: string, t: Tensor): Promise<void> {
   }
 }
 
+/** A result holds NaN or ±Inf: nothing of the run is written. */
+export class NonFiniteOutputError extends PathlensError {
+  override name = "NonFiniteOutputError";
+}
+
+function assertFiniteOutput(path: string, t: Tensor): void {
+  if (t.dtype !== "float32" && t.dtype !== "float64") return;
+  const d = t.data as Float32Array | Float64Array;
+  for (let i = 0; i < d.length; i++) {
+    if (!Number.isFinite(d[i]!)) {
+      throw new NonFiniteOutputError(
+        `${path}: the result holds ${Number.isNaN(d[i]!) ? "NaN" : "an infinite value"} at element ${i} of ${d.length} (shape ${t.dims.join("×") || "scalar"}); nothing was written — check the model's weights and the inputs' range`,
+      );
+    }
+  }
+}
+
+/**
+ * `mkdir -p` one level at a time. Node's `mkdir(…, { recursive: true })` retries forever when
+ * the system answers ENOENT for a folder whose parent exists (it does under /proc), so each
+ * level is made with a plain mkdir and any error ends the walk.
+ * @returns the first folder created, or undefined when `dir` already existed
+ */
+async function makeFolder(dir: string): Promise<string | undefined> {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  for (;;) {
+    const st = await stat(at).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return undefined;
+      throw e;
+    });
+    if (st) {
+      if (!st.isDirectory()) throw Object.assign(new Error(`${at} is not a directory`), { code: "ENOTDIR" });
+      break;
+    }
+    missing.push(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (let k = missing.length - 1; k >= 0; k--) {
+    await mkdir(missing[k]!).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "EEXIST") throw e;
+    });
+  }
+  return missing[missing.length - 1];
+}
+
+/**
+ * Checks before any work that `dir` can hold the outputs: creates it (and its parents), writes
+ * and removes a small probe file, and removes the folders it created, so an unwritable or
+ * bogus folder fails at once and nothing is left behind.
+ * @throws NpyError naming the folder and the system's reason
+ */
+export async function assertWritableFolder(dir: string): Promise<void> {
+  const probe = join(dir, `.pathlens-probe-${process.pid}-${Date.now().toString(36)}`);
+  let created: string | undefined;
+  try {
+    created = await makeFolder(dir);
+    const st = await stat(dir);
+    if (!st.isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
+    await writeFile(probe, "", { flag: "wx" });
+  } catch (e) {
+    throw new NpyError(
+      dir,
+      `the output folder is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  } finally {
+    await rm(probe, { force: true }).catch(() => undefined);
+    // Folders made only for the probe go again: outputs appear only when the run succeeds.
+    if (created) await rm(created, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
 /** Alias of {@link writeNpyFiles} for mixed outputs (tensors, JSON, HTML, images). */
 export const writeOutputFiles = (dir: string, files: Record<string, Tensor | string | Uint8Array>) =>
   writeNpyFiles(dir, files);
@@ -52,13 +127,16 @@ export async function writeNpyFiles(
   files: Record<string, Tensor | string | Uint8Array>,
 ): Promise<string[]> {
   try {
-    await mkdir(dir, { recursive: true });
+    await makeFolder(dir);
   } catch (e) {
     throw new NpyError(
       dir,
       `cannot create the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
     );
   }
+  // Finite or nothing: every tensor is checked before the first byte is written.
+  for (const [name, t] of Object.entries(files))
+    if (typeof t !== "string" && !(t instanceof Uint8Array)) assertFiniteOutput(join(dir, name), t);
   const tag = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const entries = Object.entries(files).map(([name, t]) => {
     if (name.includes("/") || name.includes("\\") || name.startsWith(".")) {
@@ -67,6 +145,7 @@ export async function writeNpyFiles(
     return { path: join(dir, name), tmp: join(dir, `.${name}.${tag}.tmp`), t };
   });
   let current = dir;
+  const renamed: string[] = [];
   try {
     for (const e of entries) {
       current = e.path;
@@ -76,9 +155,14 @@ export async function writeNpyFiles(
     for (const e of entries) {
       current = e.path;
       await rename(e.tmp, e.path);
+      renamed.push(e.path);
     }
   } catch (err) {
-    await Promise.all(entries.map((e) => rm(e.tmp, { force: true })));
+    // A failed rename midway: the set is incomplete, so the files already moved go too.
+    await Promise.all([
+      ...entries.map((e) => rm(e.tmp, { force: true })),
+      ...renamed.map((f) => rm(f, { force: true })),
+    ]);
     if (err instanceof NpyError) throw err;
     throw new NpyError(
       current,

@@ -101,6 +101,28 @@ export function tensorProblems(tp: TensorProto, what: string): string[] {
   return [];
 }
 
+/**
+ * Index of the first NaN in a float/double TensorProto's data (raw or typed), or -1. Infinities
+ * are not reported: attention masks legitimately hold -Inf.
+ */
+export function firstNaN(tp: TensorProto): number {
+  const type = tp.dataType;
+  if (type !== 1 && type !== 11) return -1;
+  let values: ArrayLike<number>;
+  if (tp.rawData) {
+    const r = tp.rawData;
+    const width = type === 1 ? 4 : 8;
+    if (r.length % width !== 0) return -1;
+    const copy = r.byteOffset % width === 0 ? r : r.slice();
+    values =
+      type === 1
+        ? new Float32Array(copy.buffer, copy.byteOffset, copy.length / 4)
+        : new Float64Array(copy.buffer, copy.byteOffset, copy.length / 8);
+  } else values = type === 1 ? tp.floatData : tp.doubleData;
+  for (let i = 0; i < values.length; i++) if (Number.isNaN(values[i])) return i;
+  return -1;
+}
+
 /** Number of elements of a TensorProto as a number (call after {@link tensorProblems} found none). */
 export function elementCount(tp: TensorProto): number {
   return tp.dims.reduce<number>((a, d) => a * Number(d), 1);

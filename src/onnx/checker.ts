@@ -11,7 +11,7 @@
  * inside the model's folder; cheap static shape checks (checker-shapes.ts).
  */
 import { staticShapeProblems } from "./checker-shapes.js";
-import { tensorProblems } from "./checker-tensors.js";
+import { firstNaN, tensorProblems } from "./checker-tensors.js";
 import { ModelStructureError } from "./model.js";
 import type { GraphProto, ModelProto, NodeProto, TensorProto, TypeProto, ValueInfoProto } from "./types.js";
 
@@ -167,7 +167,10 @@ class GraphChecker {
       if (!t.name) this.add("tensor", `an initializer has no name`);
       else defined.add(t.name);
     }
-    for (const p of tensorProblems(t, what)) this.add("tensor", p);
+    const problems = tensorProblems(t, what);
+    for (const p of problems) this.add("tensor", p);
+    const nan = problems.length === 0 ? firstNaN(t) : -1;
+    if (nan >= 0) this.add("tensor", `${what} holds NaN at element ${nan}: the model's weights are corrupt`);
     for (const e of t.externalData) {
       const loc = e.key === "location" ? (e.value ?? "") : undefined;
       if (
