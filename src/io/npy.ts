@@ -126,6 +126,9 @@ export async function writeNpyFiles(
   dir: string,
   files: Record<string, Tensor | string | Uint8Array>,
 ): Promise<string[]> {
+  // Finite or nothing: every tensor is checked before the first byte is written.
+  for (const [name, t] of Object.entries(files))
+    if (typeof t !== "string" && !(t instanceof Uint8Array)) assertFiniteOutput(join(dir, name), t);
   try {
     await makeFolder(dir);
   } catch (e) {
@@ -134,9 +137,6 @@ export async function writeNpyFiles(
       `cannot create the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
     );
   }
-  // Finite or nothing: every tensor is checked before the first byte is written.
-  for (const [name, t] of Object.entries(files))
-    if (typeof t !== "string" && !(t instanceof Uint8Array)) assertFiniteOutput(join(dir, name), t);
   const tag = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const entries = Object.entries(files).map(([name, t]) => {
     if (name.includes("/") || name.includes("\\") || name.startsWith(".")) {
