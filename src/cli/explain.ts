@@ -69,6 +69,11 @@ export const explainCommand: CommandSpec = {
       help: "with --steps auto: |delta| ≤ T·|F(x) − F(x')| (default 1e-3)",
     },
     "max-steps": { type: "string", value: "N", help: "with --steps auto: the most points (default 1025)" },
+    "max-points": {
+      type: "string",
+      value: "N",
+      help: "refuse runs estimated above N path points, steps × examples (× steps for Hessians) (default 1e6)",
+    },
     layer: { type: "string", value: "TENSOR", help: "attribute to this intermediate tensor" },
     "baseline-inputs": {
       type: "string",
@@ -156,6 +161,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
         samples: optionalNumber(args.string("samples"), "--samples", (v) => Number.isInteger(v) && v >= 1),
         seed: optionalNumber(args.string("seed"), "--seed", Number.isInteger),
         softplus: optionalNumber(args.string("softplus"), "--softplus", (v) => v > 0),
+        maxPathPoints: maxPoints(args),
         interactionIndex: args
           .string("interaction-index")
           ?.split(",")
@@ -190,6 +196,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
     method,
     tolerance: optionalNumber(args.string("tolerance"), "--tolerance", (v) => v > 0),
     maxSteps: optionalNumber(args.string("max-steps"), "--max-steps", (v) => Number.isInteger(v) && v >= 2),
+    maxPathPoints: maxPoints(args),
     multiplyByInputs: !args.flag("no-multiply"),
     chunkSize: optionalNumber(
       args.string("chunk-size"),
@@ -390,4 +397,9 @@ function describeTarget(t: Target | undefined): unknown {
 
 function safeFileName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.-]+/g, "_");
+}
+
+/** `--max-points N`: the path-point budget (see attribution/budget.ts). */
+function maxPoints(args: ParsedArgs): number | undefined {
+  return optionalNumber(args.string("max-points"), "--max-points", (v) => v >= 1);
 }
