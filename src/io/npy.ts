@@ -92,16 +92,16 @@ async function makeFolder(dir: string): Promise<string | undefined> {
 export async function assertWritableFolder(dir: string): Promise<void> {
   const probe = join(dir, `.pathlens-probe-${process.pid}-${Date.now().toString(36)}`);
   let created: string | undefined;
+  const reason = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
   try {
-    created = await makeFolder(dir);
-    const st = await stat(dir);
-    if (!st.isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
-    await writeFile(probe, "", { flag: "wx" });
-  } catch (e) {
-    throw new NpyError(
-      dir,
-      `the output folder is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
+    try {
+      created = await makeFolder(dir);
+    } catch (e) {
+      throw new NpyError(dir, `cannot create the output folder (${reason(e)})`);
+    }
+    await writeFile(probe, "", { flag: "wx" }).catch((e: unknown) => {
+      throw new NpyError(dir, `the output folder is not writable (${reason(e)})`);
+    });
   } finally {
     await rm(probe, { force: true }).catch(() => undefined);
     // Folders made only for the probe go again: outputs appear only when the run succeeds.
