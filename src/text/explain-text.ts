@@ -125,6 +125,10 @@ export async function explainText(
     typeIds = [...typeIds.slice(0, max - 1), typeIds[typeIds.length - 1]!];
   }
   const special = new Set(specialIds(tokenizer));
+  // [UNK] is listed among the special tokens, but it stands for a word of the text: it keeps its
+  // attribution and is replaced in the baseline like any other word.
+  const unkId = tokenizer.token_to_id("[UNK]") ?? tokenizer.token_to_id("<unk>");
+  if (unkId !== undefined) special.delete(unkId);
   const baselineId = tokenId(tokenizer, options.baselineToken ?? "pad");
   const baseIds = ids.map((id) => (special.has(id) ? id : baselineId));
   const t = ids.length;
@@ -162,6 +166,8 @@ export async function explainText(
   const a = r.attributions[layer]!;
   const dim = a.data.length / t;
   const tokens = tokenizer.model ? ids.map((id) => tokenText(tokenizer, id)) : ids.map(String);
+  if (unkId !== undefined && !options.ids && !options.textPair)
+    restoreUnknownWords(tokens, ids, unkId, text, tokenizer);
   const scores = Array.from({ length: t }, (_, i) => {
     let s = 0;
     for (let j = 0; j < dim; j++) s += a.data[i * dim + j]!;
@@ -259,6 +265,37 @@ export function mergeWords(
     owner[i] = list.length - 1;
   });
   return { list, owner };
+}
+
+/**
+ * Shows an [UNK] token as the text it replaced when that is unambiguous: the text's
+ * whitespace-separated chunks are tokenized one by one, and a chunk that is exactly one [UNK]
+ * gives its text to the matching [UNK] token. Other [UNK]s keep their token text.
+ */
+function restoreUnknownWords(
+  tokens: string[],
+  ids: number[],
+  unkId: number,
+  text: string,
+  tokenizer: Tokenizer,
+): void {
+  const chunks = text.split(/\s+/).filter(Boolean);
+  let at = ids.indexOf(unkId) >= 0 ? 0 : ids.length;
+  const specialIdSet = new Set(specialIds(tokenizer));
+  for (const chunk of chunks) {
+    if (at >= ids.length) return;
+    let piece: number[];
+    try {
+      piece = tokenizer.encode(chunk, { add_special_tokens: false }).ids;
+    } catch {
+      return;
+    }
+    while (at < ids.length && specialIdSet.has(ids[at]!) && ids[at] !== unkId) at++;
+    // The chunk's pieces must sit here in the full sequence; otherwise stop (alignment lost).
+    if (piece.some((id, k) => ids[at + k] !== id)) return;
+    if (piece.length === 1 && piece[0] === unkId) tokens[at] = chunk;
+    at += piece.length;
+  }
 }
 
 function specialIds(tokenizer: Tokenizer): number[] {
