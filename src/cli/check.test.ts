@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,9 +13,11 @@ import { deflateSync } from "node:zlib";
 import { decompositionFor } from "../autodiff/decompose.js";
 import { checkModel } from "../autodiff/op-support.js";
 import { NON_DIFFERENTIABLE, ruleFor } from "../autodiff/registry.js";
+import { encodeNpy } from "../io/npy-format.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
 import { makeNode, makeValueInfo } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
+import { float32 } from "../tensor/tensor.js";
 import { type CliRun, ROOT, runCli } from "../testing/cli.js";
 import { pngChunk, pngFile, pngHeader } from "../testing/png-bytes.js";
 
@@ -121,9 +124,13 @@ test("CLI: check, unsupported and malformed models, non-regular files, bad PNG, 
       ),
     );
     await writeFile(join(dir, "pre.json"), '{\n  "scale": 1,\n  oops\n}');
+    const nanInput = new Float32Array(64).fill(0.5);
+    nanInput[5] = Number.NaN;
+    await writeFile(join(dir, "nan.npy"), encodeNpy(float32([1, 1, 8, 8], nanInput)));
+    await writeFile(join(dir, "seed.npy"), encodeNpy(float32([1, 10], new Array(10).fill(1))));
     const x = join(ROOT, "examples/digits/digits_sample.npy");
     const out = join(dir, "out");
-    const [ok, unsupported, malformed, explainUnsupported, zero, pipe, folder, png, json, layer] =
+    const [ok, unsupported, malformed, explainUnsupported, zero, pipe, folder, png, json, layer, nanGrad] =
       await Promise.all([
         runCli(["check", CNN]),
         runCli(["check", join(dir, "unsupported.onnx")]),
@@ -149,6 +156,18 @@ test("CLI: check, unsupported and malformed models, non-regular files, bad PNG, 
           out,
         ]),
         runCli(["explain", CNN, "--input", x, "--layer", "", "--out", out]),
+        runCli([
+          "gradient",
+          CNN,
+          "--input",
+          `input=${join(dir, "nan.npy")}`,
+          "--wrt",
+          "input",
+          "--seed",
+          join(dir, "seed.npy"),
+          "--out",
+          out,
+        ]),
       ]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^Conv\s+14\s+2\s+rule$/m);
@@ -166,6 +185,8 @@ test("CLI: check, unsupported and malformed models, non-regular files, bad PNG, 
     failsWith(png, 1, "truncated.png: cannot decode the PNG data");
     failsWith(json, 1, "pre.json: not valid JSON at line 3");
     failsWith(layer, 2, "--layer needs a tensor name");
+    failsWith(nanGrad, 1, '--input "input" contains NaN at element 5');
+    assert.equal(existsSync(out), false, "no output folder after failed runs");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

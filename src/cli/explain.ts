@@ -299,8 +299,7 @@ async function readNamed(
           explainCommand,
         );
       }
-      if (pairs.has(names[0]!))
-        throw new UsageError(`${flag}: "${names[0]}" is given twice`, explainCommand);
+      if (pairs.has(names[0]!)) throw new UsageError(`${flag}: "${names[0]}" is given twice`, explainCommand);
       pairs.set(names[0]!, r);
     }
   }

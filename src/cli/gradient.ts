@@ -2,6 +2,7 @@
  * `pathlens gradient`: ∂/∂x Σ(seed ⊙ output) of an ONNX model, and optionally the
  * Hessian-vector product ∂/∂x Σ(gradient ⊙ v), written as `.npy` files.
  */
+import { assertFinite } from "../attribution/errors.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { declaredDims, dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
@@ -69,6 +70,11 @@ export async function runGradient(args: ParsedArgs): Promise<string[]> {
   checkDeclared(model, output, seedRaw, seedFile, "--seed", "output");
   const vRaw = hvpFile === undefined ? undefined : await readNpy(hvpFile);
   if (vRaw) requireFloat(vRaw, hvpFile!, "--hvp");
+  // NaN/Inf in, NaN/Inf (or, through a ReLU, a silently finite gradient) out: refuse up front.
+  for (const [name, t] of Object.entries(feeds))
+    if (isFloat(t.dtype)) assertFinite(t.data as Float32Array, `--input "${name}"`);
+  assertFinite(seedRaw.data as Float32Array, `${seedFile} (--seed)`);
+  if (vRaw) assertFinite(vRaw.data as Float32Array, `${hvpFile} (--hvp)`);
 
   const session = await GradientSession.create(nodeBackend(), model, feeds, {
     wrt: [wrt],

@@ -84,28 +84,39 @@ async function makeFolder(dir: string): Promise<string | undefined> {
 }
 
 /**
- * Checks before any work that `dir` can hold the outputs: creates it (and its parents), writes
- * and removes a small probe file, and removes the folders it created, so an unwritable or
- * bogus folder fails at once and nothing is left behind.
+ * Checks before any work that `dir` can hold the outputs, creating nothing: the folder, or when
+ * it does not exist yet its nearest existing ancestor, must be a directory in which a probe file
+ * can be created (and is removed at once). An unwritable or bogus folder fails in milliseconds.
  * @throws NpyError naming the folder and the system's reason
  */
 export async function assertWritableFolder(dir: string): Promise<void> {
-  const probe = join(dir, `.pathlens-probe-${process.pid}-${Date.now().toString(36)}`);
-  let created: string | undefined;
   const reason = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-  try {
-    try {
-      created = await makeFolder(dir);
-    } catch (e) {
-      throw new NpyError(dir, `cannot create the output folder (${reason(e)})`);
+  let at = resolve(dir);
+  for (;;) {
+    const st = await stat(at).catch(() => undefined);
+    if (st) {
+      if (!st.isDirectory()) throw new NpyError(dir, "cannot create the output folder (ENOTDIR)");
+      break;
     }
-    await writeFile(probe, "", { flag: "wx" }).catch((e: unknown) => {
-      throw new NpyError(dir, `the output folder is not writable (${reason(e)})`);
-    });
+    if (dirname(at) === at) break;
+    at = dirname(at);
+  }
+  const exists = at === resolve(dir);
+  const probe = join(
+    at,
+    `.pathlens-probe-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+  );
+  try {
+    await writeFile(probe, "", { flag: "wx" });
+  } catch (e) {
+    throw new NpyError(
+      dir,
+      exists
+        ? `the output folder is not writable (${reason(e)})`
+        : `cannot create the output folder: ${at} is not writable (${reason(e)})`,
+    );
   } finally {
     await rm(probe, { force: true }).catch(() => undefined);
-    // Folders made only for the probe go again: outputs appear only when the run succeeds.
-    if (created) await rm(created, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 

@@ -38,7 +38,7 @@ test("output folders are checked writable at once (under /proc too) and nothing 
     const t0 = performance.now();
     if (existsSync("/proc/self"))
       await assert.rejects(assertWritableFolder("/proc/pathlens-out/x"), NpyError);
-    await assert.rejects(assertWritableFolder("/dev/null/x"), /cannot create the output folder \(ENOTDIR\)/);
+    await assert.rejects(assertWritableFolder("/dev/null/x"), /cannot create the output folder/);
     assert.ok(performance.now() - t0 < 5000);
   } finally {
     await rm(dir, { recursive: true, force: true });
