@@ -113,7 +113,8 @@ export function firstNaN(tp: TensorProto): number {
     const r = tp.rawData;
     const width = type === 1 ? 4 : 8;
     if (r.length % width !== 0) return -1;
-    const copy = r.byteOffset % width === 0 ? r : r.slice();
+    // new Uint8Array(r) copies even when r is a Node Buffer (whose slice() is a view).
+    const copy = r.byteOffset % width === 0 ? r : new Uint8Array(r);
     values =
       type === 1
         ? new Float32Array(copy.buffer, copy.byteOffset, copy.length / 4)

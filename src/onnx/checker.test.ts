@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { float32 } from "../tensor/tensor.js";
 import { assertWellFormedModel, findModelProblems, ModelShapeError, TensorDataError } from "./checker.js";
-import { decodeModel, ModelDecodeError } from "./codec.js";
+import { decodeModel, encodeModel, ModelDecodeError } from "./codec.js";
 import { makeAttribute, makeNode, makeValueInfo, tensorToProto } from "./model.js";
 import type { GraphProto, ModelProto } from "./types.js";
 
@@ -96,4 +96,14 @@ test("issue 12 regression: a protobuf length of 2³² + n no longer wraps around
     (e: unknown) =>
       e instanceof ModelDecodeError && /Model\.producer_name: length 4294967299/.test((e as Error).message),
   );
+});
+
+test("weights decoded from an unaligned Node Buffer are scanned without a RangeError", () => {
+  const w = tensorToProto("w", float32([3, 4], new Array(12).fill(0.25)));
+  const bytes = encodeModel(
+    model(graph([makeNode("MatMul", ["x", "w"], ["y"], "mm")], { initializer: [w] })),
+  );
+  const odd = Buffer.alloc(bytes.length + 1);
+  odd.set(bytes, 1);
+  assert.deepEqual(messages(decodeModel(odd.subarray(1))), []);
 });
