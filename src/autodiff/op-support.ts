@@ -13,8 +13,18 @@ import { NON_DIFFERENTIABLE, ruleFor } from "./registry.js";
 import "./decompositions/index.js";
 import "./rules/index.js";
 
-/** How pathlens differentiates an op. */
-export type OpSupportKind = "rule" | "decomposition" | "non-differentiable" | "function" | "missing";
+/**
+ * How pathlens differentiates an op. "folded": an `If` whose condition depends only on shapes
+ * and constants is replaced by its branch before differentiation (decided when the model runs,
+ * so it does not count as missing here).
+ */
+export type OpSupportKind =
+  | "rule"
+  | "decomposition"
+  | "non-differentiable"
+  | "folded"
+  | "function"
+  | "missing";
 
 /** One op type of a model and how it is differentiated. */
 export interface OpSupport {
@@ -60,6 +70,7 @@ function supportOf(n: NodeProto, functions: ReadonlySet<string>): OpSupportKind 
   if (ruleFor(op, domain)) return "rule";
   if (decompositionFor(op, domain)) return "decomposition";
   if (domain === "" && NON_DIFFERENTIABLE.has(op)) return "non-differentiable";
+  if (domain === "" && op === "If") return "folded";
   if (functions.has(`${domain}::${op}`)) return "function";
   return "missing";
 }

@@ -20,8 +20,8 @@ export const checkCommand: CommandSpec = {
   notes:
     "Exit code 0 when the model is well formed and every op on a path from an input to an output can be " +
     "differentiated, 1 otherwise. Support: rule (a gradient rule), decomposition (rewritten into ops with " +
-    "rules), non-differentiable (no gradient by nature: comparisons, shapes, …), function (a model-local " +
-    "function), missing (pathlens cannot differentiate it; * marks ops a gradient would need).",
+    "rules), non-differentiable (no gradient by nature: comparisons, shapes, …), folded (an If decided by " +
+    "shapes and constants, replaced by its branch when the model runs), function (a model-local function), missing (pathlens cannot differentiate it; * marks ops a gradient would need).",
 };
 
 /** Loads a model for a command that will run it: the checker and the op-support check first. */
