@@ -10,6 +10,7 @@ import { gradientCommand } from "../cli/gradient.js";
 import { imageCommand } from "../cli/image.js";
 import { tabularCommand } from "../cli/tabular.js";
 import { textCommand } from "../cli/text.js";
+import { NpyError, parseNpy } from "../io/npy-format.js";
 import { ROOT } from "./cli.js";
 import { checkModelEdits, exampleModels, fuzzCliFlags, fuzzImages, fuzzModelBytes, fuzzNpy } from "./fuzz.js";
 
@@ -45,4 +46,29 @@ test("fuzz: mutated PNG and JPEG files decode consistently or fail typed", async
 
 test("fuzz: CLI flag values for every command", async () => {
   await fuzzCliFlags({ numRuns: 500, seed: SEED, timeLimitMs: 4000 }, SPECS);
+});
+
+test("issue 12 regressions: a 1 MB .npy header, a deeply nested one and an escaped dtype are typed errors", () => {
+  const npy = (header: string, version: number) => {
+    const text = new TextEncoder().encode(header);
+    const pre = version === 1 ? 10 : 12;
+    const out = new Uint8Array(pre + text.length);
+    out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]);
+    if (version === 1) new DataView(out.buffer).setUint16(8, text.length, true);
+    else new DataView(out.buffer).setUint32(8, text.length, true);
+    out.set(text, pre);
+    return out;
+  };
+  const big = `{'descr': '<f4', 'fortran_order': False, 'shape': ${"(".repeat(2 ** 20)}`;
+  assert.throws(
+    () => parseNpy(npy(big, 2), "big.npy"),
+    /big\.npy: the header is 1048626 bytes long, more than the 10000/,
+  );
+  const nested = `{'descr': ${"[".repeat(4000)}${"]".repeat(4000)}, 'fortran_order': False, 'shape': (1,), }`;
+  assert.throws(() => parseNpy(npy(nested, 1), "nested.npy"), NpyError);
+  const escaped = "{'descr': '<f\\x34', 'fortran_order': False, 'shape': (1,), }";
+  assert.throws(
+    () => parseNpy(npy(escaped, 1), "esc.npy"),
+    /escape sequences in header strings are not supported/,
+  );
 });
