@@ -27,7 +27,7 @@ const SPECS = [
 ];
 
 test("fuzz: mutated ONNX bytes give a model or a typed one-line error (decoder, checker, op table)", async () => {
-  await fuzzModelBytes({ numRuns: 300, seed: SEED, timeLimitMs: 8000 }, exampleModels(ROOT));
+  await fuzzModelBytes({ numRuns: 1000, seed: SEED, timeLimitMs: 10000 }, exampleModels(ROOT));
 });
 
 test("fuzz: every semantic edit the issue found reaching onnxruntime is caught by the checker", () => {
@@ -37,15 +37,15 @@ test("fuzz: every semantic edit the issue found reaching onnxruntime is caught b
 });
 
 test("fuzz: mutated and crafted .npy files (nested, escaped, 200 kB headers)", async () => {
-  await fuzzNpy({ numRuns: 300, seed: SEED, timeLimitMs: 6000 });
+  await fuzzNpy({ numRuns: 500, seed: SEED, timeLimitMs: 5000 });
 });
 
 test("fuzz: mutated PNG and JPEG files decode consistently or fail typed", async () => {
-  await fuzzImages({ numRuns: 300, seed: SEED, timeLimitMs: 6000 }, ROOT);
+  await fuzzImages({ numRuns: 500, seed: SEED, timeLimitMs: 5000 }, ROOT);
 });
 
 test("fuzz: CLI flag values for every command", async () => {
-  await fuzzCliFlags({ numRuns: 500, seed: SEED, timeLimitMs: 4000 }, SPECS);
+  await fuzzCliFlags({ numRuns: 1000, seed: SEED, timeLimitMs: 3000 }, SPECS);
 });
 
 test("issue 12 regressions: a 1 MB .npy header, a deeply nested one and an escaped dtype are typed errors", () => {

@@ -86,8 +86,13 @@ export function mutatedBytes(seeds: readonly Uint8Array[]): fc.Arbitrary<Uint8Ar
           out.set(run, at);
           out.set(b.subarray(at), at + 10);
           b = out;
-        } else if (e.kind === "cut") b = Uint8Array.from([...b.subarray(0, at), ...b.subarray(at + e.len)]);
-        else b = b.subarray(0, at);
+        } else if (e.kind === "cut") {
+          const removed = Math.min(e.len, b.length - at);
+          const out = new Uint8Array(b.length - removed);
+          out.set(b.subarray(0, at));
+          out.set(b.subarray(at + removed), at);
+          b = out;
+        } else b = b.subarray(0, at);
       }
       return b;
     });
