@@ -64,3 +64,20 @@ export function rgbaPng(width: number, height: number, rgba: Uint8Array): Uint8A
     pngChunk("IEND", new Uint8Array(0)),
   );
 }
+
+/**
+ * Rewrites the CRC of every chunk whose length still fits, so mutated PNGs get past the CRC check
+ * and exercise the header, palette, zlib and filter validation behind it.
+ */
+export function fixPngCrcs(bytes: Uint8Array): Uint8Array {
+  const out = Uint8Array.from(bytes);
+  const v = new DataView(out.buffer);
+  let pos = 8;
+  while (pos + 12 <= out.length) {
+    const length = v.getUint32(pos);
+    if (pos + 12 + length > out.length) break;
+    v.setUint32(pos + 8 + length, crc32(out.subarray(pos + 4, pos + 8 + length)));
+    pos += 12 + length;
+  }
+  return out;
+}
