@@ -11,6 +11,7 @@ import { gradientCommand } from "../src/cli/gradient.js";
 import { imageCommand } from "../src/cli/image.js";
 import { tabularCommand } from "../src/cli/tabular.js";
 import { textCommand } from "../src/cli/text.js";
+import { nodeBackend } from "../src/runtime/node.js";
 import { ROOT } from "../src/testing/cli.js";
 import {
   checkModelEdits,
@@ -18,6 +19,7 @@ import {
   fuzzCliFlags,
   fuzzImages,
   fuzzModelBytes,
+  fuzzModelEdits,
   fuzzNpy,
 } from "../src/testing/fuzz.js";
 
@@ -35,8 +37,34 @@ const specs = [
 ];
 const models = exampleModels(ROOT);
 
+const ort = await import("onnxruntime-node");
+ort.env.logLevel = "fatal";
+
 const campaigns: [string, number, (n: number) => Promise<void> | void][] = [
-  ["onnx bytes", 0.4, (n) => fuzzModelBytes({ numRuns: n, seed }, models)],
+  ["onnx bytes", 0.3, (n) => fuzzModelBytes({ numRuns: n, seed }, models)],
+  [
+    "onnx edits + onnxruntime",
+    0.1,
+    async (n) => {
+      // Every edited model the checker accepts is loaded by onnxruntime (in this process: a
+      // crash ends the run, which is itself a finding). Its refusals must be typed one-liners;
+      // they are listed as what the checker does not (yet) catch.
+      const backend = nodeBackend();
+      const r = await fuzzModelEdits({ numRuns: n, seed }, models, async (bytes) => {
+        const s = await backend.createSession(bytes);
+        await s.dispose();
+      });
+      const kinds = new Map<string, number>();
+      for (const m of r.refusedBySession) {
+        const k = m.replace(/\(.*$/, "").slice(0, 90);
+        kinds.set(k, (kinds.get(k) ?? 0) + 1);
+      }
+      console.log(
+        `  checker accepted ${r.accepted}; onnxruntime still refused ${r.refusedBySession.length} (typed):`,
+      );
+      for (const [k, v] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`    ${v} × ${k}`);
+    },
+  ],
   ["npy", 0.2, (n) => fuzzNpy({ numRuns: n, seed })],
   ["images", 0.2, (n) => fuzzImages({ numRuns: n, seed }, ROOT)],
   ["cli flags", 0.2, (n) => fuzzCliFlags({ numRuns: n, seed }, specs)],

@@ -52,6 +52,9 @@ export const SUPPORTED_OPSETS: Readonly<Record<string, number>> = {
   "ai.onnx.preview.training": 1,
 };
 
+/** Highest TensorProto.DataType onnxruntime 1.30 knows (26: INT2). */
+const MAX_ELEMENT_TYPE = 26;
+
 const normalDomain = (d: string | undefined) => (d === "ai.onnx" ? "" : (d ?? ""));
 
 function versionProblems(model: ModelProto): string[] {
@@ -85,6 +88,8 @@ function typeProblems(t: TypeProto | undefined, what: string): string[] {
   const tensor = t.tensorType ?? t.sparseTensorType;
   if (tensor) {
     if (!tensor.elemType) return [`${what} has no element type`];
+    if (tensor.elemType < 0 || tensor.elemType > MAX_ELEMENT_TYPE)
+      return [`${what} has unknown element type ${tensor.elemType}`];
     for (const d of tensor.shape?.dim ?? []) {
       if (d.dimValue === undefined) continue;
       const v = BigInt(d.dimValue);

@@ -12,7 +12,15 @@ import { tabularCommand } from "../cli/tabular.js";
 import { textCommand } from "../cli/text.js";
 import { NpyError, parseNpy } from "../io/npy-format.js";
 import { ROOT } from "./cli.js";
-import { checkModelEdits, exampleModels, fuzzCliFlags, fuzzImages, fuzzModelBytes, fuzzNpy } from "./fuzz.js";
+import {
+  checkModelEdits,
+  exampleModels,
+  fuzzCliFlags,
+  fuzzImages,
+  fuzzModelBytes,
+  fuzzModelEdits,
+  fuzzNpy,
+} from "./fuzz.js";
 
 const SEED = 12;
 const SPECS = [
@@ -34,6 +42,10 @@ test("fuzz: every semantic edit the issue found reaching onnxruntime is caught b
   const models = exampleModels(ROOT);
   checkModelEdits(models[0]!); // digits CNN: Conv, Gemm, initializers
   assert.ok(models.length > 1);
+});
+
+test("fuzz: random semantic edits of the example models (types, dims, names, versions, nodes)", async () => {
+  await fuzzModelEdits({ numRuns: 500, seed: SEED, timeLimitMs: 5000 }, exampleModels(ROOT));
 });
 
 test("fuzz: mutated and crafted .npy files (nested, escaped, 200 kB headers)", async () => {

@@ -428,3 +428,108 @@ export async function fuzzCliFlags(run: FuzzRun, specs: readonly CommandSpec[]):
     params(run),
   );
 }
+
+/** One random semantic edit of a decoded model (types, dims, names, versions, nodes). */
+const semanticEdit = fc.oneof(
+  fc.record({
+    kind: fc.constant("dims" as const),
+    at: fc.nat(),
+    value: fc.bigInt({ min: -3n, max: 2n ** 63n - 1n }),
+  }),
+  fc.record({ kind: fc.constant("dataType" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 30 }) }),
+  fc.record({ kind: fc.constant("ir" as const), value: fc.integer({ min: -1, max: 20 }) }),
+  fc.record({ kind: fc.constant("opset" as const), value: fc.integer({ min: -1, max: 40 }) }),
+  fc.record({
+    kind: fc.constant("rename" as const),
+    at: fc.nat(),
+    value: fc.constantFrom("", "x", "ghost", "y"),
+  }),
+  fc.record({ kind: fc.constant("dropNode" as const), at: fc.nat() }),
+  fc.record({
+    kind: fc.constant("opType" as const),
+    at: fc.nat(),
+    value: fc.constantFrom("Relu", "Conv", "Gemm", "Nope", "Constant", ""),
+  }),
+  fc.record({ kind: fc.constant("elemType" as const), value: fc.integer({ min: 0, max: 30 }) }),
+);
+
+function applyEdit(m: ModelProto, e: typeof semanticEdit extends fc.Arbitrary<infer T> ? T : never): void {
+  const g = m.graph!;
+  const pick = <T>(list: T[], at: number): T | undefined =>
+    list.length ? list[at % list.length] : undefined;
+  switch (e.kind) {
+    case "dims": {
+      const t = pick(g.initializer, e.at);
+      if (t?.dims.length) t.dims[e.at % t.dims.length] = e.value;
+      return;
+    }
+    case "dataType": {
+      const t = pick(g.initializer, e.at);
+      if (t) t.dataType = e.value;
+      return;
+    }
+    case "ir":
+      m.irVersion = e.value;
+      return;
+    case "opset":
+      m.opsetImport[0]!.version = e.value;
+      return;
+    case "rename": {
+      const n = pick(g.node, e.at);
+      if (n?.input.length) n.input[e.at % n.input.length] = e.value;
+      return;
+    }
+    case "dropNode":
+      if (g.node.length) g.node.splice(e.at % g.node.length, 1);
+      return;
+    case "opType": {
+      const n = pick(g.node, e.at);
+      if (n) n.opType = e.value;
+      return;
+    }
+    case "elemType": {
+      const t = g.input[0]?.type?.tensorType;
+      if (t) t.elemType = e.value;
+    }
+  }
+}
+
+/**
+ * Random semantic edits of the example models, round-tripped through the codec: the checker
+ * and the op table only throw typed errors; with `session`, every model the checker accepts is
+ * also loaded into a session, and any refusal there must be a typed one-line error too.
+ */
+export async function fuzzModelEdits(
+  run: FuzzRun,
+  seeds: readonly Uint8Array[],
+  session?: (bytes: Uint8Array) => Promise<void>,
+): Promise<{ accepted: number; refusedBySession: string[] }> {
+  let accepted = 0;
+  const refusedBySession: string[] = [];
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 0, max: seeds.length - 1 }),
+      fc.array(semanticEdit, { minLength: 1, maxLength: 3 }),
+      async (which, edits) => {
+        const m = decodeModel(seeds[which]!);
+        for (const e of edits) applyEdit(m, e);
+        const bytes = typedOrValue(() => encodeModel(m), "encodeModel");
+        if (!bytes) return;
+        const again = typedOrValue(() => decodeModel(bytes, "edited.onnx"), "decodeModel");
+        if (!again) return;
+        const problems = typedOrValue(() => findModelProblems(again), "findModelProblems");
+        typedOrValue(() => checkModel(again), "checkModel");
+        if (!problems || problems.length > 0 || !session) return;
+        accepted++;
+        try {
+          await session(bytes);
+        } catch (err) {
+          assertTypedError(err, "session");
+          refusedBySession.push((err as Error).message);
+        }
+      },
+    ),
+    params(run),
+  );
+  return { accepted, refusedBySession };
+}
