@@ -6,6 +6,7 @@
  */
 
 export { type Baseline, gaussianBlur, resolveBaseline } from "./attribution/baselines.js";
+export { BudgetError, type BudgetOptions, DEFAULT_MAX_PATH_POINTS } from "./attribution/budget.js";
 export {
   AbortError,
   NonFiniteError,
@@ -63,11 +64,29 @@ export {
 } from "./autodiff/gradient.js";
 export { IntegerPathError } from "./autodiff/integer-path.js";
 export { lowPrecisionTypes, modelNotes, quantizedOpTypes } from "./autodiff/model-notes.js";
+export {
+  assertModelSupported,
+  checkModel,
+  type ModelCheckReport,
+  type OpSupport,
+  type OpSupportKind,
+  UnsupportedModelError,
+} from "./autodiff/op-support.js";
 export { hasLowPrecision, widenLowPrecision } from "./autodiff/precision.js";
 export { type GradientRule, type RuleContext, registerRules, supportedOps } from "./autodiff/registry.js";
 export { softplusRewrite } from "./autodiff/softplus.js";
 export { PathlensError } from "./errors.js";
 export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./io/npy-format.js";
+export {
+  assertWellFormedModel,
+  findModelProblems,
+  type ModelProblem,
+  ModelShapeError,
+  SUPPORTED_IR_VERSIONS,
+  SUPPORTED_OPSETS,
+  TensorDataError,
+  UnsupportedModelVersionError,
+} from "./onnx/checker.js";
 export { decodeModel, encodeModel, ModelDecodeError } from "./onnx/codec.js";
 export { type CutModel, cutModel, pruneGraph, topologicalOrder, UnknownTensorError } from "./onnx/graph.js";
 export { type ModelSpec, makeModel, type NodeSpec, type ValueSpec } from "./onnx/make.js";

@@ -55,7 +55,9 @@ export * from "./index.js";
 export { CsvError, type NumericTable, parseNumericCsv, readNumericCsv } from "./io/csv.js";
 export { decodeImage, encodePng, ImageDecodeError, type RgbaImage, readImage } from "./io/image.js";
 export { loadModel, ModelFileError, saveModel, UnsafeExternalDataError } from "./io/model-file.js";
-export { readNpy, writeNpy, writeNpyFiles } from "./io/npy.js";
+export { assertWritableFolder, NonFiniteOutputError, readNpy, writeNpy, writeNpyFiles } from "./io/npy.js";
+export { decodePng, MAX_IMAGE_PIXELS, PngFormatError } from "./io/png.js";
+export { FILE_SIZE_LIMITS, readJsonFile, readRegularFile } from "./io/regular-file.js";
 export {
   type DatasetJobResult,
   type ExplainDatasetOptions,
@@ -81,7 +83,7 @@ export {
   type PlacementReport,
   placementReport,
 } from "./runtime/placement.js";
-export { featureSignificance, type SignificanceResult } from "./stats/significance.js";
+export { featureSignificance, SignificanceError, type SignificanceResult } from "./stats/significance.js";
 export { tCdf, tSurvival } from "./stats/t-distribution.js";
 export { adjustPValues, ranks, welchTTest } from "./stats/tests.js";
 export { comparisonReport, comparisonSections, xraiFigure } from "./viz/compare.js";

@@ -5,6 +5,7 @@ import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { GradientSession } from "../runtime/gradient-session.js";
 import { sizeOf, type Tensor, tensor } from "../tensor/tensor.js";
 import { type Baseline, resolveBaseline } from "./baselines.js";
+import { assertPathBudget, type BudgetOptions } from "./budget.js";
 import { autoChunkRows } from "./chunking.js";
 import { assertFinite, OptionError } from "./errors.js";
 import { evaluatePath, gridPoints, type PathPoint, type PathProblem, type Progress } from "./path-engine.js";
@@ -13,7 +14,7 @@ import { type QuadratureMethod, quadrature } from "./quadrature.js";
 import { seedsForTarget, type Target } from "./targets.js";
 
 /** Options of {@link integratedGradients}. */
-export interface IntegratedGradientsOptions {
+export interface IntegratedGradientsOptions extends BudgetOptions {
   /** Runs the models (nodeBackend() from pathlens/node, webBackend() from pathlens/web). */
   backend: Backend;
   /**
@@ -141,6 +142,7 @@ export async function integratedGradients(
   const { backend } = options;
   const prepared = await prepareAttribution(model, options);
   const { attributedModel, inputs, layerBaselines, passthrough, output, numExamples } = prepared;
+  assertIgBudget(options, numExamples);
 
   const session = await GradientSession.create(
     backend,
@@ -202,6 +204,21 @@ export async function integratedGradients(
   } finally {
     await session.dispose();
   }
+}
+
+/** Refuses, before any session exists, a run whose path points exceed the budget. */
+function assertIgBudget(options: IntegratedGradientsOptions, numExamples: number): void {
+  const sets = Array.isArray(options.baselines) ? options.baselines.length : 1;
+  const auto = options.steps === "auto";
+  const steps = auto ? (options.maxSteps ?? 1025) : (options.steps ?? 50);
+  if (typeof steps !== "number" || !Number.isFinite(steps))
+    throw new OptionError(`${auto ? "maxSteps" : "steps"} must be a finite number, got ${steps}`);
+  assertPathBudget(
+    "Integrated Gradients",
+    steps * numExamples * sets,
+    `${auto ? "up to maxSteps " : ""}${steps} steps × ${numExamples} example(s)${sets > 1 ? ` × ${sets} baselines` : ""}`,
+    options,
+  );
 }
 
 /** The fixed batch size an attributed input declares on axis 0, if any. */

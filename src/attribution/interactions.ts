@@ -20,6 +20,7 @@ import { GradientSession } from "../runtime/gradient-session.js";
 import { Random } from "../tensor/random.js";
 import { sizeOf, type Tensor, tensor } from "../tensor/tensor.js";
 import { type Baseline, resolveBaseline } from "./baselines.js";
+import { assertPathBudget, type BudgetOptions } from "./budget.js";
 import { autoChunkRows } from "./chunking.js";
 import { AbortError, assertFinite, NonFiniteError, OptionError } from "./errors.js";
 import { integratedGradients } from "./ig.js";
@@ -29,7 +30,7 @@ import { gaussLegendre } from "./quadrature.js";
 import { seedsForTarget, type Target } from "./targets.js";
 
 /** Options shared by {@link integratedHessians} and {@link expectedHessians}. */
-export interface InteractionOptions {
+export interface InteractionOptions extends BudgetOptions {
   backend: Backend;
   /** The one attributed tensor, by input name (batch axis 0). With `layer`, the model inputs. */
   inputs: Record<string, Tensor>;
@@ -125,6 +126,13 @@ export async function integratedHessians(
   const steps = options.steps ?? 50;
   if (!Number.isInteger(steps) || steps < 1)
     throw new OptionError(`steps must be a positive integer, got ${steps}`);
+  const examples = Object.values(options.inputs)[0]?.dims[0] ?? 1;
+  assertPathBudget(
+    "Integrated Hessians",
+    steps * steps * examples,
+    `${steps}² steps × ${examples} example(s)`,
+    options,
+  );
   const [nodes, weights] = gaussLegendre(steps);
   const alphas = Array.from(nodes, (t) => (t + 1) / 2);
   const w = Array.from(weights, (v) => v / 2);

@@ -88,7 +88,7 @@ test("--device webgpu: resnet18 IG matches the CPU", {
   assert.ok(err <= 1e-5, `relative L2 ${err}`);
 });
 
-test("gradient --verbose lists the nodes off the GPU (none for the digits CNN)", { skip }, async (t) => {
+test("gradient --verbose lists the nodes off the GPU (none for the digits CNN)", { skip }, async (_t) => {
   const x = float32(
     [2, 1, 8, 8],
     Float32Array.from({ length: 128 }, (_, i) => Math.sin(i)),

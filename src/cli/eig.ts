@@ -12,6 +12,7 @@ import { featureSignificance } from "../stats/significance.js";
 import type { Correction } from "../stats/tests.js";
 import { castFloat, isFloat, sizeOf, tensor } from "../tensor/tensor.js";
 import { CliError, type CommandSpec, type ParsedArgs, splitPair, UsageError } from "./args.js";
+import { loadCheckedModel } from "./check.js";
 import { backendFor, DEVICE_OPTION } from "./device.js";
 import { progressReporter } from "./progress-line.js";
 
@@ -75,7 +76,7 @@ function oneOf<T extends string>(
 export async function runEig(args: ParsedArgs): Promise<string[]> {
   const started = performance.now();
   const modelPath = args.positionals["model.onnx"]!;
-  const model = await loadModel(modelPath);
+  const model = await loadCheckedModel(modelPath);
   const names = model
     .graph!.input.map((i) => i.name!)
     .filter((n) => !model.graph!.initializer.some((t) => t.name === n));

@@ -45,6 +45,8 @@ export interface InteractionRun {
   samples?: number;
   seed?: number;
   softplus?: number;
+  /** Path-point budget (`--max-points`). */
+  maxPathPoints?: number;
   interactionIndex?: number[];
   onProgress?: (p: Progress) => void;
   onWarning?: (m: string) => void;
@@ -74,6 +76,7 @@ export async function runInteractionMethod(
     layer: run.layer,
     baselineInputs: run.baselineInputs,
     onProgress: run.onProgress,
+    maxPathPoints: run.maxPathPoints,
   };
   const files: Record<string, Tensor | string> = {};
   let summary: Record<string, unknown>;

@@ -10,12 +10,12 @@ import type { Progress } from "../attribution/path-engine.js";
 import { QUADRATURE_METHODS, type QuadratureMethod } from "../attribution/quadrature.js";
 import type { Target } from "../attribution/targets.js";
 import { modelNotes } from "../autodiff/model-notes.js";
-import { loadModel } from "../io/model-file.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
 import { castFloat, isFloat, shapeString, type Tensor, tensor } from "../tensor/tensor.js";
 import { CliError, type CommandSpec, type ParsedArgs, splitPair, UsageError } from "./args.js";
+import { loadCheckedModel } from "./check.js";
 import { backendFor, DEVICE_OPTION } from "./device.js";
 import { INTERACTION_METHODS, type InteractionMethod, runInteractionMethod } from "./explain-interactions.js";
 import { PATH_EXPLAIN_METHODS, PATH_EXPLAIN_OPTIONS, runPathExplainIfAsked } from "./explain-paths.js";
@@ -73,6 +73,11 @@ export const explainCommand: CommandSpec = {
       help: "with --steps auto: |delta| ≤ T·|F(x) − F(x')| (default 1e-3)",
     },
     "max-steps": { type: "string", value: "N", help: "with --steps auto: the most points (default 1025)" },
+    "max-points": {
+      type: "string",
+      value: "N",
+      help: "refuse runs estimated above N path points, steps × examples (× steps for Hessians) (default 1e6)",
+    },
     layer: { type: "string", value: "TENSOR", help: "attribute to this intermediate tensor" },
     "baseline-inputs": {
       type: "string",
@@ -110,11 +115,13 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
   if (pathRun) return pathRun;
   const started = performance.now();
   const modelPath = args.positionals["model.onnx"]!;
-  const model = await loadModel(modelPath);
+  const model = await loadCheckedModel(modelPath);
   const notes = modelNotes(model);
   for (const note of notes) process.stderr.write(`pathlens: warning: ${note}\n`);
   const inputNames = graphInputs(model);
   const layer = args.string("layer");
+  if (layer !== undefined && layer.trim() === "")
+    throw new UsageError("--layer needs a tensor name (got an empty string)", explainCommand);
 
   const inputs = await readNamed(args.strings("input"), model, modelPath, "--input");
   const extra = await readPairs(args.pairs("extra"), model, modelPath, "--extra");
@@ -163,6 +170,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
         samples: optionalNumber(args.string("samples"), "--samples", (v) => Number.isInteger(v) && v >= 1),
         seed: optionalNumber(args.string("seed"), "--seed", Number.isInteger),
         softplus: optionalNumber(args.string("softplus"), "--softplus", (v) => v > 0),
+        maxPathPoints: maxPoints(args),
         interactionIndex: args
           .string("interaction-index")
           ?.split(",")
@@ -197,6 +205,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
     method,
     tolerance: optionalNumber(args.string("tolerance"), "--tolerance", (v) => v > 0),
     maxSteps: optionalNumber(args.string("max-steps"), "--max-steps", (v) => Number.isInteger(v) && v >= 2),
+    maxPathPoints: maxPoints(args),
     multiplyByInputs: !args.flag("no-multiply"),
     chunkSize: optionalNumber(
       args.string("chunk-size"),
@@ -300,6 +309,7 @@ async function readNamed(
           explainCommand,
         );
       }
+      if (pairs.has(names[0]!)) throw new UsageError(`${flag}: "${names[0]}" is given twice`, explainCommand);
       pairs.set(names[0]!, r);
     }
   }
@@ -409,4 +419,9 @@ function describeTarget(t: Target | undefined): unknown {
 
 function safeFileName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.-]+/g, "_");
+}
+
+/** `--max-points N`: the path-point budget (see attribution/budget.ts). */
+function maxPoints(args: ParsedArgs): number | undefined {
+  return optionalNumber(args.string("max-points"), "--max-points", (v) => v >= 1);
 }

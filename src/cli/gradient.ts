@@ -2,7 +2,7 @@
  * `pathlens gradient`: ∂/∂x Σ(seed ⊙ output) of an ONNX model, and optionally the
  * Hessian-vector product ∂/∂x Σ(gradient ⊙ v), written as `.npy` files.
  */
-import { loadModel } from "../io/model-file.js";
+import { assertFinite } from "../attribution/errors.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { encodeModel } from "../onnx/codec.js";
 import { declaredDims, dtypeOf, elemTypeOf } from "../onnx/model.js";
@@ -12,6 +12,7 @@ import { GradientSession } from "../runtime/gradient-session.js";
 import { formatPlacement, placementReport } from "../runtime/placement.js";
 import { castFloat, isFloat, shapeString, type Tensor } from "../tensor/tensor.js";
 import { CliError, type CommandSpec, type ParsedArgs } from "./args.js";
+import { loadCheckedModel } from "./check.js";
 import { backendFor, DEVICE_OPTION } from "./device.js";
 
 /** The declaration of `pathlens gradient`. */
@@ -68,7 +69,7 @@ export async function runGradient(args: ParsedArgs): Promise<string[]> {
   const seedFile = args.string("seed")!;
   const hvpFile = args.string("hvp");
 
-  const model = await loadModel(modelPath);
+  const model = await loadCheckedModel(modelPath);
   const output = pickOutput(model, args.string("output"), modelPath);
   const feeds = await readFeeds(model, inputFiles, modelPath);
   const seedRaw = await readNpy(seedFile);
@@ -76,6 +77,11 @@ export async function runGradient(args: ParsedArgs): Promise<string[]> {
   checkDeclared(model, output, seedRaw, seedFile, "--seed", "output");
   const vRaw = hvpFile === undefined ? undefined : await readNpy(hvpFile);
   if (vRaw) requireFloat(vRaw, hvpFile!, "--hvp");
+  // NaN/Inf in, NaN/Inf (or, through a ReLU, a silently finite gradient) out: refuse up front.
+  for (const [name, t] of Object.entries(feeds))
+    if (isFloat(t.dtype)) assertFinite(t.data as Float32Array, `--input "${name}"`);
+  assertFinite(seedRaw.data as Float32Array, `${seedFile} (--seed)`);
+  if (vRaw) assertFinite(vRaw.data as Float32Array, `${hvpFile} (--hvp)`);
 
   const session = await GradientSession.create(backendFor(args), model, feeds, {
     wrt: [wrt],

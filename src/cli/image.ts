@@ -3,19 +3,19 @@
  * overlay and window PNGs, summary.json and (with --report) report.html, all or nothing.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { explainImage } from "../explain/image.js";
 import type { AttributionSign } from "../explain/image-maps.js";
 import { checkPreprocess, type Preprocess } from "../explain/preprocess.js";
 import { encodePng, readImage } from "../io/image.js";
-import { loadModel } from "../io/model-file.js";
 import { writeNpyFiles } from "../io/npy.js";
+import { readJsonFile } from "../io/regular-file.js";
 import { castFloat } from "../tensor/tensor.js";
 import { imageXraiSections } from "../viz/compare.js";
 import { reportPage } from "../viz/html.js";
 import { imageSections } from "../viz/image-report.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
+import { loadCheckedModel } from "./check.js";
 import { backendFor, DEVICE_OPTION } from "./device.js";
 import { progressReporter } from "./progress-line.js";
 
@@ -80,21 +80,18 @@ function numbers(v: string | undefined, flag: string, count?: number): number[] 
 /** Runs `pathlens image`. */
 export async function runImage(args: ParsedArgs): Promise<string[]> {
   const modelPath = args.positionals["model.onnx"]!;
-  const model = await loadModel(modelPath);
+  const model = await loadCheckedModel(modelPath);
   const configFile = join(dirname(modelPath), "config.json");
   const config = existsSync(configFile)
-    ? (JSON.parse(await readFile(configFile, "utf8")) as {
+    ? ((await readJsonFile(configFile, (p) => new CliError(`${configFile}: ${p}`))) as {
         id2label?: Record<string, string>;
         preprocess?: Preprocess;
       })
     : {};
   let pre: Preprocess = { ...(config.preprocess ?? {}) };
   if (args.string("preprocess")) {
-    try {
-      pre = { ...pre, ...(JSON.parse(await readFile(args.string("preprocess")!, "utf8")) as Preprocess) };
-    } catch (e) {
-      throw new CliError(`${args.string("preprocess")}: cannot be read as JSON (${(e as Error).message})`);
-    }
+    const file = args.string("preprocess")!;
+    pre = { ...pre, ...((await readJsonFile(file, (p) => new CliError(`${file}: ${p}`))) as Preprocess) };
   }
   const size = (v: string | undefined, flag: string) => {
     const n = numbers(v, flag);

@@ -7,6 +7,7 @@
  * 2 wrong usage (message and usage on stderr).
  */
 import { readFileSync } from "node:fs";
+import { assertWritableFolder } from "../io/npy.js";
 import {
   type CommandSpec,
   commandUsage,
@@ -16,12 +17,14 @@ import {
   UsageError,
 } from "./args.js";
 import { batchCommand, runBatch } from "./batch.js";
+import { checkCommand, runCheck } from "./check.js";
 import { demoCommand, runDemo } from "./demo.js";
 import { eigCommand, runEig, runSignificance, significanceCommand } from "./eig.js";
 import { evaluateCommand, runEvaluate } from "./evaluate.js";
 import { explainCommand, runExplain } from "./explain.js";
 import { gradientCommand, runGradient } from "./gradient.js";
 import { imageCommand, runImage } from "./image.js";
+import { printedMessage } from "./messages.js";
 import { runTabular, tabularCommand } from "./tabular.js";
 import { runText, textCommand } from "./text.js";
 import { runWorkerCommand, workerCommand } from "./worker.js";
@@ -44,6 +47,7 @@ const COMMANDS: Command[] = [
   { spec: batchCommand, run: runBatch },
   { spec: workerCommand, run: runWorkerCommand },
   { spec: evaluateCommand, run: runEvaluate },
+  { spec: checkCommand, run: runCheck },
 ];
 
 function version(): string {
@@ -81,6 +85,9 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${commandUsage(command.spec)}\n`);
       return 0;
     }
+    // An unwritable --out fails before any work, not after minutes of it.
+    const out = command.spec.options.out ? parsed.args.string("out") : undefined;
+    if (out !== undefined) await assertWritableFolder(out);
     await quietRuntime();
     const lines = await command.run(parsed.args);
     for (const l of lines) process.stdout.write(`${l}\n`);
@@ -88,7 +95,7 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError) {
       const usage = e.command ? commandUsage(e.command) : programUsage(specs);
-      process.stderr.write(`pathlens: ${e.message}\n\n${usage}\n`);
+      process.stderr.write(`pathlens: ${printedMessage(e.message)}\n\n${usage}\n`);
       return 2;
     }
     const err = e as Error;

@@ -3,12 +3,12 @@
  */
 import { explainTabular } from "../explain/tabular.js";
 import { readNumericCsv } from "../io/csv.js";
-import { loadModel } from "../io/model-file.js";
 import { writeNpyFiles } from "../io/npy.js";
 import { float32 } from "../tensor/tensor.js";
 import { reportPage } from "../viz/html.js";
 import { featureRanking, tabularSections } from "../viz/tabular.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
+import { loadCheckedModel } from "./check.js";
 import { backendFor, DEVICE_OPTION } from "./device.js";
 import { progressReporter } from "./progress-line.js";
 
@@ -36,7 +36,7 @@ export const tabularCommand: CommandSpec = {
 
 /** Runs `pathlens tabular`. */
 export async function runTabular(args: ParsedArgs): Promise<string[]> {
-  const model = await loadModel(args.positionals["model.onnx"]!);
+  const model = await loadCheckedModel(args.positionals["model.onnx"]!);
   const table = await readNumericCsv(args.positionals["data.csv"]!);
   const b = args.string("baseline") ?? "zero";
   let baseline: "zero" | "mean" | number[] = "zero";

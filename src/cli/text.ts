@@ -3,7 +3,9 @@
  * the word embeddings), or with `--task` a multi-label, zero-shot, token-classification or
  * question-answering model, with an optional self-contained HTML report.
  */
+
 import { QUADRATURE_METHODS, type QuadratureMethod } from "../attribution/quadrature.js";
+import { assertModelSupported } from "../autodiff/op-support.js";
 import { explainText } from "../explain/text.js";
 import type { TextAttributionOptions } from "../explain/text-attribution.js";
 import { EMBEDDING_CHOICES } from "../explain/text-embeddings.js";
@@ -220,6 +222,7 @@ export async function runText(args: ParsedArgs): Promise<string[]> {
         throw new UsageError(`--${flag} needs --task (${TASK_FLAGS[flag]!.join(" / ")})`, textCommand);
     }
   const tm = await loadTextModel(args.positionals.model!, args.string("tokenizer"));
+  assertModelSupported(tm.model, args.positionals.model!);
   const t = args.string("target");
   const progress = progressReporter({ quiet: args.flag("quiet") || args.flag("json"), label: "text" });
   const common = {

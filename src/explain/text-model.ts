@@ -3,18 +3,15 @@
  * `tokenizer.json` (+ optional `tokenizer_config.json`) and `config.json` with `id2label`.
  */
 import { existsSync } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { loadModel } from "../io/model-file.js";
+import { readJsonFile } from "../io/regular-file.js";
 import { TextExplainError, type TextModel } from "./text-encode.js";
 
 async function readJson(path: string): Promise<Record<string, unknown>> {
-  try {
-    return JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
-  } catch (e) {
-    throw new TextExplainError(`${path}: cannot be read as JSON (${(e as Error).message})`);
-  }
+  return readJsonFile(path, (p) => new TextExplainError(`${path}: ${p}`));
 }
 
 /**

@@ -2,8 +2,8 @@
  * Numeric CSV tables with a header row (RFC 4180 quoting), for tabular explanations.
  */
 
-import { readFile } from "node:fs/promises";
 import { PathlensError } from "../errors.js";
+import { FILE_SIZE_LIMITS, readRegularText } from "./regular-file.js";
 
 /** A parsed numeric table. */
 export interface NumericTable {
@@ -77,13 +77,6 @@ export function parseNumericCsv(text: string, source = "table.csv"): NumericTabl
 
 /** Reads a numeric CSV file. */
 export async function readNumericCsv(path: string): Promise<NumericTable> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    throw new CsvError(
-      `${path}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
+  const text = await readRegularText(path, FILE_SIZE_LIMITS.text, (p) => new CsvError(`${path}: ${p}`));
   return parseNumericCsv(text, path);
 }

@@ -4,11 +4,13 @@
  * so the returned model is self-contained. Locations must stay inside the model's folder.
  */
 
-import { open, readFile, realpath, rename, rm, writeFile } from "node:fs/promises";
+import { realpath, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { PathlensError } from "../errors.js";
+import { assertWellFormedModel } from "../onnx/checker.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
 import type { AttributeProto, GraphProto, ModelProto, TensorProto } from "../onnx/types.js";
+import { FILE_SIZE_LIMITS, openRegularFile, readRegularFile } from "./regular-file.js";
 
 /** Raised when a model file or one of its external-data files cannot be read or written. */
 export class ModelFileError extends PathlensError {
@@ -133,14 +135,18 @@ async function readExternal(tp: TensorProto, modelPath: string, realDir: string)
   }
   const offset = entryInt(tp, entries, "offset", modelPath) ?? 0;
   let length = entryInt(tp, entries, "length", modelPath);
-  const fh = await open(real, "r").catch((e: NodeJS.ErrnoException) => {
-    throw new ModelFileError(file, `cannot open the external data of ${what} (${e.code ?? e.message})`);
-  });
+  const { handle: fh, size } = await openRegularFile(
+    real,
+    Number.MAX_SAFE_INTEGER,
+    (p) => new ModelFileError(file, `external data of ${what}: ${p}`),
+  );
   try {
-    const size = (await fh.stat()).size;
     if (length === undefined) {
       const width = ELEMENT_BYTES[tp.dataType ?? 0];
       length = width ? tp.dims.reduce<number>((a, d) => a * Number(d), width) : size - offset;
+    }
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new ModelFileError(modelPath, `${what}: its dims ${tp.dims.join("×")} give no valid byte length`);
     }
     if (offset + length > size) {
       throw new ModelFileError(
@@ -165,34 +171,37 @@ async function readExternal(tp: TensorProto, modelPath: string, realDir: string)
   }
 }
 
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /**
+   * Run the model checker (default true). `false` is for tools that report every problem
+   * themselves (`pathlens check`); anything that runs the model should keep the check.
+   */
+  check?: boolean;
+}
+
 /**
  * Reads an `.onnx` file and resolves its external data into `rawData` (the result no longer
  * refers to side files). External-data locations must be relative paths inside the model's folder.
  * @throws ModelFileError when the model or an external-data file cannot be read, or is too short
  * @throws UnsafeExternalDataError when a location is absolute or leaves the model's folder
  * @throws ModelDecodeError when the file is not a valid ONNX model
+ * @throws ModelStructureError (or a subclass) when the checker finds the model malformed
  */
-export async function loadModel(path: string): Promise<ModelProto> {
-  let buf: Uint8Array;
-  try {
-    buf = await readFile(path);
-  } catch (e) {
-    throw new ModelFileError(
-      path,
-      `cannot read the model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
-  // A plain Uint8Array view: decoded rawData are then plain views too (Buffer#slice would not copy).
-  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<ModelProto> {
+  // A plain Uint8Array: decoded rawData are then plain views too (Buffer#slice would not copy).
+  const bytes = await readRegularFile(path, FILE_SIZE_LIMITS.model, (p) => new ModelFileError(path, p));
   const model = decodeModel(bytes, path);
   const external = [...tensorsOfModel(model)].filter((t) => t.dataLocation === EXTERNAL);
-  if (external.length === 0) return model;
-  const realDir = await realpath(dirname(resolve(path)));
-  for (const tp of external) {
-    tp.rawData = await readExternal(tp, path, realDir);
-    tp.dataLocation = undefined;
-    tp.externalData = [];
+  if (external.length > 0) {
+    const realDir = await realpath(dirname(resolve(path)));
+    for (const tp of external) {
+      tp.rawData = await readExternal(tp, path, realDir);
+      tp.dataLocation = undefined;
+      tp.externalData = [];
+    }
   }
+  if (options.check !== false) assertWellFormedModel(model, path);
   return model;
 }
 

@@ -66,18 +66,55 @@ export interface NpyHeader {
   dataOffset: number;
 }
 
-type PyValue = string | number | boolean | null | PyValue[] | { [k: string]: PyValue };
+/**
+ * A header value: the literals numpy writes (str, int, bool, None, a tuple or list of ints).
+ * Anything nested (a structured dtype's list of tuples) is kept as its source text, unparsed.
+ */
+type HeaderValue = string | number | boolean | null | number[] | { nested: string };
 
-/** A parser for the Python literals numpy writes in headers (dict, str, int, bool, None, tuple, list). */
-class LiteralParser {
+/** numpy's own default `max_header_size`: longer headers are refused before parsing. */
+export const MAX_NPY_HEADER_BYTES = 10000;
+
+/**
+ * Parses the header dict in one pass without recursion: keys are strings, values flat literals.
+ * Strings with backslash escapes are refused (numpy never writes them for the dtypes read here).
+ */
+class HeaderParser {
   private i = 0;
   constructor(private readonly s: string) {}
 
-  parseAll(): PyValue {
-    const v = this.value();
+  parseDict(): Record<string, HeaderValue> {
     this.ws();
-    if (this.i !== this.s.length) this.fail(`unexpected "${this.s.slice(this.i, this.i + 10)}"`);
-    return v;
+    this.expect("{");
+    const out: Record<string, HeaderValue> = {};
+    for (;;) {
+      this.ws();
+      if (this.peek() === "}") {
+        this.i++;
+        break;
+      }
+      const key = this.str();
+      this.ws();
+      this.expect(":");
+      this.ws();
+      out[key] = this.value();
+      this.ws();
+      if (this.peek() === ",") this.i++;
+      else if (this.peek() !== "}") this.fail('expected "," or "}"');
+    }
+    this.ws();
+    if (this.i !== this.s.length)
+      this.fail(`unexpected ${JSON.stringify(this.s.slice(this.i, this.i + 10))}`);
+    return out;
+  }
+
+  private peek(): string | undefined {
+    return this.s[this.i];
+  }
+
+  private expect(c: string): void {
+    if (this.s[this.i] !== c) this.fail(`expected "${c}"`);
+    this.i++;
   }
 
   private fail(msg: string): never {
@@ -88,15 +125,17 @@ class LiteralParser {
     while (this.i < this.s.length && /\s/.test(this.s[this.i]!)) this.i++;
   }
 
-  private value(): PyValue {
-    this.ws();
-    const c = this.s[this.i];
+  private value(): HeaderValue {
+    const c = this.peek();
     if (c === undefined) this.fail("unexpected end");
-    if (c === "{") return this.dict();
-    if (c === "(" || c === "[") return this.sequence(c === "(" ? ")" : "]");
     if (c === "'" || c === '"') return this.str();
-    const m = /^(?:-?\d+|True|False|None)/.exec(this.s.slice(this.i));
-    if (!m) this.fail(`unexpected "${this.s.slice(this.i, this.i + 10)}"`);
+    if (c === "(" || c === "[") return this.sequence();
+    return this.atom();
+  }
+
+  private atom(): number | boolean | null {
+    const m = /^(?:-?\d+|True|False|None)/.exec(this.s.slice(this.i, this.i + 32));
+    if (!m) this.fail(`unexpected ${JSON.stringify(this.s.slice(this.i, this.i + 10))}`);
     this.i += m[0].length;
     if (m[0] === "True") return true;
     if (m[0] === "False") return false;
@@ -105,53 +144,64 @@ class LiteralParser {
   }
 
   private str(): string {
-    const q = this.s[this.i++]!;
-    let out = "";
-    while (this.i < this.s.length && this.s[this.i] !== q) {
-      if (this.s[this.i] === "\\") this.i++;
-      out += this.s[this.i++] ?? "";
-    }
-    if (this.s[this.i] !== q) this.fail("unterminated string");
-    this.i++;
-    return out;
+    const q = this.peek();
+    if (q !== "'" && q !== '"') this.fail("expected a string");
+    const end = this.s.indexOf(q, this.i + 1);
+    if (end < 0) this.fail("unterminated string");
+    const body = this.s.slice(this.i + 1, end);
+    if (body.includes("\\")) this.fail("escape sequences in header strings are not supported");
+    this.i = end + 1;
+    return body;
   }
 
-  private sequence(close: string): PyValue[] {
-    this.i++;
-    const items: PyValue[] = [];
+  /** A flat tuple/list of integers; a nested one is skipped by bracket counting and kept as text. */
+  private sequence(): number[] | { nested: string } {
+    const from = this.i;
+    const close = this.s[this.i++] === "(" ? ")" : "]";
+    const items: number[] = [];
     for (;;) {
       this.ws();
-      if (this.s[this.i] === close) {
+      const c = this.peek();
+      if (c === close) {
         this.i++;
         return items;
       }
-      items.push(this.value());
+      if (c === "(" || c === "[" || c === "'" || c === '"') return this.skipNested(from);
+      const v = this.atom();
+      if (typeof v !== "number") this.fail("expected an integer");
+      items.push(v);
       this.ws();
-      if (this.s[this.i] === ",") this.i++;
-      else if (this.s[this.i] !== close) this.fail(`expected "," or "${close}"`);
+      if (this.peek() === ",") this.i++;
+      else if (this.peek() !== close) this.fail(`expected "," or "${close}"`);
     }
   }
 
-  private dict(): { [k: string]: PyValue } {
-    this.i++;
-    const out: { [k: string]: PyValue } = {};
-    for (;;) {
-      this.ws();
-      if (this.s[this.i] === "}") {
-        this.i++;
-        return out;
-      }
-      const key = this.value();
-      if (typeof key !== "string") this.fail("dict keys must be strings");
-      this.ws();
-      if (this.s[this.i] !== ":") this.fail('expected ":"');
-      this.i++;
-      out[key] = this.value();
-      this.ws();
-      if (this.s[this.i] === ",") this.i++;
-      else if (this.s[this.i] !== "}") this.fail('expected "," or "}"');
+  private skipNested(from: number): { nested: string } {
+    let depth = 1;
+    let quote: string | undefined;
+    for (; this.i < this.s.length && depth > 0; this.i++) {
+      const c = this.s[this.i]!;
+      if (quote) {
+        if (c === quote) quote = undefined;
+      } else if (c === "'" || c === '"') quote = c;
+      else if (c === "(" || c === "[") depth++;
+      else if (c === ")" || c === "]") depth--;
     }
+    if (depth > 0) this.fail("unterminated tuple or list");
+    return { nested: this.s.slice(from, this.i) };
   }
+}
+
+/** Header text for a one-line message: whitespace runs collapsed, cut at 200 characters. */
+function oneLine(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
+}
+
+function latin1(raw: Uint8Array): string {
+  let out = "";
+  for (const b of raw) out += String.fromCharCode(b);
+  return out;
 }
 
 /** Reads and checks the header of a `.npy` file. */
@@ -171,6 +221,12 @@ export function parseNpyHeader(bytes: Uint8Array, source = "array.npy"): NpyHead
   const lenSize = major === 1 ? 2 : 4;
   if (bytes.length < 8 + lenSize) throw new NpyError(source, "the file is truncated inside the header");
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  if (headerLen > MAX_NPY_HEADER_BYTES) {
+    throw new NpyError(
+      source,
+      `the header is ${headerLen} bytes long, more than the ${MAX_NPY_HEADER_BYTES} numpy itself accepts`,
+    );
+  }
   const start = 8 + lenSize;
   const dataOffset = start + headerLen;
   if (bytes.length < dataOffset) {
@@ -180,27 +236,25 @@ export function parseNpyHeader(bytes: Uint8Array, source = "array.npy"): NpyHead
     );
   }
   const raw = bytes.subarray(start, dataOffset);
-  const text = major === 3 ? new TextDecoder("utf-8").decode(raw) : String.fromCharCode(...raw); // latin1
-  let dict: PyValue;
+  const text = major === 3 ? new TextDecoder("utf-8").decode(raw) : latin1(raw);
+  let dict: Record<string, HeaderValue>;
   try {
-    dict = new LiteralParser(text).parseAll();
+    dict = new HeaderParser(text).parseDict();
   } catch (e) {
     throw new NpyError(
       source,
-      `the header is not a Python dict literal (${(e as Error).message}): ${text.trim()}`,
+      `the header is not a Python dict literal (${(e as Error).message}): ${oneLine(text)}`,
     );
-  }
-  if (dict === null || typeof dict !== "object" || Array.isArray(dict)) {
-    throw new NpyError(source, `the header is not a dict: ${text.trim()}`);
   }
   const { descr, fortran_order: fortran, shape } = dict;
   if (descr === undefined || fortran === undefined || shape === undefined) {
-    throw new NpyError(source, `the header lacks 'descr', 'fortran_order' or 'shape': ${text.trim()}`);
+    throw new NpyError(source, `the header lacks 'descr', 'fortran_order' or 'shape': ${oneLine(text)}`);
   }
   if (typeof descr !== "string") {
+    const shown = descr !== null && typeof descr === "object" && "nested" in descr ? descr.nested : descr;
     throw new NpyError(
       source,
-      `structured dtype ${JSON.stringify(descr)} is not supported (only plain numeric arrays)`,
+      `structured dtype ${JSON.stringify(shown).slice(0, 200)} is not supported (only plain numeric arrays)`,
     );
   }
   if (typeof fortran !== "boolean") throw new NpyError(source, `'fortran_order' must be True or False`);

@@ -1,10 +1,12 @@
 /**
  * Reading and writing NumPy `.npy` files in Node (the byte format is in `npy-format.ts`).
  */
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { PathlensError } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { encodeNpy, NpyError, parseNpy } from "./npy-format.js";
+import { FILE_SIZE_LIMITS, readRegularFile } from "./regular-file.js";
 
 export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./npy-format.js";
 
@@ -13,15 +15,7 @@ export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from ".
  * @throws NpyError naming the file when it cannot be read or is not a supported `.npy`
  */
 export async function readNpy(path: string): Promise<Tensor> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new NpyError(
-      path,
-      `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
+  const bytes = await readRegularFile(path, FILE_SIZE_LIMITS.array, (p) => new NpyError(path, p));
   return parseNpy(bytes, path);
 }
 
@@ -38,6 +32,91 @@ export async function writeNpy(path: string, t: Tensor): Promise<void> {
       path,
       `cannot write the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
     );
+  }
+}
+
+/** A result holds NaN or ±Inf: nothing of the run is written. */
+export class NonFiniteOutputError extends PathlensError {
+  override name = "NonFiniteOutputError";
+}
+
+function assertFiniteOutput(path: string, t: Tensor): void {
+  if (t.dtype !== "float32" && t.dtype !== "float64") return;
+  const d = t.data as Float32Array | Float64Array;
+  for (let i = 0; i < d.length; i++) {
+    if (!Number.isFinite(d[i]!)) {
+      throw new NonFiniteOutputError(
+        `${path}: the result holds ${Number.isNaN(d[i]!) ? "NaN" : "an infinite value"} at element ${i} of ${d.length} (shape ${t.dims.join("×") || "scalar"}); nothing was written — check the model's weights and the inputs' range`,
+      );
+    }
+  }
+}
+
+/**
+ * `mkdir -p` one level at a time. Node's `mkdir(…, { recursive: true })` retries forever when
+ * the system answers ENOENT for a folder whose parent exists (it does under /proc), so each
+ * level is made with a plain mkdir and any error ends the walk.
+ * @returns the first folder created, or undefined when `dir` already existed
+ */
+async function makeFolder(dir: string): Promise<string | undefined> {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  for (;;) {
+    const st = await stat(at).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return undefined;
+      throw e;
+    });
+    if (st) {
+      if (!st.isDirectory()) throw Object.assign(new Error(`${at} is not a directory`), { code: "ENOTDIR" });
+      break;
+    }
+    missing.push(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (let k = missing.length - 1; k >= 0; k--) {
+    await mkdir(missing[k]!).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "EEXIST") throw e;
+    });
+  }
+  return missing[missing.length - 1];
+}
+
+/**
+ * Checks before any work that `dir` can hold the outputs, creating nothing: the folder, or when
+ * it does not exist yet its nearest existing ancestor, must be a directory in which a probe file
+ * can be created (and is removed at once). An unwritable or bogus folder fails in milliseconds.
+ * @throws NpyError naming the folder and the system's reason
+ */
+export async function assertWritableFolder(dir: string): Promise<void> {
+  const reason = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  let at = resolve(dir);
+  for (;;) {
+    const st = await stat(at).catch(() => undefined);
+    if (st) {
+      if (!st.isDirectory()) throw new NpyError(dir, "cannot create the output folder (ENOTDIR)");
+      break;
+    }
+    if (dirname(at) === at) break;
+    at = dirname(at);
+  }
+  const exists = at === resolve(dir);
+  const probe = join(
+    at,
+    `.pathlens-probe-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+  );
+  try {
+    await writeFile(probe, "", { flag: "wx" });
+  } catch (e) {
+    throw new NpyError(
+      dir,
+      exists
+        ? `the output folder is not writable (${reason(e)})`
+        : `cannot create the output folder: ${at} is not writable (${reason(e)})`,
+    );
+  } finally {
+    await rm(probe, { force: true }).catch(() => undefined);
   }
 }
 
@@ -58,8 +137,11 @@ export async function writeNpyFiles(
   dir: string,
   files: Record<string, Tensor | string | Uint8Array>,
 ): Promise<string[]> {
+  // Finite or nothing: every tensor is checked before the first byte is written.
+  for (const [name, t] of Object.entries(files))
+    if (typeof t !== "string" && !(t instanceof Uint8Array)) assertFiniteOutput(join(dir, name), t);
   try {
-    await mkdir(dir, { recursive: true });
+    await makeFolder(dir);
   } catch (e) {
     throw new NpyError(
       dir,
@@ -74,6 +156,7 @@ export async function writeNpyFiles(
     return { path: join(dir, name), tmp: join(dir, `.${name}.${tag}.tmp`), t };
   });
   let current = dir;
+  const renamed: string[] = [];
   try {
     for (const e of entries) {
       current = e.path;
@@ -83,9 +166,14 @@ export async function writeNpyFiles(
     for (const e of entries) {
       current = e.path;
       await rename(e.tmp, e.path);
+      renamed.push(e.path);
     }
   } catch (err) {
-    await Promise.all(entries.map((e) => rm(e.tmp, { force: true })));
+    // A failed rename midway: the set is incomplete, so the files already moved go too.
+    await Promise.all([
+      ...entries.map((e) => rm(e.tmp, { force: true })),
+      ...renamed.map((f) => rm(f, { force: true })),
+    ]);
     if (err instanceof NpyError) throw err;
     throw new NpyError(
       current,

@@ -168,7 +168,7 @@ function wireTypeOf(kind: Scalar): number {
   }
 }
 
-function readScalar(r: WireReader, kind: Scalar): unknown {
+function readScalar(r: WireReader, kind: Scalar, field: string): unknown {
   switch (kind) {
     case "int32":
       return r.int32();
@@ -181,24 +181,41 @@ function readScalar(r: WireReader, kind: Scalar): unknown {
     case "double":
       return r.double();
     case "string": {
-      const [s, e] = r.lengthDelimited();
+      const [s, e] = r.lengthDelimited(field);
       return utf8(r.buf, s, e);
     }
     case "bytes": {
-      const [s, e] = r.lengthDelimited();
+      const [s, e] = r.lengthDelimited(field);
       return r.buf.subarray(s, e);
     }
   }
 }
 
-function decodeMessage(msg: string, buf: Uint8Array, start: number, end: number): Record<string, unknown> {
+/** Messages nested deeper than this are refused (protobuf's own default recursion limit). */
+const MAX_DEPTH = 100;
+
+/** snake_case field name as in onnx.proto, for error messages. */
+function protoName(msg: string, field: string): string {
+  return `${msg}.${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+}
+
+function decodeMessage(
+  msg: string,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  depth = 0,
+): Record<string, unknown> {
+  if (depth > MAX_DEPTH) {
+    throw new WireFormatError(`${msg} at byte ${start}: messages nested more than ${MAX_DEPTH} deep`);
+  }
   const fields = BY_NUMBER.get(msg)!;
   const out: Record<string, unknown> = {};
   for (const fd of SCHEMA[msg]!) if (fd.repeated) out[fd.name] = [];
   const r = new WireReader(buf, start, end);
   while (r.pos < end) {
     const tagStart = r.pos;
-    const key = r.int32() >>> 0;
+    const key = r.tag();
     const no = key >>> 3;
     const wt = key & 7;
     const fd = fields.get(no);
@@ -208,9 +225,10 @@ function decodeMessage(msg: string, buf: Uint8Array, start: number, end: number)
       continue;
     }
     if (!isScalar(fd.kind)) {
-      if (wt !== 2) throw new WireFormatError(`${msg}.${fd.name}: expected a message, got wire type ${wt}`);
-      const [s, e] = r.lengthDelimited();
-      const v = decodeMessage(fd.kind, buf, s, e);
+      if (wt !== 2)
+        throw new WireFormatError(`${protoName(msg, fd.name)}: expected a message, got wire type ${wt}`);
+      const [s, e] = r.lengthDelimited(protoName(msg, fd.name));
+      const v = decodeMessage(fd.kind, buf, s, e, depth + 1);
       if (fd.repeated) (out[fd.name] as unknown[]).push(v);
       else out[fd.name] = v;
       continue;
@@ -218,16 +236,25 @@ function decodeMessage(msg: string, buf: Uint8Array, start: number, end: number)
     const kind = fd.kind;
     if (fd.repeated && wt === 2 && kind !== "string" && kind !== "bytes") {
       // packed run
-      const [s, e] = r.lengthDelimited();
-      out[fd.name] = appendPacked(out[fd.name] as ArrayLike<unknown>, buf, s, e, kind);
+      const [s, e] = r.lengthDelimited(protoName(msg, fd.name));
+      out[fd.name] = appendPacked(
+        out[fd.name] as ArrayLike<unknown>,
+        buf,
+        s,
+        e,
+        kind,
+        protoName(msg, fd.name),
+      );
       continue;
     }
-    if (wt !== wireTypeOf(kind)) throw new WireFormatError(`${msg}.${fd.name}: wrong wire type ${wt}`);
-    const v = readScalar(r, kind);
+    if (wt !== wireTypeOf(kind))
+      throw new WireFormatError(`${protoName(msg, fd.name)}: wrong wire type ${wt}`);
+    const v = readScalar(r, kind, protoName(msg, fd.name));
     if (fd.repeated) {
-      const arr = out[fd.name];
-      if (Array.isArray(arr)) arr.push(v);
-      else out[fd.name] = [...Array.from(arr as ArrayLike<number>), v];
+      let arr = out[fd.name];
+      // A packed float run gave a typed array: turn it into a plain array once, not per element.
+      if (!Array.isArray(arr)) out[fd.name] = arr = Array.from(arr as ArrayLike<number>);
+      (arr as unknown[]).push(v);
     } else out[fd.name] = v;
   }
   if (r.pos !== end) throw new WireFormatError(`${msg}: field runs past the end of the message`);
@@ -240,10 +267,12 @@ function appendPacked(
   s: number,
   e: number,
   kind: Scalar,
+  field: string,
 ): unknown {
   if (kind === "float" || kind === "double") {
     const width = kind === "float" ? 4 : 8;
-    if ((e - s) % width !== 0) throw new WireFormatError(`packed ${kind} run of ${e - s} bytes`);
+    if ((e - s) % width !== 0)
+      throw new WireFormatError(`${field}: packed ${kind} run of ${e - s} bytes, not a multiple of ${width}`);
     const copy = buf.slice(s, e);
     const arr = kind === "float" ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer);
     if (prev.length === 0) return arr;
@@ -255,9 +284,9 @@ function appendPacked(
     merged.set(arr, prev.length);
     return merged;
   }
-  const out = Array.from(prev);
+  const out = Array.isArray(prev) ? prev : Array.from(prev);
   const r = new WireReader(buf, s, e);
-  while (r.pos < e) out.push(readScalar(r, kind));
+  while (r.pos < e) out.push(readScalar(r, kind, field));
   return out;
 }
 
@@ -347,6 +376,7 @@ export function decodeModel(bytes: Uint8Array, source = "model"): ModelProto {
   } catch (e) {
     throw new ModelDecodeError(
       `${source}: not a valid ONNX model (${(e as Error).message}); the file may be truncated or not ONNX`,
+      { cause: e },
     );
   }
   if (!model.graph || model.opsetImport.length === 0) {

@@ -196,8 +196,9 @@ export function cutModel(model: ModelProto, tensorName: string, elemType?: numbe
   const tail = cloneModel(model);
   const g = tail.graph!;
   const p = producers.get(tensorName);
-  if (p)
-    g.node = g.node.filter((n) => n !== graph.node[graph.node.indexOf(p)] && !n.output.includes(tensorName));
+  // The clone's copy of the producer sits at the same index (indexOf once: not per node).
+  const at = p ? graph.node.indexOf(p) : -1;
+  if (p) g.node = g.node.filter((n, k) => k !== at && !n.output.includes(tensorName));
   g.initializer = g.initializer.filter((t) => t.name !== tensorName);
   g.input = g.input.filter((i) => i.name !== tensorName);
   g.input.push(findValueInfo(graph, tensorName) ?? makeValueInfo(tensorName, type));

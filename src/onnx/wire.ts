@@ -75,14 +75,32 @@ export class WireReader {
     return lo | 0;
   }
 
-  /** Length-delimited field: returns [start, end) and skips it. */
-  lengthDelimited(): [number, number] {
-    const n = this.int32() >>> 0;
+  /** A field key (tag): refused when it does not fit in 32 bits. */
+  tag(): number {
+    const at = this.pos;
+    const [lo, hi] = this.varint64();
+    if (hi !== 0) throw new WireFormatError(`field key at byte ${at} is larger than 32 bits`);
+    return lo;
+  }
+
+  /**
+   * Length-delimited field: returns [start, end) and skips it. The length varint is read in full
+   * (64 bits): a length of 2³² or more, or one that runs past the enclosing message, is refused
+   * rather than wrapped around.
+   * @param field - names the field in the error (e.g. "Tensor.raw_data")
+   */
+  lengthDelimited(field = "field"): [number, number] {
+    const at = this.pos;
+    const [lo, hi] = this.varint64();
     const start = this.pos;
-    const end = start + n;
-    if (end > this.end) this.fail(`length ${n} runs past the end`);
-    this.pos = end;
-    return [start, end];
+    if (hi !== 0 || start + lo > this.end) {
+      const n = hi * TWO32 + lo;
+      throw new WireFormatError(
+        `${field}: length ${n} at byte ${at} runs past the end of its message (${this.end - start} bytes left)`,
+      );
+    }
+    this.pos = start + lo;
+    return [start, this.pos];
   }
 
   float(): number {

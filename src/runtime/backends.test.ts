@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { ModelDecodeError } from "../onnx/codec.js";
 import { relativeL2, type Tensor } from "../tensor/tensor.js";
 import { fixturePath, readNpyFixture } from "../testing/fixtures.js";
 import type { Backend } from "./backend.js";
@@ -38,9 +39,9 @@ for (const [name, make] of [
     assert.ok(err <= 1e-5, `relative L2 ${err}`);
   });
 
-  test(`${name} reports a bad model and a bad feed as RuntimeError`, async () => {
+  test(`${name} refuses bytes that are not ONNX before onnxruntime; a bad feed is a RuntimeError`, async () => {
     const backend = make();
-    await assert.rejects(backend.createSession(new Uint8Array([1, 2, 3, 4])), RuntimeError);
+    await assert.rejects(backend.createSession(new Uint8Array([1, 2, 3, 4])), ModelDecodeError);
     const session = await backend.createSession(modelBytes);
     try {
       const wrong = { dtype: "float32", dims: [2, 5], data: new Float32Array(10) } as const;

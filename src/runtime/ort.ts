@@ -4,6 +4,8 @@
  */
 
 import type { GradientDevice } from "../autodiff/builder.js";
+import { assertWellFormedModel } from "../onnx/checker.js";
+import { decodeModel } from "../onnx/codec.js";
 import { type DType, type Tensor, tensor } from "../tensor/tensor.js";
 import { type Backend, DeviceError, RuntimeError, type Session, type SessionOptions } from "./backend.js";
 
@@ -67,7 +69,7 @@ class OrtSessionWrapper implements Session {
     try {
       out = await this.session.run(ortFeeds, fetches);
     } catch (e) {
-      throw new RuntimeError(`onnxruntime run failed: ${(e as Error).message}`);
+      throw new RuntimeError(`onnxruntime run failed: ${ortSummary(e)}`, { cause: e });
     }
     const result: Record<string, Tensor> = {};
     for (const [k, v] of Object.entries(out)) result[k] = fromOrt(v, k);
@@ -99,6 +101,20 @@ export function providersFor(
   return device === "cpu" ? [{ name: "cpu", ...options }] : [{ name: device, ...options }];
 }
 
+/**
+ * The human part of an onnxruntime error, on one line: its C++ source location and function
+ * signature prefix dropped (the full text stays in the error's `cause`).
+ */
+export function ortSummary(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  let line = text.split(/\r?\n/).find((l) => l.trim()) ?? "unknown error";
+  // "/onnxruntime_src/…/model.cc:202 onnxruntime::Model::Model(…) Unsupported model IR version…"
+  const m = /^\S+\.(?:cc|h|cpp):\d+ [\s\S]*?\)\s(?=[A-Z[])/.exec(line);
+  if (m) line = line.slice(m[0].length);
+  line = line.replace(/^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : /, "");
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
 /** Wraps an onnxruntime module (node or web) as a pathlens {@link Backend}. */
 export function ortBackend(
   name: string,
@@ -111,6 +127,8 @@ export function ortBackend(
     name,
     device: device.device ?? "cpu",
     async createSession(model: Uint8Array, options: SessionOptions = {}): Promise<Session> {
+      // The checker first: a malformed model fails here with a typed one-line error.
+      assertWellFormedModel(decodeModel(model), "model");
       const o = { ...defaults, ...options };
       const opts: Record<string, unknown> = { graphOptimizationLevel: o.optimization ?? "all" };
       if (o.intraOpThreads) opts.intraOpNumThreads = o.intraOpThreads;
@@ -126,7 +144,7 @@ export function ortBackend(
               "a software adapter for testing: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json)",
             { cause: e },
           );
-        throw new RuntimeError(`onnxruntime could not load the model: ${message}`, { cause: e });
+        throw new RuntimeError(`onnxruntime could not load the model: ${ortSummary(e)}`, { cause: e });
       }
     },
   };

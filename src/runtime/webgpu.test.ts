@@ -144,7 +144,7 @@ for (const c of cases) {
   });
 }
 
-test("WebGPU: float64 models are refused with the reason", { skip }, async (t) => {
+test("WebGPU: float64 models are refused with the reason", { skip }, async (_t) => {
   const model = readModelFixture("models/softplus_mlp.onnx");
   const x = readNpyFixture("grads/softplus_mlp_input.npy");
   if (x.dtype !== "float64") return;
