@@ -60,7 +60,7 @@ const resnet = fixturePath("models/resnet18.onnx");
 test("--device webgpu: resnet18 IG matches the CPU", {
   skip: skip ?? (!existsSync(resnet) && "resnet18.onnx not found (large fixture)"),
 }, async (t) => {
-  // fully convolutional up to a global pool: free the spatial axes to run it at 64×64
+  // fully convolutional up to a global pool: free the spatial axes to run it at 32×32
   const model = readModelFixture("models/resnet18.onnx");
   const dims = model.graph!.input[0]!.type!.tensorType!.shape!.dim;
   for (const k of [2, 3]) dims[k] = { dimParam: `side${k}` };
@@ -68,8 +68,8 @@ test("--device webgpu: resnet18 IG matches the CPU", {
   await writeFile(modelPath, encodeModel(model));
   const rng = new Random(3);
   const x = float32(
-    [1, 3, 64, 64],
-    Float32Array.from({ length: 3 * 64 * 64 }, () => rng.normal()),
+    [1, 3, 32, 32],
+    Float32Array.from({ length: 3 * 32 * 32 }, () => rng.normal()),
   );
   const xPath = join(dir, "resnet_x.npy");
   await writeNpy(xPath, x);

@@ -72,7 +72,7 @@ const cases: Case[] = [
     wrt: (m) => m.graph!.input[0]!.name!,
   },
   {
-    name: "resnet18 at 64×64 (MaxPool 3×3/2)",
+    name: "resnet18 at 32×32 (MaxPool 3×3/2)",
     model: () => {
       // fully convolutional up to a global pool: declare the spatial axes free to run it small
       const m = readModelFixture("models/resnet18.onnx");
@@ -80,7 +80,7 @@ const cases: Case[] = [
       for (const k of [2, 3]) dims[k] = { dimParam: `side${k}` };
       return m;
     },
-    feeds: (m) => ({ [m.graph!.input[0]!.name!]: randn([1, 3, 64, 64]) }),
+    feeds: (m) => ({ [m.graph!.input[0]!.name!]: randn([1, 3, 32, 32]) }),
     wrt: (m) => m.graph!.input[0]!.name!,
     available: () => existsSync(fixturePath("models/resnet18.onnx")),
   },
