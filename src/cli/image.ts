@@ -40,7 +40,7 @@ export const imageCommand: CommandSpec = {
     layout: { type: "string", value: "nchw|nhwc", help: "tensor layout (default nchw)" },
     channels: { type: "string", value: "rgb|bgr", help: "channel order (default rgb)" },
     baseline: { type: "string", value: "black|blur|noise|FILE", help: "baseline (default black)" },
-    target: { type: "string", value: "N", help: "class (default: the predicted one)" },
+    target: { type: "string", value: "N|LABEL", help: "class index or name (default: the predicted one)" },
     steps: { type: "string", value: "N", help: "quadrature points (default 50)" },
     sign: {
       type: "string",
@@ -127,7 +127,7 @@ export async function runImage(args: ParsedArgs): Promise<string[]> {
     e = await explainImage(model, img, {
       backend: nodeBackend(),
       preprocess: pre,
-      target: numbers(args.string("target"), "--target", 1)?.[0],
+      target: args.string("target"),
       baseline,
       steps: numbers(args.string("steps"), "--steps", 1)?.[0],
       sign: sign as AttributionSign,
