@@ -40,7 +40,7 @@ export const demoCommand: CommandSpec = {
   summary: "Explain the bundled example models and write their reports",
   positionals: [],
   options: {
-    out: { type: "string", value: "DIR", help: "output folder (default out/demo)" },
+    out: { type: "string", short: "o", value: "DIR", help: "output folder (default out/demo)" },
   },
 };
 

@@ -56,7 +56,7 @@ export const imageCommand: CommandSpec = {
     report: { type: "boolean", help: "also write DIR/report.html" },
     json: { type: "boolean", help: "print the summary as JSON" },
     quiet: { type: "boolean", help: "no progress bar" },
-    out: { type: "string", required: true, value: "DIR", help: "output folder" },
+    out: { type: "string", short: "o", required: true, value: "DIR", help: "output folder" },
   },
   notes:
     "A config.json next to the model with id2label and preprocess is used when present (flags override it).",

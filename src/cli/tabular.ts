@@ -27,7 +27,7 @@ export const tabularCommand: CommandSpec = {
     report: { type: "boolean", help: "also write DIR/report.html" },
     json: { type: "boolean", help: "print the summary as JSON" },
     quiet: { type: "boolean", help: "no progress bar" },
-    out: { type: "string", required: true, value: "DIR", help: "output folder" },
+    out: { type: "string", short: "o", required: true, value: "DIR", help: "output folder" },
   },
   notes:
     "Writes DIR/attributions.npy (rows × features), DIR/attributions.csv, DIR/summary.json and, with --report, DIR/report.html.",

@@ -35,7 +35,7 @@ export const textCommand: CommandSpec = {
     report: { type: "boolean", help: "also write DIR/report.html" },
     json: { type: "boolean", help: "print the explanation as JSON" },
     quiet: { type: "boolean", help: "no progress bar" },
-    out: { type: "string", required: true, value: "DIR", help: "output folder" },
+    out: { type: "string", short: "o", required: true, value: "DIR", help: "output folder" },
   },
   notes:
     "Writes DIR/attributions.json (tokens, words, scores, delta, prediction) and, with --report, DIR/report.html.",
