@@ -7,6 +7,22 @@
 
 export { type Baseline, gaussianBlur, resolveBaseline } from "./attribution/baselines.js";
 export {
+  type EigBaselineKind,
+  type EigOptions,
+  type EigPath,
+  type EigResult,
+  enhancedIntegratedGradients,
+} from "./attribution/eig/eig.js";
+export {
+  closeBaselines,
+  kMeansBaselines,
+  medianBaselines,
+  randomBaselines,
+} from "./attribution/eig/group-baselines.js";
+export { DisconnectedGraphError } from "./attribution/eig/neighbor-path.js";
+export type { PathRule } from "./attribution/eig/path-attribution.js";
+export type { Rows } from "./attribution/eig/rows.js";
+export {
   AbortError,
   NonFiniteError,
   NonFloatInputError,
@@ -38,15 +54,23 @@ export {
   type NoiseTunnelType,
   noiseTunnel,
 } from "./attribution/noise-tunnel.js";
-export { evaluatePath, type PathPoint, type PathProblem, type Progress } from "./attribution/path-engine.js";
+export {
+  evaluatePath,
+  type PathAccumulation,
+  type PathPoint,
+  type PathPoints,
+  type PathProblem,
+  type Progress,
+} from "./attribution/path-engine.js";
 export {
   QUADRATURE_METHODS,
   type Quadrature,
+  QuadratureError,
   type QuadratureMethod,
   quadrature,
 } from "./attribution/quadrature.js";
 export { seedsForTarget, type Target } from "./attribution/targets.js";
-export type { ShapeInfo, TensorInfo } from "./autodiff/builder.js";
+export { GraphBuilder, type ShapeInfo, type TensorInfo } from "./autodiff/builder.js";
 export {
   type DecomposeContext,
   type Decomposition,
@@ -61,13 +85,22 @@ export {
   UnsupportedOpError,
 } from "./autodiff/gradient.js";
 export { type GradientRule, type RuleContext, registerRules, supportedOps } from "./autodiff/registry.js";
-export { softplusRewrite } from "./autodiff/softplus.js";
+export { type SoftplusRewriteOptions, softplusRewrite } from "./autodiff/softplus.js";
 export { PathlensError } from "./errors.js";
+export { type ExplainImageOptions, explainImage, type ImageExplanation } from "./explain/image.js";
+export { checkPreprocess, type Preprocess, PreprocessError } from "./explain/preprocess.js";
+export {
+  type ExplainTabularOptions,
+  explainTabular,
+  type TabularExplanation,
+  TabularInputError,
+} from "./explain/tabular.js";
 export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./io/npy-format.js";
 export { decodeModel, encodeModel, ModelDecodeError } from "./onnx/codec.js";
+export { WireFormatError } from "./onnx/wire.js";
 export { type CutModel, cutModel, pruneGraph, topologicalOrder, UnknownTensorError } from "./onnx/graph.js";
 export { type ModelSpec, makeModel, type NodeSpec, type ValueSpec } from "./onnx/make.js";
-export { ModelStructureError, opsetOf, tensorFromProto, tensorToProto } from "./onnx/model.js";
+export { type AttrValue, ModelStructureError, opsetOf, tensorFromProto, tensorToProto } from "./onnx/model.js";
 export type * from "./onnx/types.js";
 export { DataType } from "./onnx/types.js";
 export type { Backend, Session, SessionOptions } from "./runtime/backend.js";
@@ -80,5 +113,18 @@ export {
   type GradientSessionOptions,
 } from "./runtime/gradient-session.js";
 export { probeFeeds, probeShapes } from "./runtime/probe.js";
+export { featureSignificance, type SignificanceOptions, type SignificanceResult } from "./stats/significance.js";
+export { tCdf, tSurvival } from "./stats/t-distribution.js";
+export { adjustPValues, type Correction, ranks, type WelchResult, welchTTest } from "./stats/tests.js";
 export { Random } from "./tensor/random.js";
 export * from "./tensor/tensor.js";
+export {
+  type ExplainTextOptions,
+  explainText,
+  TextExplainError,
+  type TextExplanation,
+  type TextModel,
+  type TextTokenizer,
+  type TokenAttribution,
+} from "./text/explain-text.js";
+export type { AttributionSign } from "./viz/image.js";

@@ -11,7 +11,6 @@
  * ```
  */
 
-import type { Tokenizer } from "@huggingface/tokenizers";
 import { integratedGradients } from "../attribution/ig.js";
 import type { QuadratureMethod } from "../attribution/quadrature.js";
 import { PathlensError } from "../errors.js";
@@ -21,11 +20,30 @@ import type { Backend } from "../runtime/backend.js";
 import { classScores } from "../runtime/classify.js";
 import { int64, type Tensor, tensor } from "../tensor/tensor.js";
 
+/**
+ * What the text explainer needs of a tokenizer. A `Tokenizer` of `@huggingface/tokenizers` (what
+ * {@link loadTextModel} reads from tokenizer.json) fits; so does anything with these methods, e.g.
+ * in a browser.
+ */
+export interface TextTokenizer {
+  /** Token ids (with the special tokens) and token type ids of a text, or of a pair of texts. */
+  encode(
+    text: string,
+    options: { text_pair?: string | null; return_token_type_ids: true },
+  ): { ids: number[]; token_type_ids: number[] };
+  /** A token's id (undefined when not in the vocabulary). */
+  token_to_id(token: string): number | undefined;
+  /** A token id's text (undefined when not in the vocabulary). */
+  id_to_token?(id: number): string | undefined;
+  /** Present (non-null) when the tokenizer has a vocabulary model; token texts are shown then. */
+  model?: unknown;
+}
+
 /** A tokenizer plus what the explainer needs to know about the model. */
 export interface TextModel {
   model: ModelProto;
-  /** A Hugging Face tokenizers tokenizer (from tokenizer.json). */
-  tokenizer: Tokenizer;
+  /** The tokenizer (from tokenizer.json, with {@link loadTextModel}). */
+  tokenizer: TextTokenizer;
   /** Class names by index (config.json id2label). */
   labels?: string[];
   /** Longest input the model takes (position embeddings). */
@@ -261,7 +279,7 @@ export function mergeWords(
   return { list, owner };
 }
 
-function specialIds(tokenizer: Tokenizer): number[] {
+function specialIds(tokenizer: TextTokenizer): number[] {
   const t = tokenizer as unknown as { all_special_ids?: number[] };
   if (t.all_special_ids?.length) return t.all_special_ids;
   return ["[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>"]
@@ -269,7 +287,7 @@ function specialIds(tokenizer: Tokenizer): number[] {
     .filter((v): v is number => v !== undefined);
 }
 
-function tokenId(tokenizer: Tokenizer, kind: "pad" | "unk" | "mask"): number {
+function tokenId(tokenizer: TextTokenizer, kind: "pad" | "unk" | "mask"): number {
   const candidates = { pad: ["[PAD]", "<pad>"], unk: ["[UNK]", "<unk>"], mask: ["[MASK]", "<mask>"] }[kind];
   for (const c of candidates) {
     const id = tokenizer.token_to_id(c);
@@ -279,7 +297,6 @@ function tokenId(tokenizer: Tokenizer, kind: "pad" | "unk" | "mask"): number {
   throw new TextExplainError(`the tokenizer has no ${kind} token (${candidates.join(" / ")})`);
 }
 
-function tokenText(tokenizer: Tokenizer, id: number): string {
-  const t = tokenizer as unknown as { id_to_token?(id: number): string | undefined };
-  return t.id_to_token?.(id) ?? String(id);
+function tokenText(tokenizer: TextTokenizer, id: number): string {
+  return tokenizer.id_to_token?.(id) ?? String(id);
 }
