@@ -7,7 +7,7 @@ import { decomposeModel, decompositionNeedsShapes } from "../autodiff/decompose.
 import { type GradientModel, gradientModel } from "../autodiff/gradient.js";
 import { encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { type Tensor, type TensorLike, toTensors } from "../tensor/tensor.js";
 import type { Backend, Session, SessionOptions } from "./backend.js";
 import { foldShapeIfs } from "./fold-ifs.js";
 import { probeFeeds, probeShapes } from "./probe.js";
@@ -54,9 +54,10 @@ export class GradientSession {
   static async create(
     backend: Backend,
     model: ModelProto,
-    feeds: Record<string, Tensor>,
+    givenFeeds: Record<string, TensorLike>,
     options: GradientSessionOptions,
   ): Promise<GradientSession> {
+    const feeds = toTensors(givenFeeds);
     const pf = probeFeeds(model, feeds);
     // If nodes decided by shapes and constants become their taken branch (evaluated on the
     // caller's feeds, not the probe's tiled ones).
@@ -93,10 +94,13 @@ export class GradientSession {
    * outputs; `v` (HVP sessions only) maps wrt names to directions shaped like them.
    */
   async run(
-    feeds: Record<string, Tensor>,
-    seeds: Record<string, Tensor>,
-    v?: Record<string, Tensor>,
+    givenFeeds: Record<string, TensorLike>,
+    givenSeeds: Record<string, TensorLike>,
+    givenV?: Record<string, TensorLike>,
   ): Promise<GradientResult> {
+    const feeds = toTensors(givenFeeds);
+    const seeds = toTensors(givenSeeds);
+    const v = toTensors(givenV);
     const all: Record<string, Tensor> = { ...feeds };
     this.outputs.forEach((o, k) => {
       const s = seeds[o];
