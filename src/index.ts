@@ -97,12 +97,18 @@ export {
 } from "./explain/tabular.js";
 export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./io/npy-format.js";
 export { decodeModel, encodeModel, ModelDecodeError } from "./onnx/codec.js";
-export { WireFormatError } from "./onnx/wire.js";
 export { type CutModel, cutModel, pruneGraph, topologicalOrder, UnknownTensorError } from "./onnx/graph.js";
 export { type ModelSpec, makeModel, type NodeSpec, type ValueSpec } from "./onnx/make.js";
-export { type AttrValue, ModelStructureError, opsetOf, tensorFromProto, tensorToProto } from "./onnx/model.js";
+export {
+  type AttrValue,
+  ModelStructureError,
+  opsetOf,
+  tensorFromProto,
+  tensorToProto,
+} from "./onnx/model.js";
 export type * from "./onnx/types.js";
 export { DataType } from "./onnx/types.js";
+export { WireFormatError } from "./onnx/wire.js";
 export type { Backend, Session, SessionOptions } from "./runtime/backend.js";
 export { RuntimeError } from "./runtime/backend.js";
 export { cachedBackend, type SessionCacheOptions } from "./runtime/cache.js";
@@ -113,7 +119,11 @@ export {
   type GradientSessionOptions,
 } from "./runtime/gradient-session.js";
 export { probeFeeds, probeShapes } from "./runtime/probe.js";
-export { featureSignificance, type SignificanceOptions, type SignificanceResult } from "./stats/significance.js";
+export {
+  featureSignificance,
+  type SignificanceOptions,
+  type SignificanceResult,
+} from "./stats/significance.js";
 export { tCdf, tSurvival } from "./stats/t-distribution.js";
 export { adjustPValues, type Correction, ranks, type WelchResult, welchTTest } from "./stats/tests.js";
 export { Random } from "./tensor/random.js";
@@ -128,3 +138,10 @@ export {
   type TokenAttribution,
 } from "./text/explain-text.js";
 export type { AttributionSign } from "./viz/image.js";
+export {
+  type ReportableResult,
+  ReportError,
+  type ReportOptions,
+  renderReport,
+  reportKind,
+} from "./viz/report.js";

@@ -12,3 +12,4 @@ export { loadModel, ModelFileError, saveModel, UnsafeExternalDataError } from ".
 export { readNpy, writeNpy, writeNpyFiles } from "./io/npy.js";
 export { nodeBackend } from "./runtime/node.js";
 export { loadTextModel } from "./text/model-folder.js";
+export { visualize } from "./viz/visualize.js";

@@ -12,9 +12,8 @@ import { loadModel } from "../io/model-file.js";
 import { writeNpyFiles } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat } from "../tensor/tensor.js";
-import { reportPage } from "../viz/html.js";
 import type { AttributionSign } from "../viz/image.js";
-import { imageSections } from "../viz/image-report.js";
+import { renderReport } from "../viz/report.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
 import { progressReporter } from "./progress-line.js";
 
@@ -156,8 +155,7 @@ export async function runImage(args: ParsedArgs): Promise<string[]> {
     "window.png": encodePng(e.window),
     "summary.json": `${JSON.stringify(summary, null, 2)}\n`,
   };
-  if (args.flag("report"))
-    files["report.html"] = reportPage("Image explanation", imageSections(args.positionals.image!, e));
+  if (args.flag("report")) files["report.html"] = renderReport(e, { name: args.positionals.image! });
   const written = await writeNpyFiles(args.string("out")!, files);
   if (args.flag("json")) return [JSON.stringify(summary)];
   return [

@@ -7,8 +7,8 @@ import { loadModel } from "../io/model-file.js";
 import { writeNpyFiles } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
 import { float32 } from "../tensor/tensor.js";
-import { reportPage } from "../viz/html.js";
-import { featureRanking, tabularSections } from "../viz/tabular.js";
+import { renderReport } from "../viz/report.js";
+import { featureRanking } from "../viz/tabular.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
 import { progressReporter } from "./progress-line.js";
 
@@ -89,11 +89,7 @@ export async function runTabular(args: ParsedArgs): Promise<string[]> {
     "attributions.csv": `${csv}\n`,
     "summary.json": `${JSON.stringify(summary, null, 2)}\n`,
   };
-  if (args.flag("report"))
-    files["report.html"] = reportPage(
-      "Tabular explanation",
-      tabularSections(args.positionals["data.csv"]!, e),
-    );
+  if (args.flag("report")) files["report.html"] = renderReport(e, { name: args.positionals["data.csv"]! });
   const written = await writeNpyFiles(args.string("out")!, files);
   if (args.flag("json")) return [JSON.stringify(summary)];
   return [

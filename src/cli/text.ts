@@ -7,7 +7,7 @@ import { writeNpyFiles } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
 import { explainText } from "../text/explain-text.js";
 import { loadTextModel } from "../text/model-folder.js";
-import { textReport } from "../viz/text.js";
+import { renderReport } from "../viz/report.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
 import { progressReporter } from "./progress-line.js";
 
@@ -81,7 +81,7 @@ export async function runText(args: ParsedArgs): Promise<string[]> {
   for (const w of e.warnings) process.stderr.write(`pathlens: warning: ${w}\n`);
   const json = { text, textPair: args.string("text-pair"), ...e };
   const files: Record<string, string> = { "attributions.json": `${JSON.stringify(json, null, 2)}\n` };
-  if (args.flag("report")) files["report.html"] = textReport("Text explanation", [{ text, explanation: e }]);
+  if (args.flag("report")) files["report.html"] = renderReport(e, { text });
   const written = await writeNpyFiles(args.string("out")!, files);
   if (args.flag("json")) return [JSON.stringify(json)];
   const words = e.words.map((w) => `${w.word}(${w.score >= 0 ? "+" : ""}${w.score.toFixed(3)})`).join(" ");
