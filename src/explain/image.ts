@@ -118,7 +118,11 @@ export async function explainImage(
 }
 
 /** A class index, or a class name looked up in `labels` (a number-like name as its index). */
-function resolveTarget(target: number | string | undefined, labels: readonly string[], predicted: number): number {
+function resolveTarget(
+  target: number | string | undefined,
+  labels: readonly string[],
+  predicted: number,
+): number {
   if (target === undefined) return predicted;
   if (typeof target === "number") return target;
   const named = labels.indexOf(target);

@@ -113,6 +113,10 @@ export function renderReport(result: ReportableResult, options: ReportOptions = 
     }
     case "interactions": {
       const r = result as Interactions;
+      if (r.rows.length !== r.features)
+        throw new ReportError(
+          `the interaction report draws the full matrix; this result has ${r.rows.length} of ${r.features} rows (computed with interactionIndex)`,
+        );
       const values = options.values ? toTensor(options.values, "values") : undefined;
       return reportPage(
         options.title ?? "Interactions",

@@ -34,7 +34,12 @@ export function highlightedWords(e: TextExplanation, level: "words" | "tokens" =
 export function textSummaryTable(e: TextExplanation, trueLabel?: string): string {
   const score = e.words.reduce((s, w) => s + w.score, 0);
   return `<table class="summary"><tr><th class="name">True label</th><th class="name">Predicted label</th><th class="name">Attribution label</th><th>Attribution score</th><th class="name">Word importance</th></tr>
-<tr><td class="name" data-field="true-label">${escapeHtml(trueLabel ?? "—")}</td><td class="name" data-field="predicted">${escapeHtml(e.prediction.label)} (${fmt(e.prediction.probability, 2)})</td><td class="name" data-field="explained">${escapeHtml(e.target.label)}</td><td data-field="attribution-score" data-value="${score}">${fmt(score, 3)}</td><td class="name">${highlightedWords(e, "words").replace(/<svg[\s\S]*<\/svg>$/, "")}</td></tr></table>`;
+<tr><td class="name" data-field="true-label">${escapeHtml(trueLabel ?? "—")}</td><td class="name" data-field="predicted">${escapeHtml(e.prediction.label)} (${fmt(e.prediction.probability, 2)})</td><td class="name" data-field="explained">${escapeHtml(e.target.label)}</td><td data-field="attribution-score" data-value="${score}">${fmt(score, 3)}</td><td class="name">${highlightedWords(
+    e,
+    "words",
+  )
+    .replace(/<svg[\s\S]*<\/svg>$/, "")
+    .replace('data-level="words"', 'data-level="summary"')}</td></tr></table>`;
 }
 
 /** Report sections for one explanation (`trueLabel`: the known class, for the summary line). */
