@@ -5,7 +5,13 @@
 import { float32, Random, readNpy, tensor, writeNpy } from "../dist/node.js";
 
 const dir = new URL("../examples/digits/", import.meta.url).pathname;
-await writeNpy(`${dir}cotangent_class3.npy`, float32([12, 10], Array.from({ length: 120 }, (_, i) => (i % 10 === 3 ? 1 : 0))));
+await writeNpy(
+  `${dir}cotangent_class3.npy`,
+  float32(
+    [12, 10],
+    Array.from({ length: 120 }, (_, i) => (i % 10 === 3 ? 1 : 0)),
+  ),
+);
 const x = await readNpy(`${dir}digits_test.npy`);
 const labels = Array.from((await readNpy(`${dir}digits_test_labels.npy`)).data, Number);
 const pick = (rows) => {
