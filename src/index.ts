@@ -70,12 +70,19 @@ export {
   quadrature,
 } from "./attribution/quadrature.js";
 export { seedsForTarget, type Target } from "./attribution/targets.js";
-export { GraphBuilder, type ShapeInfo, type TensorInfo } from "./autodiff/builder.js";
+export {
+  type Attrs,
+  GraphBuilder,
+  type OpOptions,
+  type ShapeInfo,
+  type TensorInfo,
+} from "./autodiff/builder.js";
 export {
   type DecomposeContext,
   type Decomposition,
   decomposedOps,
   decomposeModel,
+  decompositionNeedsShapes,
   registerDecompositions,
 } from "./autodiff/decompose.js";
 export {
@@ -97,7 +104,14 @@ export {
 } from "./explain/tabular.js";
 export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./io/npy-format.js";
 export { decodeModel, encodeModel, ModelDecodeError } from "./onnx/codec.js";
-export { type CutModel, cutModel, pruneGraph, topologicalOrder, UnknownTensorError } from "./onnx/graph.js";
+export {
+  type CutModel,
+  cutModel,
+  NameScope,
+  pruneGraph,
+  topologicalOrder,
+  UnknownTensorError,
+} from "./onnx/graph.js";
 export { type ModelSpec, makeModel, type NodeSpec, type ValueSpec } from "./onnx/make.js";
 export {
   type AttrValue,

@@ -22,7 +22,7 @@ import { int64, type Tensor, tensor } from "../tensor/tensor.js";
 
 /**
  * What the text explainer needs of a tokenizer. A `Tokenizer` of `@huggingface/tokenizers` (what
- * {@link loadTextModel} reads from tokenizer.json) fits; so does anything with these methods, e.g.
+ * `loadTextModel` of `pathlens/node` reads from tokenizer.json) fits; so does anything with these methods, e.g.
  * in a browser.
  */
 export interface TextTokenizer {
@@ -42,7 +42,7 @@ export interface TextTokenizer {
 /** A tokenizer plus what the explainer needs to know about the model. */
 export interface TextModel {
   model: ModelProto;
-  /** The tokenizer (from tokenizer.json, with {@link loadTextModel}). */
+  /** The tokenizer (from tokenizer.json, with `loadTextModel` of `pathlens/node`). */
   tokenizer: TextTokenizer;
   /** Class names by index (config.json id2label). */
   labels?: string[];
