@@ -16,6 +16,42 @@ import { test } from "node:test";
 import { ROOT } from "./testing/cli.js";
 import { runSnippet, snippetFiles } from "./testing/snippets.js";
 
+/** Uses the public types a consumer would name (compiled, not run). */
+const CONSUMER = `import {
+  type EigPath,
+  exampleFile,
+  type GradientResult,
+  integratedGradients,
+  loadModel,
+  loadTextModel,
+  nodeBackend,
+  PathlensError,
+  QuadratureError,
+  readNpy,
+  renderReport,
+  type SignificanceOptions,
+  type TextModel,
+  visualize,
+} from "pathlens/node";
+import { explainImage, webBackend } from "pathlens/web";
+import * as ort from "onnxruntime-node";
+
+const path: EigPath = "latent-linear";
+const significance: SignificanceOptions = { alpha: 0.05 };
+const model = await loadModel(exampleFile("digits/digits_cnn.onnx"));
+const x = await readNpy(exampleFile("digits/digits_sample.npy"));
+const asOrt = new ort.Tensor("float32", x.data as Float32Array, [...x.dims]);
+const r = await integratedGradients(model, { backend: nodeBackend(), inputs: { input: asOrt }, target: 3 });
+const html: string = renderReport(r);
+await visualize(r, "report.html");
+const text: TextModel = await loadTextModel(exampleFile("text-sentiment"));
+const ids: number[] = text.tokenizer.encode("a film", { return_token_type_ids: true }).ids;
+const e: unknown = new QuadratureError("x");
+if (e instanceof PathlensError) console.log(e.code);
+let g: GradientResult | undefined;
+console.log(path, significance, html.length, ids, g, typeof explainImage, typeof webBackend);
+`;
+
 interface LockEntry {
   dev?: boolean;
   [key: string]: unknown;
@@ -99,6 +135,18 @@ test("npm pack → offline install into a fresh project → CLI, demo, README sn
 
     for (const path of snippetFiles()) runSnippet(path, project);
     assert.ok(existsSync(join(project, "out", "sig", "significance.json")), "cli.sh ran to its last line");
+
+    // a TypeScript consumer: strict, nodenext, no skipLibCheck — every .d.ts it reaches must check
+    writeFileSync(join(project, "consumer.mts"), CONSUMER);
+    writeFileSync(
+      join(project, "tsconfig.json"),
+      `${JSON.stringify({ compilerOptions: { strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", noEmit: true, skipLibCheck: false }, files: ["consumer.mts"] }, null, 2)}\n`,
+    );
+    sh(
+      process.execPath,
+      [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"],
+      project,
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
