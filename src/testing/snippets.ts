@@ -32,6 +32,7 @@ export const EXPECTED_OUTPUT: Record<string, RegExp> = {
   "examples/snippets/gradients.mjs": /\[ 12, 10 \] \[ 12, 1, 8, 8 \] \[ 12, 1, 8, 8 \]/,
   "examples/snippets/text.mjs": /^a -?\d\.\d{3}, wonderful \d+\.\d{3}, film -?\d\.\d{3}\nPOSITIVE /,
   "examples/snippets/image.mjs": /label: 'circle'[\s\S]*label: 'square'/,
+  "examples/snippets/report.mjs": /out\/report\.html \d{4,}/,
   "examples/snippets/tabular.mjs": /'POS_0'[\s\S]*'NOISE_31'\s*\] \d+/,
 };
 
