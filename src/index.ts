@@ -96,6 +96,7 @@ export { type SoftplusRewriteOptions, softplusRewrite } from "./autodiff/softplu
 export { PathlensError } from "./errors.js";
 export { type ExplainImageOptions, explainImage, type ImageExplanation } from "./explain/image.js";
 export { checkPreprocess, type Preprocess, PreprocessError } from "./explain/preprocess.js";
+export { type ResampleFilter, resizeLikePil } from "./explain/resize.js";
 export {
   type ExplainTabularOptions,
   explainTabular,
