@@ -103,6 +103,8 @@ export {
   type TabularExplanation,
   TabularInputError,
 } from "./explain/tabular.js";
+export type { NumericTable } from "./io/csv.js";
+export type { RgbaImage } from "./io/image.js";
 export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./io/npy-format.js";
 export { decodeModel, encodeModel, ModelDecodeError } from "./onnx/codec.js";
 export {

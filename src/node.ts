@@ -5,9 +5,9 @@
  */
 
 export * from "./index.js";
-export { CsvError, type NumericTable, parseNumericCsv, readNumericCsv } from "./io/csv.js";
+export { CsvError, parseNumericCsv, readNumericCsv } from "./io/csv.js";
 export { EXAMPLES_DIR, ExampleFileError, exampleFile } from "./io/examples.js";
-export { decodeImage, encodePng, ImageDecodeError, type RgbaImage, readImage } from "./io/image.js";
+export { decodeImage, encodePng, ImageDecodeError, readImage } from "./io/image.js";
 export { loadModel, ModelFileError, saveModel, UnsafeExternalDataError } from "./io/model-file.js";
 export { readNpy, writeNpy, writeNpyFiles } from "./io/npy.js";
 export { nodeBackend } from "./runtime/node.js";
