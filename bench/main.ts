@@ -2,7 +2,7 @@
  * `npm run bench`: speed and memory of the gradient graphs and of Integrated Gradients.
  *
  * 1. Gradient graph cost: forward vs forward + input gradient (resnet18 batch 32, tiny BERT
- *    batch 64) — target ratio ≤ 2.
+ *    batch 64, an LSTM classifier batch 64) — target ratio ≤ 2.
  * 2. Integrated Gradients through the whole CLI process (50 steps): resnet18 4 images, tiny BERT
  *    layer IG 32 × 128 tokens, digits CNN 360 rows, tabular MLP 1000 rows — wall time and gradient
  *    evaluations per second, against the issue's Captum/torch figures.
@@ -209,6 +209,14 @@ async function main(): Promise<void> {
     { embeddings: normal([64, seq, 64]), attention_mask: mask },
     "embeddings",
     31, // ~25 ms runs on a machine with noisy neighbours: many of them for a stable median
+  );
+  // torch nn.LSTM classifier; the gradient graph runs the LSTM decomposed and unrolled
+  await gradientCost(
+    "LSTM T 32 H 32 (torch), b 64",
+    "rnn/lstm_bench_opset17.onnx",
+    { x: normal([64, 32, 16]) },
+    "x",
+    15,
   );
 
   if (process.argv.includes("--gradient-only")) return finish();

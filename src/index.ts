@@ -48,6 +48,7 @@ export {
   type Interactions,
   integratedHessians,
 } from "./attribution/interactions.js";
+export type { ScorerOptions } from "./attribution/metrics/scorer.js";
 export {
   type NoiseTunnelAttribution,
   type NoiseTunnelOptions,
@@ -62,6 +63,8 @@ export {
   type PathProblem,
   type Progress,
 } from "./attribution/path-engine.js";
+export type { PathSessionOptions } from "./attribution/path-session.js";
+export * from "./attribution/paths.js";
 export {
   QUADRATURE_METHODS,
   type Quadrature,
@@ -70,8 +73,10 @@ export {
   quadrature,
 } from "./attribution/quadrature.js";
 export { seedsForTarget, type Target } from "./attribution/targets.js";
+export type { XraiSegmentOptions } from "./attribution/xrai-segments.js";
 export {
   type Attrs,
+  type GradientDevice,
   GraphBuilder,
   type OpOptions,
   type ShapeInfo,
@@ -91,7 +96,13 @@ export {
   gradientModel,
   UnsupportedOpError,
 } from "./autodiff/gradient.js";
-export { type GradientRule, type RuleContext, registerRules, supportedOps } from "./autodiff/registry.js";
+export {
+  type GradientRule,
+  type OuterScope,
+  type RuleContext,
+  registerRules,
+  supportedOps,
+} from "./autodiff/registry.js";
 export { type SoftplusRewriteOptions, softplusRewrite } from "./autodiff/softplus.js";
 export { PathlensError } from "./errors.js";
 export { type ExplainImageOptions, explainImage, type ImageExplanation } from "./explain/image.js";
@@ -126,15 +137,17 @@ export {
 export type * from "./onnx/types.js";
 export { DataType } from "./onnx/types.js";
 export { WireFormatError } from "./onnx/wire.js";
-export type { Backend, Session, SessionOptions } from "./runtime/backend.js";
-export { RuntimeError } from "./runtime/backend.js";
+export type { Backend, ExecutionProviderConfig, Session, SessionOptions } from "./runtime/backend.js";
+export { DeviceError, RuntimeError } from "./runtime/backend.js";
 export { cachedBackend, type SessionCacheOptions } from "./runtime/cache.js";
+export { FoldedInputChangedError, type FoldedModel, foldGivenValues } from "./runtime/fold-given.js";
 export { foldShapeIfs } from "./runtime/fold-ifs.js";
 export {
   type GradientResult,
   GradientSession,
   type GradientSessionOptions,
 } from "./runtime/gradient-session.js";
+export type { DeviceOptions } from "./runtime/ort.js";
 export { probeFeeds, probeShapes } from "./runtime/probe.js";
 export {
   featureSignificance,
@@ -154,6 +167,7 @@ export {
   type TextTokenizer,
   type TokenAttribution,
 } from "./text/explain-text.js";
+export type { ReportSection } from "./viz/html.js";
 export type { AttributionSign } from "./viz/image.js";
 export {
   type ReportableResult,

@@ -3,4 +3,4 @@
  * @packageDocumentation
  */
 export * from "./index.js";
-export { type WasmOptions, webBackend } from "./runtime/web.js";
+export { type WasmOptions, type WebBackendOptions, webBackend } from "./runtime/web.js";

@@ -4,6 +4,7 @@
  * model inputs into attributed ones and pass-through ones.
  */
 import { encodeModel } from "../onnx/codec.js";
+import { bindInputs } from "../onnx/fold.js";
 import { cutModel, UnknownTensorError } from "../onnx/graph.js";
 import { declaredDims } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
@@ -43,7 +44,15 @@ export async function prepareAttribution(
   options: PrepareOptions,
 ): Promise<PreparedAttribution> {
   const { backend } = options;
-  const extra = options.extra ?? {};
+  const allExtra = options.extra ?? {};
+  // Scalar extras (a sample rate, a mode flag) have no batch axis: they hold for every example
+  // and become constants of the model, so If nodes and loop counts they decide are folded.
+  const graphInputNames = model.graph!.input.map((i) => i.name!);
+  const scalars = Object.fromEntries(
+    Object.entries(allExtra).filter(([k, t]) => t.dims.length === 0 && graphInputNames.includes(k)),
+  );
+  const extra = Object.fromEntries(Object.entries(allExtra).filter(([k]) => !(k in scalars)));
+  model = bindInputs(model, scalars);
   let attributedModel = model;
   let inputs = options.inputs;
   let layerBaselines: Record<string, Tensor> | undefined;

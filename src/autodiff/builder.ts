@@ -26,6 +26,14 @@ export interface TensorInfo {
 /** Facts about every tensor of a graph, keyed by name (from a shape probe). */
 export type ShapeInfo = Map<string, TensorInfo>;
 
+/**
+ * The device a gradient graph is built for. Rules pick formulations the device's execution
+ * provider runs in place: "cpu" keeps onnxruntime CPU's fastest forms (Sum, MaxPool Indices,
+ * MaxUnpool); "webgpu" avoids ops the WebGPU provider leaves on the CPU (no Sum, no MaxPool
+ * Indices, no MaxUnpool/OneHot/scatter on data-sized tensors).
+ */
+export type GradientDevice = "cpu" | "webgpu";
+
 /** Attributes given to {@link GraphBuilder.op}; `undefined` values are left out. */
 export type Attrs = Record<string, AttrValue | undefined>;
 
@@ -53,6 +61,8 @@ export class GraphBuilder {
     readonly info: ShapeInfo,
     /** Prefix for emitted names (e.g. "grad"). */
     readonly prefix = "pl",
+    /** The device the graph is built for (see {@link GradientDevice}). */
+    readonly device: GradientDevice = "cpu",
   ) {}
 
   /** A fresh tensor/node name. */
@@ -77,6 +87,25 @@ export class GraphBuilder {
   /** Emits one node with one output; returns the output name. */
   op(opType: string, inputs: string[], attrs: Attrs = {}, opts: OpOptions = {}): string {
     return this.opN(opType, inputs, attrs, opts)[0]!;
+  }
+
+  /**
+   * Σ of same-shaped tensors: one Sum on the CPU; on WebGPU (whose provider has no Sum kernel,
+   * so a Sum would run on the CPU with copies both ways) a balanced tree of Adds.
+   */
+  sum(parts: readonly string[], name = "Sum"): string {
+    if (parts.length === 0) throw new ModelStructureError("sum of no tensors");
+    if (parts.length === 1) return parts[0]!;
+    if (this.device === "cpu") return this.op("Sum", [...parts], {}, { name });
+    let level = [...parts];
+    while (level.length > 1) {
+      const next: string[] = [];
+      for (let k = 0; k + 1 < level.length; k += 2)
+        next.push(this.op("Add", [level[k]!, level[k + 1]!], {}, { name }));
+      if (level.length % 2 === 1) next.push(level[level.length - 1]!);
+      level = next;
+    }
+    return level[0]!;
   }
 
   /** Records facts for a new tensor (so later rules and passes can query it). */

@@ -28,6 +28,8 @@ export interface DecomposeContext {
   y(i: number): string;
   /** The value of input i when it is a constant (initializer or Constant output). */
   constant(i: number): Tensor | undefined;
+  /** The value of a named tensor of the graph when it is a constant (what a subgraph reads). */
+  constantOf(name: string): Tensor | undefined;
   /**
    * Facts (dtype, dims) of the original model's tensors from a shape probe, when the
    * decomposition declared `needsShapes`; undefined otherwise.
@@ -46,6 +48,11 @@ export interface Decomposition {
    * length to unroll; the caller then probes the model first.
    */
   readonly needsShapes?: boolean;
+  /**
+   * False when this node is outside what the rewrite covers: it stays as it is (and the gradient
+   * transform reports why if it must differentiate it). Default: every node of the op types.
+   */
+  readonly applies?: (node: NodeProto, constant: (name: string) => Tensor | undefined) => boolean;
   /**
    * Emits nodes computing the outputs; returns one name per output of the node (undefined for an
    * optional output the node does not produce). Throws {@link ModelStructureError} with the
@@ -79,14 +86,29 @@ export function decomposedOps(): string[] {
   });
 }
 
+/** The decomposition that rewrites this node, if one applies to it. */
+function applicable(
+  node: NodeProto,
+  constant: (name: string) => Tensor | undefined,
+): Decomposition | undefined {
+  const d = decompositionFor(node.opType ?? "", node.domain);
+  return d && (!d.applies || d.applies(node, constant)) ? d : undefined;
+}
+
 /** True when some node of the main graph has a decomposition. */
 export function hasDecomposableNodes(model: ModelProto): boolean {
-  return (model.graph?.node ?? []).some((n) => decompositionFor(n.opType ?? "", n.domain));
+  const graph = model.graph;
+  if (!graph) return false;
+  const constants = constantValues(graph);
+  return graph.node.some((n) => applicable(n, constants));
 }
 
 /** True when some decomposable node of the main graph needs probed shapes. */
 export function decompositionNeedsShapes(model: ModelProto): boolean {
-  return (model.graph?.node ?? []).some((n) => decompositionFor(n.opType ?? "", n.domain)?.needsShapes);
+  const graph = model.graph;
+  if (!graph) return false;
+  const constants = constantValues(graph);
+  return graph.node.some((n) => applicable(n, constants)?.needsShapes);
 }
 
 /** Passes after which a rewrite that keeps producing composite ops is a bug, not progress. */
@@ -119,7 +141,7 @@ function rewritePass(graph: GraphProto, opset: number, shapes: ShapeInfo | undef
   const out: NodeProto[] = [];
   let changed = false;
   for (const node of graph.node) {
-    const d = decompositionFor(node.opType ?? "", node.domain);
+    const d = applicable(node, constants);
     if (!d) {
       out.push(node);
       continue;
@@ -137,6 +159,7 @@ function rewritePass(graph: GraphProto, opset: number, shapes: ShapeInfo | undef
         const name = node.input[i];
         return name ? constants(name) : undefined;
       },
+      constantOf: constants,
       shapes,
     };
     const results = d.decompose(ctx);

@@ -16,8 +16,9 @@ import {
 } from "../onnx/model.js";
 import type { ModelProto, ValueInfoProto } from "../onnx/types.js";
 import { isFloat } from "../tensor/tensor.js";
-import { GraphBuilder, type ShapeInfo } from "./builder.js";
+import { type GradientDevice, GraphBuilder, type ShapeInfo } from "./builder.js";
 import { constantValues } from "./constants.js";
+import { controlFlowDetail } from "./decompositions/loop.js";
 import { NON_DIFFERENTIABLE, type RuleContext, ruleFor, supportedOps } from "./registry.js";
 import "./decompositions/index.js";
 import "./rules/index.js";
@@ -47,6 +48,8 @@ export interface GradientOptions {
   outputs?: readonly string[];
   /** Facts about every tensor (dtype, dims) from a shape probe. */
   shapes: ShapeInfo;
+  /** The device the graph is built for (default "cpu"); see {@link GradientDevice}. */
+  device?: GradientDevice;
   /** Keep the original outputs as outputs of the new model (default true). */
   keepOutputs?: boolean;
 }
@@ -124,7 +127,7 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
   }
 
   const scope = new NameScope(graph);
-  const b = new GraphBuilder(scope, opset, shapes, "grad");
+  const b = new GraphBuilder(scope, opset, shapes, "grad", options.device ?? "cpu");
   const contributions = new Map<string, string[]>();
   const add = (name: string, g: string) => {
     const list = contributions.get(name);
@@ -135,7 +138,7 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
     const list = contributions.get(name);
     if (!list || list.length === 0) return undefined;
     if (list.length === 1) return list[0];
-    const s = b.op("Sum", list, {}, { name: "accum" });
+    const s = b.sum(list, "accum");
     contributions.set(name, [s]);
     return s;
   };
@@ -171,9 +174,7 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
         node.name || node.output[0] || "?",
         opset,
         node.domain ?? "",
-        ["If", "Loop", "Scan"].includes(opType)
-          ? "control flow that depends on data values is not differentiated (If nodes decided by shapes and constants are folded first)"
-          : "",
+        controlFlowDetail(node, constants),
       );
     const ctx: RuleContext = {
       node,
@@ -189,6 +190,14 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
       constant: (i) => {
         const name = node.input[i];
         return name ? constants(name) : undefined;
+      },
+      outer: {
+        needs: (name) => depends.has(name) && isFloatTensor(name),
+        add: (name, g) => {
+          if (depends.has(name) && isFloatTensor(name)) add(name, g);
+        },
+        constant: constants,
+        differentiate: gradientModel,
       },
     };
     let grads: (string | undefined)[];

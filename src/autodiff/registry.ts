@@ -2,9 +2,10 @@
  * Gradient rules as data: op type, which inputs can carry a gradient, and a function that emits
  * the nodes computing those input gradients from the output gradients.
  */
-import type { NodeProto } from "../onnx/types.js";
+import type { ModelProto, NodeProto } from "../onnx/types.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { GraphBuilder } from "./builder.js";
+import type { GradientModel, GradientOptions } from "./gradient.js";
 
 /** What a rule sees when it emits the gradient of one node. */
 export interface RuleContext {
@@ -25,6 +26,23 @@ export interface RuleContext {
    * Constant node's output); undefined when it is computed at run time or absent.
    */
   constant(i: number): Tensor | undefined;
+  /**
+   * For ops with subgraphs (If branches read outer-scope tensors that are not node inputs): the
+   * outer tensors and the transform itself.
+   */
+  readonly outer: OuterScope;
+}
+
+/** What a control-flow rule needs of the enclosing graph (see {@link RuleContext.outer}). */
+export interface OuterScope {
+  /** True when the named tensor needs a gradient (it depends on a `wrt` tensor and is float). */
+  needs(name: string): boolean;
+  /** Adds a gradient contribution to the named tensor. */
+  add(name: string, gradient: string): void;
+  /** The value of the named tensor when it is a constant of the graph. */
+  constant(name: string): Tensor | undefined;
+  /** The gradient transform (applied to a subgraph made standalone). */
+  differentiate(model: ModelProto, options: GradientOptions): GradientModel;
 }
 
 /** A gradient rule (as tfjs' GradConfig). */

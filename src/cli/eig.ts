@@ -8,11 +8,11 @@ import type { PathRule } from "../attribution/eig/path-attribution.js";
 import type { Target } from "../attribution/targets.js";
 import { loadModel } from "../io/model-file.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
-import { nodeBackend } from "../runtime/node.js";
 import { featureSignificance } from "../stats/significance.js";
 import type { Correction } from "../stats/tests.js";
 import { castFloat, isFloat, sizeOf, tensor } from "../tensor/tensor.js";
 import { CliError, type CommandSpec, choice, type ParsedArgs, splitPair, UsageError } from "./args.js";
+import { backendFor, DEVICE_OPTION } from "./device.js";
 import { progressReporter } from "./progress-line.js";
 
 const PATHS: EigPath[] = ["original-linear", "latent-linear", "original-neighbors", "latent-neighbors"];
@@ -24,6 +24,7 @@ export const eigCommand: CommandSpec = {
   summary: "Enhanced Integrated Gradients: latent/neighbour paths and class baselines",
   positionals: [{ name: "model.onnx", help: "the classifier" }],
   options: {
+    device: DEVICE_OPTION,
     input: { type: "string", required: true, value: "[NAME=]FILE.npy", help: "samples to explain" },
     path: { type: "string", required: true, value: "KIND", help: PATHS.join("|") },
     encoder: { type: "string", value: "enc.onnx", help: "autoencoder encoder (latent paths, encoded-zero)" },
@@ -92,7 +93,7 @@ export async function runEig(args: ParsedArgs): Promise<string[]> {
   let r: Awaited<ReturnType<typeof enhancedIntegratedGradients>>;
   try {
     r = await enhancedIntegratedGradients(model, {
-      backend: nodeBackend(),
+      backend: backendFor(args),
       inputs: { [name]: x },
       path,
       encoder: args.string("encoder") ? await loadModel(args.string("encoder")!) : undefined,

@@ -13,7 +13,6 @@ import { loadModel } from "../io/model-file.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
-import { nodeBackend } from "../runtime/node.js";
 import { castFloat, isFloat, shapeString, type Tensor, tensor } from "../tensor/tensor.js";
 import {
   CliError,
@@ -24,7 +23,9 @@ import {
   splitPair,
   UsageError,
 } from "./args.js";
+import { backendFor, DEVICE_OPTION } from "./device.js";
 import { INTERACTION_METHODS, type InteractionMethod, runInteractionMethod } from "./explain-interactions.js";
+import { PATH_EXPLAIN_METHODS, PATH_EXPLAIN_OPTIONS, runPathExplainIfAsked } from "./explain-paths.js";
 import { progressReporter } from "./progress-line.js";
 
 const NT_TYPES: NoiseTunnelType[] = ["smoothgrad", "smoothgrad_sq", "vargrad"];
@@ -35,6 +36,7 @@ export const explainCommand: CommandSpec = {
   summary: "Integrated Gradients attributions of a model's output to its inputs (or a layer)",
   positionals: [{ name: "model.onnx", help: "the ONNX model (external data next to it is read)" }],
   options: {
+    device: DEVICE_OPTION,
     input: {
       type: "string",
       multiple: true,
@@ -57,7 +59,7 @@ export const explainCommand: CommandSpec = {
     method: {
       type: "string",
       value: "RULE|METHOD",
-      help: `quadrature rule of IG: ${kebabList(QUADRATURE_METHODS)} (default gausslegendre); or another method: ${kebabList(INTERACTION_METHODS)}`,
+      help: `quadrature rule of IG: ${kebabList(QUADRATURE_METHODS)} (default gausslegendre); or another method: ${kebabList([...INTERACTION_METHODS, ...PATH_EXPLAIN_METHODS])}`,
     },
     references: {
       type: "string",
@@ -105,6 +107,7 @@ export const explainCommand: CommandSpec = {
       value: "DIR",
       help: "output folder; created if missing",
     },
+    ...PATH_EXPLAIN_OPTIONS,
   },
   notes: [
     "Writes DIR/attributions.npy (float32, the attributed tensor's shape; attributions_NAME.npy for",
@@ -115,6 +118,8 @@ export const explainCommand: CommandSpec = {
 
 /** Runs `pathlens explain`; returns the lines to print on success. */
 export async function runExplain(args: ParsedArgs): Promise<string[]> {
+  const pathRun = await runPathExplainIfAsked(args);
+  if (pathRun) return pathRun;
   const started = performance.now();
   const modelPath = args.positionals["model.onnx"]!;
   const model = await loadModel(modelPath);
@@ -144,7 +149,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
   const steps = parseSteps(args.string("steps"));
   const methodName = choice(
     args.string("method"),
-    [...QUADRATURE_METHODS, ...INTERACTION_METHODS] as const,
+    [...QUADRATURE_METHODS, ...INTERACTION_METHODS, ...PATH_EXPLAIN_METHODS] as const,
     "--method",
     explainCommand,
   );
@@ -160,7 +165,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
         method: methodName as InteractionMethod,
         model,
         modelPath,
-        backend: nodeBackend(),
+        backend: backendFor(args),
         inputs,
         extra,
         target,
@@ -195,7 +200,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
   }
   const progress = progressReporter({ quiet: args.flag("quiet") || args.flag("json"), label: "explain" });
   const common = {
-    backend: nodeBackend(),
+    backend: backendFor(args),
     inputs,
     extra,
     target,

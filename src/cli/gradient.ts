@@ -4,13 +4,15 @@
  */
 import { loadModel } from "../io/model-file.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
+import { encodeModel } from "../onnx/codec.js";
 import { declaredDims, dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
 import { RuntimeError } from "../runtime/backend.js";
 import { GradientSession } from "../runtime/gradient-session.js";
-import { nodeBackend } from "../runtime/node.js";
+import { formatPlacement, placementReport } from "../runtime/placement.js";
 import { castFloat, isFloat, shapeString, type Tensor } from "../tensor/tensor.js";
 import { CliError, type CommandSpec, type ParsedArgs } from "./args.js";
+import { backendFor, DEVICE_OPTION } from "./device.js";
 
 /** The declaration of `pathlens gradient`. */
 export const gradientCommand: CommandSpec = {
@@ -18,6 +20,7 @@ export const gradientCommand: CommandSpec = {
   summary: "Gradient (and Hessian-vector product) of a model output with respect to a tensor",
   positionals: [{ name: "model.onnx", help: "the ONNX model (external data next to it is read)" }],
   options: {
+    device: DEVICE_OPTION,
     input: {
       type: "string",
       multiple: true,
@@ -44,6 +47,10 @@ export const gradientCommand: CommandSpec = {
       help: "output to differentiate (default: the model's only output)",
     },
     hvp: { type: "string", value: "FILE.npy", help: "direction v shaped like --wrt; also writes hvp.npy" },
+    verbose: {
+      type: "boolean",
+      help: "also print where onnxruntime ran the gradient graph's nodes (those off the --device)",
+    },
     out: {
       type: "string",
       short: "o",
@@ -77,7 +84,7 @@ export async function runGradient(args: ParsedArgs): Promise<string[]> {
   const vRaw = hvpFile === undefined ? undefined : await readNpy(hvpFile);
   if (vRaw) requireFloat(vRaw, hvpFile!, "--hvp");
 
-  const session = await GradientSession.create(nodeBackend(), model, feeds, {
+  const session = await GradientSession.create(backendFor(args), model, feeds, {
     wrt: [wrt],
     outputs: [output],
     hvp: !!vRaw,
@@ -128,10 +135,19 @@ export async function runGradient(args: ParsedArgs): Promise<string[]> {
       files["hvp.npy"] = result.hvp![wrt]!;
     }
     const written = await writeNpyFiles(outDir, files);
-    return written.map((p, k) => {
+    const lines = written.map((p, k) => {
       const t = Object.values(files)[k]!;
       return `wrote ${p} (${t.dtype} ${shapeString(t.dims)})`;
     });
+    if (args.flag("verbose")) {
+      const all: Record<string, Tensor> = { ...feeds, [session.seedNames()[output]!]: seed };
+      if (v) all[session.model.graph!.input.at(-1)!.name!] = v;
+      const device = (args.string("device") ?? "cpu") as "cpu" | "webgpu";
+      lines.push(
+        `placement: ${formatPlacement(await placementReport(encodeModel(session.model), all, { device }))}`,
+      );
+    }
+    return lines;
   } finally {
     await session.dispose();
   }

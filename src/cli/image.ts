@@ -10,11 +10,14 @@ import { checkPreprocess, type Preprocess } from "../explain/preprocess.js";
 import { encodePng, readImage } from "../io/image.js";
 import { loadModel } from "../io/model-file.js";
 import { writeNpyFiles } from "../io/npy.js";
-import { nodeBackend } from "../runtime/node.js";
 import { castFloat } from "../tensor/tensor.js";
+import { imageXraiSections } from "../viz/compare.js";
+import { reportPage } from "../viz/html.js";
 import type { AttributionSign } from "../viz/image.js";
+import { imageSections } from "../viz/image-report.js";
 import { renderReport } from "../viz/report.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
+import { backendFor, DEVICE_OPTION } from "./device.js";
 import { progressReporter } from "./progress-line.js";
 
 /** The declaration of `pathlens image`. */
@@ -26,6 +29,7 @@ export const imageCommand: CommandSpec = {
     { name: "image", help: "PNG or JPEG file" },
   ],
   options: {
+    device: DEVICE_OPTION,
     preprocess: {
       type: "string",
       value: "FILE.json",
@@ -53,6 +57,7 @@ export const imageCommand: CommandSpec = {
     },
     seed: { type: "string", value: "S", help: "seed of the noise baseline" },
     report: { type: "boolean", help: "also write DIR/report.html" },
+    xrai: { type: "boolean", help: "with --report: also draw XRAI regions (segments ranked by attribution)" },
     json: { type: "boolean", help: "print the summary as JSON" },
     quiet: { type: "boolean", help: "no progress bar" },
     out: { type: "string", short: "o", required: true, value: "DIR", help: "output folder" },
@@ -124,7 +129,7 @@ export async function runImage(args: ParsedArgs): Promise<string[]> {
   let e: Awaited<ReturnType<typeof explainImage>>;
   try {
     e = await explainImage(model, img, {
-      backend: nodeBackend(),
+      backend: backendFor(args),
       preprocess: pre,
       target: args.string("target"),
       baseline,
@@ -155,7 +160,13 @@ export async function runImage(args: ParsedArgs): Promise<string[]> {
     "window.png": encodePng(e.window),
     "summary.json": `${JSON.stringify(summary, null, 2)}\n`,
   };
-  if (args.flag("report")) files["report.html"] = renderReport(e, { name: args.positionals.image! });
+  if (args.flag("report"))
+    files["report.html"] = args.flag("xrai")
+      ? reportPage("Image explanation", [
+          ...imageSections(args.positionals.image!, e),
+          ...imageXraiSections(e),
+        ])
+      : renderReport(e, { name: args.positionals.image! });
   const written = await writeNpyFiles(args.string("out")!, files);
   if (args.flag("json")) return [JSON.stringify(summary)];
   return [

@@ -19,6 +19,7 @@ import {
 } from "./args.js";
 import { demoCommand, runDemo } from "./demo.js";
 import { eigCommand, runEig, runSignificance, significanceCommand } from "./eig.js";
+import { evaluateCommand, runEvaluate } from "./evaluate.js";
 import { explainCommand, runExplain } from "./explain.js";
 import { gradientCommand, runGradient } from "./gradient.js";
 import { imageCommand, runImage } from "./image.js";
@@ -40,6 +41,7 @@ const COMMANDS: Command[] = [
   { spec: imageCommand, run: runImage },
   { spec: tabularCommand, run: runTabular },
   { spec: demoCommand, run: runDemo },
+  { spec: evaluateCommand, run: runEvaluate },
 ];
 
 function version(): string {

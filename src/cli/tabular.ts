@@ -5,11 +5,11 @@ import { explainTabular } from "../explain/tabular.js";
 import { readNumericCsv } from "../io/csv.js";
 import { loadModel } from "../io/model-file.js";
 import { writeNpyFiles } from "../io/npy.js";
-import { nodeBackend } from "../runtime/node.js";
 import { float32 } from "../tensor/tensor.js";
 import { renderReport } from "../viz/report.js";
 import { featureRanking } from "../viz/tabular.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
+import { backendFor, DEVICE_OPTION } from "./device.js";
 import { progressReporter } from "./progress-line.js";
 
 /** The declaration of `pathlens tabular`. */
@@ -21,6 +21,7 @@ export const tabularCommand: CommandSpec = {
     { name: "data.csv", help: "numeric table with a header row" },
   ],
   options: {
+    device: DEVICE_OPTION,
     target: { type: "string", value: "N", help: "output index (default 0)" },
     baseline: { type: "string", value: "zero|mean|FILE.csv", help: "baseline row (default zero)" },
     steps: { type: "string", value: "N", help: "quadrature points (default 50)" },
@@ -56,7 +57,7 @@ export async function runTabular(args: ParsedArgs): Promise<string[]> {
   let e: Awaited<ReturnType<typeof explainTabular>>;
   try {
     e = await explainTabular(model, table, {
-      backend: nodeBackend(),
+      backend: backendFor(args),
       target: target === undefined ? undefined : Number(target),
       baseline,
       steps,

@@ -4,11 +4,11 @@
  */
 import { QUADRATURE_METHODS, type QuadratureMethod } from "../attribution/quadrature.js";
 import { writeNpyFiles } from "../io/npy.js";
-import { nodeBackend } from "../runtime/node.js";
 import { explainText } from "../text/explain-text.js";
 import { loadTextModel } from "../text/model-folder.js";
 import { renderReport } from "../viz/report.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
+import { backendFor, DEVICE_OPTION } from "./device.js";
 import { progressReporter } from "./progress-line.js";
 
 /** The declaration of `pathlens text`. */
@@ -20,6 +20,7 @@ export const textCommand: CommandSpec = {
     { name: "text", help: "the text to explain" },
   ],
   options: {
+    device: DEVICE_OPTION,
     "text-pair": { type: "string", value: "TEXT", help: "second text of a pair" },
     tokenizer: {
       type: "string",
@@ -60,7 +61,7 @@ export async function runText(args: ParsedArgs): Promise<string[]> {
   let e: Awaited<ReturnType<typeof explainText>>;
   try {
     e = await explainText(tm, text, {
-      backend: nodeBackend(),
+      backend: backendFor(args),
       textPair: args.string("text-pair"),
       target: t === undefined ? undefined : /^\d+$/.test(t) ? Number(t) : t,
       steps,

@@ -4,30 +4,41 @@
  * transform sees plain ops. Which branch is taken is decided by the caller (the runtime evaluates
  * the conditions once); this module only finds the candidates and rewrites the graph.
  */
+
+import type { Tensor } from "../tensor/tensor.js";
 import { NameScope } from "./graph.js";
-import { attrGraph, cloneModel, makeNode } from "./model.js";
+import { attrGraph, cloneModel, makeNode, tensorToProto } from "./model.js";
 import type { GraphProto, ModelProto, NodeProto } from "./types.js";
 
 /** Ops through which a tensor's value stops depending on its input's values. */
 const SHAPE_ONLY = new Set(["Shape", "Size"]);
 
 /**
- * The `If` nodes of the main graph whose condition is computable from constants and the shapes
- * of the inputs alone (no path from a graph input's values to the condition).
+ * Which tensors of the main graph depend on the values of data inputs. `given` names inputs whose
+ * values are fixed for the model being built (a sample rate, a mode flag): they count as
+ * constants. `givenSources` lists the given inputs a tensor's value depends on (through values,
+ * not only shapes), i.e. the values a fold on that tensor is valid for; `shapeSources` lists the
+ * inputs whose shapes it may depend on (inputs upstream of a Shape or Size it reads).
  */
-export function foldableIfs(model: ModelProto): NodeProto[] {
-  const g = model.graph!;
+export function dataDependence(
+  graph: GraphProto,
+  given: ReadonlySet<string> = new Set(),
+): {
+  dependsOnData(name: string): boolean;
+  givenSources(name: string): Set<string>;
+  shapeSources(name: string): Set<string>;
+} {
   const producers = new Map<string, NodeProto>();
-  for (const n of g.node) for (const o of n.output) if (o) producers.set(o, n);
-  const initializers = new Set(g.initializer.map((t) => t.name));
-  const dataInputs = new Set(g.input.map((i) => i.name!).filter((n) => !initializers.has(n)));
+  for (const n of graph.node) for (const o of n.output) if (o) producers.set(o, n);
+  const initializers = new Set(graph.initializer.map((t) => t.name));
+  const dataInputs = new Set(graph.input.map((i) => i.name!).filter((n) => !initializers.has(n)));
   const memo = new Map<string, boolean>();
   const dependsOnData = (name: string): boolean => {
     const hit = memo.get(name);
     if (hit !== undefined) return hit;
     memo.set(name, true); // cycles cannot occur in a valid graph; be conservative meanwhile
     let result: boolean;
-    if (dataInputs.has(name)) result = true;
+    if (dataInputs.has(name)) result = !given.has(name);
     else {
       const p = producers.get(name);
       if (!p) result = false;
@@ -44,9 +55,74 @@ export function foldableIfs(model: ModelProto): NodeProto[] {
     memo.set(name, result);
     return result;
   };
-  return g.node.filter(
+  const sources = new Map<string, Set<string>>();
+  const givenSources = (name: string): Set<string> => {
+    const hit = sources.get(name);
+    if (hit) return hit;
+    const out = new Set<string>();
+    sources.set(name, out);
+    if (given.has(name) && dataInputs.has(name)) out.add(name);
+    const p = producers.get(name);
+    if (p && !(SHAPE_ONLY.has(p.opType ?? "") && (p.domain ?? "") === ""))
+      for (const i of p.input) if (i) for (const s of givenSources(i)) out.add(s);
+    return out;
+  };
+  // inputs upstream of a tensor (any path): their shapes may decide the tensor's shape
+  const upstream = new Map<string, Set<string>>();
+  const inputsAbove = (name: string): Set<string> => {
+    const hit = upstream.get(name);
+    if (hit) return hit;
+    const out = new Set<string>();
+    upstream.set(name, out);
+    if (dataInputs.has(name)) out.add(name);
+    const p = producers.get(name);
+    if (p) for (const i of p.input) if (i) for (const s of inputsAbove(i)) out.add(s);
+    return out;
+  };
+  const shapeMemo = new Map<string, Set<string>>();
+  const shapeSources = (name: string): Set<string> => {
+    const hit = shapeMemo.get(name);
+    if (hit) return hit;
+    const out = new Set<string>();
+    shapeMemo.set(name, out);
+    const p = producers.get(name);
+    if (!p) return out;
+    const shapeOnly = SHAPE_ONLY.has(p.opType ?? "") && (p.domain ?? "") === "";
+    for (const i of p.input) if (i) for (const s of shapeOnly ? inputsAbove(i) : shapeSources(i)) out.add(s);
+    return out;
+  };
+  return { dependsOnData, givenSources, shapeSources };
+}
+
+/**
+ * The `If` nodes of the main graph whose condition is computable from constants, the shapes of
+ * the inputs and the values of the `given` inputs (no path from another input's values to the
+ * condition).
+ */
+export function foldableIfs(model: ModelProto, given: ReadonlySet<string> = new Set()): NodeProto[] {
+  const { dependsOnData } = dataDependence(model.graph!, given);
+  return model.graph!.node.filter(
     (n) => n.opType === "If" && (n.domain ?? "") === "" && n.input[0] && !dependsOnData(n.input[0]),
   );
+}
+
+/**
+ * The `Loop` nodes of the main graph whose trip count (and initial condition, when given) are
+ * computable from constants, shapes and `given` inputs but are not constants yet: evaluating
+ * them once lets the loop be unrolled.
+ */
+export function foldableLoopCounts(model: ModelProto, given: ReadonlySet<string> = new Set()): NodeProto[] {
+  const g = model.graph!;
+  const { dependsOnData } = dataDependence(g, given);
+  const constants = new Set(g.initializer.map((t) => t.name));
+  for (const n of g.node) if (n.opType === "Constant") for (const o of n.output) constants.add(o);
+  const isConstant = (name: string) => !name || constants.has(name);
+  return g.node.filter((n) => {
+    if (n.opType !== "Loop" || (n.domain ?? "") !== "") return false;
+    const [m = "", cond = ""] = n.input;
+    if (isConstant(m) && isConstant(cond)) return false;
+    return !(m && dependsOnData(m)) && !(cond && dependsOnData(cond));
+  });
 }
 
 /**
@@ -123,4 +199,22 @@ function renameInGraph(graph: GraphProto, rename: Map<string, string>): GraphPro
     })),
     output: graph.output.map((o) => ({ ...o, name: mapped(o.name!) })),
   };
+}
+
+/**
+ * The model with the named graph inputs replaced by initializers holding `values` (inputs the
+ * caller fixes — a sample rate, a mode flag — become constants, so everything decided by them
+ * folds; the model bytes then record the values).
+ */
+export function bindInputs(model: ModelProto, values: Record<string, Tensor>): ModelProto {
+  const names = Object.keys(values);
+  if (names.length === 0) return model;
+  const out = cloneModel(model);
+  const g = out.graph!;
+  g.input = g.input.filter((i) => !(i.name! in values));
+  g.initializer = [
+    ...g.initializer.filter((t) => !(t.name! in values)),
+    ...names.map((n) => tensorToProto(n, values[n]!)),
+  ];
+  return out;
 }

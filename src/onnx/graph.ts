@@ -37,7 +37,7 @@ export function sourceNames(graph: GraphProto): Set<string> {
 
 /**
  * Nodes in an order where every input is produced before use (Kahn's algorithm, stable).
- * Subgraph (If/Loop) references to outer names are not tracked; those nodes are kept in place.
+ * What subgraphs (If branches, Loop bodies) read from the outer scope counts as an input.
  */
 export function topologicalOrder(graph: GraphProto): NodeProto[] {
   const available = sourceNames(graph);
@@ -47,7 +47,7 @@ export function topologicalOrder(graph: GraphProto): NodeProto[] {
   const ready: NodeProto[] = [];
   for (const n of graph.node) {
     let missing = 0;
-    for (const i of new Set(n.input)) {
+    for (const i of new Set(nodeReads(n))) {
       if (!i || available.has(i) || !producers.has(i)) continue;
       missing++;
       let w = waiting.get(i);

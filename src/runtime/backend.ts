@@ -2,6 +2,8 @@
  * The runtime interface the attribution algorithms use: sessions created from model bytes,
  * run on plain tensors. Implementations wrap onnxruntime-node and onnxruntime-web.
  */
+
+import type { GradientDevice } from "../autodiff/builder.js";
 import { PathlensError } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 
@@ -9,13 +11,24 @@ import type { Tensor } from "../tensor/tensor.js";
 export interface SessionOptions {
   /** Threads inside one op (default: onnxruntime's choice). */
   intraOpThreads?: number;
-  /** Execution providers, in preference order (e.g. ["cuda", "cpu"]); default CPU / wasm. */
-  executionProviders?: string[];
+  /**
+   * Execution providers, in preference order: names (`["webgpu", "cpu"]`) or onnxruntime's
+   * provider objects with their options (`[{ name: "webgpu", preferredLayout: "NCHW" }]`).
+   * Default CPU / wasm. Prefer the backends' `device` option, which also picks the gradient
+   * formulations the device runs in place.
+   */
+  executionProviders?: (string | ExecutionProviderConfig)[];
   /**
    * Graph optimisation level. pathlens never saves an optimised model; the default "all"
    * fuses Conv+Relu etc. inside the session only.
    */
   optimization?: "disabled" | "basic" | "extended" | "all";
+}
+
+/** An onnxruntime execution provider with its options (passed through unchanged). */
+export interface ExecutionProviderConfig {
+  name: string;
+  [option: string]: unknown;
 }
 
 /** A loaded model. */
@@ -32,10 +45,20 @@ export interface Session {
 export interface Backend {
   /** "onnxruntime-node", "onnxruntime-web", … */
   readonly name: string;
+  /**
+   * The device sessions run on: gradient graphs are built with formulations it runs in place
+   * (see {@link GradientDevice}). Undefined means "cpu".
+   */
+  readonly device?: GradientDevice;
   createSession(model: Uint8Array, options?: SessionOptions): Promise<Session>;
 }
 
 /** Raised when onnxruntime rejects a model or a run; keeps onnxruntime's message. */
 export class RuntimeError extends PathlensError {
   override name = "RuntimeError";
+}
+
+/** Raised when the requested device cannot be used (no WebGPU adapter, float64 on a GPU, …). */
+export class DeviceError extends PathlensError {
+  override name = "DeviceError";
 }

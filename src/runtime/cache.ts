@@ -62,6 +62,7 @@ export function cachedBackend(
   };
   return {
     name: backend.name,
+    device: backend.device,
     async createSession(model: Uint8Array, opts?: SessionOptions): Promise<Session> {
       const key = `${fingerprint(model)}|${model.length}|${JSON.stringify(opts ?? {})}`;
       let entry = entries.find((e) => e.key === key && sameBytes(e.bytes, model));

@@ -8,9 +8,10 @@ import { type GradientModel, gradientModel } from "../autodiff/gradient.js";
 import { encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
 import { type Tensor, type TensorLike, toTensors } from "../tensor/tensor.js";
-import type { Backend, Session, SessionOptions } from "./backend.js";
-import { foldShapeIfs } from "./fold-ifs.js";
+import { type Backend, DeviceError, type Session, type SessionOptions } from "./backend.js";
+import { checkFoldedInputs, foldGivenValues } from "./fold-given.js";
 import { probeFeeds, probeShapes } from "./probe.js";
+import { decomposeBranches, probeBranchShapes } from "./probe-branches.js";
 
 /** Options of {@link GradientSession.create}. */
 export interface GradientSessionOptions {
@@ -20,6 +21,13 @@ export interface GradientSessionOptions {
   outputs?: readonly string[];
   /** Also build Hessian-vector products ∂/∂wrt Σ(gradient ⊙ v). */
   hvp?: boolean;
+  /**
+   * Inputs (not differentiated) whose values stay fixed for this session — a sample rate, a mode
+   * flag: If conditions and loop trip counts computed from them are folded for the values in
+   * `feeds`, and running with other values is refused. Default: every scalar (rank-0) feed not
+   * in `wrt`.
+   */
+  fixed?: readonly string[];
   session?: SessionOptions;
 }
 
@@ -45,6 +53,10 @@ export class GradientSession {
     readonly model: ModelProto,
     /** Shape facts of the original model (from the probe). */
     readonly shapes: ShapeInfo,
+    /** Given inputs the model was folded on, with their values (runs must feed the same). */
+    readonly foldedOn: ReadonlyMap<string, Tensor> = new Map(),
+    /** Inputs whose shapes decided unrolled loops, with those shapes (axis 0 may differ). */
+    readonly unrolledFor: ReadonlyMap<string, readonly number[]> = new Map(),
   ) {}
 
   /**
@@ -59,29 +71,57 @@ export class GradientSession {
   ): Promise<GradientSession> {
     const feeds = toTensors(givenFeeds);
     const pf = probeFeeds(model, feeds);
-    // If nodes decided by shapes and constants become their taken branch (evaluated on the
-    // caller's feeds, not the probe's tiled ones).
-    model = await foldShapeIfs(backend, model, feeds);
+    // If nodes and loop counts decided by shapes, constants and fixed inputs are folded
+    // (evaluated on the caller's feeds, not the probe's tiled ones).
+    const fixed =
+      options.fixed ??
+      Object.keys(feeds).filter((k) => !options.wrt.includes(k) && feeds[k]!.dims.length === 0);
+    const folded = await foldGivenValues(backend, model, feeds, new Set(fixed));
+    model = folded.model;
     // Composite ops (recurrent cells, fused and quantized ops) become primitives first.
     model = decomposeModel(
       model,
       decompositionNeedsShapes(model) ? await probeShapes(backend, model, pf) : undefined,
     );
+    model = await decomposeBranches(backend, model, pf);
     const shapes = await probeShapes(backend, model, pf);
+    await probeBranchShapes(backend, model, pf, shapes);
     const outputs = [...(options.outputs ?? model.graph!.output.map((o) => o.name!))];
-    const first = gradientModel(model, { wrt: options.wrt, outputs, shapes: new Map(shapes) });
+    const device = backend.device ?? "cpu";
+    if (device !== "cpu") {
+      const f64 = options.wrt.find((w) => shapes.get(w)?.dtype === "float64");
+      if (f64)
+        throw new DeviceError(
+          `"${f64}" is float64: float64 models run on the CPU only (${device} computes in float32)`,
+        );
+    }
+    const first = gradientModel(model, { wrt: options.wrt, outputs, shapes: new Map(shapes), device });
     let second: GradientModel | undefined;
     let runModel = first.model;
     if (options.hvp) {
-      const shapes2 = await probeShapes(backend, first.model, {
-        ...pf,
-        ...probeSeeds(first, shapes, outputs),
+      const feeds2 = { ...pf, ...probeSeeds(first, shapes, outputs) };
+      const shapes2 = await probeShapes(backend, first.model, feeds2);
+      await probeBranchShapes(backend, first.model, feeds2, shapes2);
+      second = gradientModel(first.model, {
+        wrt: options.wrt,
+        outputs: first.gradients,
+        shapes: shapes2,
+        device,
       });
-      second = gradientModel(first.model, { wrt: options.wrt, outputs: first.gradients, shapes: shapes2 });
       runModel = second.model;
     }
     const session = await backend.createSession(encodeModel(runModel), options.session);
-    return new GradientSession(session, options.wrt, outputs, first, second, runModel, shapes);
+    return new GradientSession(
+      session,
+      options.wrt,
+      outputs,
+      first,
+      second,
+      runModel,
+      shapes,
+      folded.decidedBy,
+      folded.unrolledFor,
+    );
   }
 
   /** Names of the seed inputs, by output name. */
@@ -101,6 +141,7 @@ export class GradientSession {
     const feeds = toTensors(givenFeeds);
     const seeds = toTensors(givenSeeds);
     const v = toTensors(givenV);
+    checkFoldedInputs(this.foldedOn, feeds, this.unrolledFor);
     const all: Record<string, Tensor> = { ...feeds };
     this.outputs.forEach((o, k) => {
       const s = seeds[o];

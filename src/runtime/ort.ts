@@ -2,8 +2,10 @@
  * Adapter shared by the onnxruntime-node and onnxruntime-web backends: both expose the
  * onnxruntime-common API, so one wrapper converts tensors and errors for either.
  */
+
+import type { GradientDevice } from "../autodiff/builder.js";
 import { type DType, type Tensor, tensor } from "../tensor/tensor.js";
-import { type Backend, RuntimeError, type Session, type SessionOptions } from "./backend.js";
+import { type Backend, DeviceError, RuntimeError, type Session, type SessionOptions } from "./backend.js";
 
 /** The part of onnxruntime-common's API pathlens uses. */
 export interface OrtModule {
@@ -76,19 +78,55 @@ class OrtSessionWrapper implements Session {
   }
 }
 
+/** The device a backend runs on, with the execution provider's own options. */
+export interface DeviceOptions {
+  /**
+   * "cpu" (default) or "webgpu": onnxruntime's WebGPU execution provider (bundled with
+   * onnxruntime-node on Linux/Windows/macOS and with onnxruntime-web; in Node it needs a GPU with
+   * a Vulkan driver on Linux). Gradient graphs are then built with formulations that run on the
+   * GPU in place. float64 models run on the CPU only.
+   */
+  device?: GradientDevice;
+  /** Options of the device's execution provider, passed through (e.g. `{ preferredLayout: "NCHW" }`). */
+  providerOptions?: Record<string, unknown>;
+}
+
+/** Execution providers for a device: the EP with its options (onnxruntime adds the CPU for the rest). */
+export function providersFor(
+  device: GradientDevice,
+  options: Record<string, unknown> = {},
+): SessionOptions["executionProviders"] {
+  return device === "cpu" ? [{ name: "cpu", ...options }] : [{ name: device, ...options }];
+}
+
 /** Wraps an onnxruntime module (node or web) as a pathlens {@link Backend}. */
-export function ortBackend(name: string, ort: OrtModule, defaults: SessionOptions = {}): Backend {
+export function ortBackend(
+  name: string,
+  ort: OrtModule,
+  defaults: SessionOptions = {},
+  device: DeviceOptions = {},
+): Backend {
+  const providers = device.device ? providersFor(device.device, device.providerOptions) : undefined;
   return {
     name,
+    device: device.device ?? "cpu",
     async createSession(model: Uint8Array, options: SessionOptions = {}): Promise<Session> {
       const o = { ...defaults, ...options };
       const opts: Record<string, unknown> = { graphOptimizationLevel: o.optimization ?? "all" };
       if (o.intraOpThreads) opts.intraOpNumThreads = o.intraOpThreads;
-      if (o.executionProviders) opts.executionProviders = o.executionProviders;
+      const eps = o.executionProviders ?? providers;
+      if (eps) opts.executionProviders = eps;
       try {
         return new OrtSessionWrapper(ort, await ort.InferenceSession.create(model, opts));
       } catch (e) {
-        throw new RuntimeError(`onnxruntime could not load the model: ${(e as Error).message}`);
+        const message = (e as Error).message;
+        if (/WebGPU adapter|webgpu.*not (supported|available)|no available backend found/i.test(message))
+          throw new DeviceError(
+            "no WebGPU adapter: WebGPU needs a GPU whose Vulkan driver is installed (Linux: libvulkan1 and the vendor's ICD; " +
+              "a software adapter for testing: VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json)",
+            { cause: e },
+          );
+        throw new RuntimeError(`onnxruntime could not load the model: ${message}`, { cause: e });
       }
     },
   };

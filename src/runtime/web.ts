@@ -9,7 +9,10 @@
  */
 import * as ort from "onnxruntime-web";
 import type { Backend, SessionOptions } from "./backend.js";
-import { type OrtModule, ortBackend } from "./ort.js";
+import { type DeviceOptions, type OrtModule, ortBackend } from "./ort.js";
+
+/** Options of {@link webBackend}: session defaults plus the device ("webgpu" needs the WebGPU build, `onnxruntime-web/webgpu`, or a browser with WebGPU). */
+export interface WebBackendOptions extends SessionOptions, DeviceOptions {}
 
 /** Global onnxruntime-web wasm settings (`ort.env.wasm`); they apply to sessions created afterwards. */
 export interface WasmOptions {
@@ -26,8 +29,9 @@ export interface WasmOptions {
  * @param defaults - session options applied to every session
  * @param wasm - global wasm settings written to `ort.env.wasm` (only the fields given)
  */
-export function webBackend(defaults: SessionOptions = {}, wasm: WasmOptions = {}): Backend {
+export function webBackend(options: WebBackendOptions = {}, wasm: WasmOptions = {}): Backend {
   const env = ort.env.wasm as unknown as Record<string, unknown>;
   for (const [k, v] of Object.entries(wasm)) if (v !== undefined) env[k] = v;
-  return ortBackend("onnxruntime-web", ort as unknown as OrtModule, defaults);
+  const { device, providerOptions, ...defaults } = options;
+  return ortBackend("onnxruntime-web", ort as unknown as OrtModule, defaults, { device, providerOptions });
 }

@@ -2,12 +2,14 @@
  * Test helper: checks a gradient graph (and optionally its Hessian-vector product graph) against
  * central finite differences of the original model. Not part of the published package.
  */
+import type { GradientDevice } from "../autodiff/builder.js";
 import { gradientModel } from "../autodiff/gradient.js";
 import { encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend } from "../runtime/backend.js";
 import { nodeBackend } from "../runtime/node.js";
 import { probeShapes } from "../runtime/probe.js";
+import { probeBranchShapes } from "../runtime/probe-branches.js";
 import { Random } from "../tensor/random.js";
 import { allocate, type Tensor, tensor } from "../tensor/tensor.js";
 
@@ -25,6 +27,8 @@ export interface GradcheckOptions {
   hvp?: boolean;
   seed?: number;
   backend?: Backend;
+  /** Build the gradient graphs for this device's formulations (default "cpu"); they run on `backend`. */
+  device?: GradientDevice;
   /** Check at most this many elements per wrt tensor (random subset). */
   maxElements?: number;
   /**
@@ -111,8 +115,9 @@ export async function gradcheck(
   const eps = options.eps ?? (f64 ? 1e-6 : 1e-2);
   const rtol = options.rtol ?? (f64 ? 1e-5 : 2e-2);
   const shapes = await probeShapes(backend, model, feeds);
+  await probeBranchShapes(backend, model, feeds, shapes);
   const outputs = options.outputs ?? model.graph!.output.map((o) => o.name!);
-  const gm = gradientModel(model, { wrt: options.wrt, outputs, shapes });
+  const gm = gradientModel(model, { wrt: options.wrt, outputs, shapes, device: options.device });
   const seeds: Record<string, Tensor> = {};
   const seedByOutput: Record<string, Tensor> = {};
   gm.seeds.forEach((s, k) => {
@@ -144,11 +149,13 @@ export async function gradcheck(
     }
     if (options.hvp) {
       const shapes2 = await probeShapes(backend, gm.model, { ...feeds, ...seeds });
+      await probeBranchShapes(backend, gm.model, { ...feeds, ...seeds }, shapes2);
       const hm = gradientModel(gm.model, {
         wrt: options.wrt,
         outputs: gm.gradients,
         shapes: shapes2,
         keepOutputs: false,
+        device: options.device,
       });
       const vs: Record<string, Tensor> = {};
       hm.seeds.forEach((s, k) => {

@@ -4,6 +4,7 @@
 import { registerRules } from "../registry.js";
 import { activationRules } from "./activation.js";
 import { arithmeticRules } from "./arithmetic.js";
+import { controlflowRules } from "./controlflow.js";
 import { convRules } from "./conv.js";
 import { indexingRules } from "./indexing.js";
 import { linalgRules } from "./linalg.js";
@@ -26,4 +27,5 @@ registerRules([
   ...poolRules,
   ...resizeRules,
   ...trigRules,
+  ...controlflowRules,
 ]);

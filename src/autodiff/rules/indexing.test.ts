@@ -53,6 +53,25 @@ for (const opset of [9, 13, 16]) {
   });
 }
 
+for (const opset of [11, 13]) {
+  test(`Gather for WebGPU: one-hot by comparison, float32 (opset ${opset})`, async () => {
+    const model = makeModel({
+      opset,
+      inputs: [{ name: "x", dtype: "float32" }],
+      outputs: [{ name: "y", dtype: "float32" }],
+      initializers: { i: idx([2, 3], [0, 3, -1, 0, 2, 3]) },
+      nodes: [
+        { op: "Gather", inputs: ["x", "i"], outputs: ["z"], attrs: { axis: 1 } },
+        { op: "Mul", inputs: ["z", "z"], outputs: ["y"] },
+      ],
+    });
+    const x = rand([3, 4, 2]);
+    const x32: Tensor = { dtype: "float32", dims: x.dims, data: Float32Array.from(x.data as Float64Array) };
+    const r = await gradcheck(model, { x: x32 }, { wrt: ["x"], hvp: true, device: "webgpu", rtol: 1e-3 });
+    assert.ok(r.worst <= 1, r.message);
+  });
+}
+
 for (const opset of [11, 16]) {
   test(`GatherElements with repeated indices (opset ${opset})`, async () => {
     await check("GatherElements", rand([3, 4]), idx([3, 4], [0, 1, 2, 0, 2, 2, 1, 0, 1, 1, -1, 0]), {

@@ -20,9 +20,27 @@ function positiveIndices(b: GraphBuilder, idx: string, size: string, dtype: stri
  * `like`. onnxruntime's OneHot has float32 outputs only, so float64 is a Cast of it.
  */
 function oneHot(b: GraphBuilder, indices: string, depth: string, like: string, axis = -1): string {
+  if (b.device === "webgpu" && b.opset >= 11 && b.dtype(like) === "float32" && axis === -1)
+    return oneHotByComparison(b, indices, depth);
   const values = b.constant({ dtype: "float32", dims: [2], data: Float32Array.of(0, 1) }, "onehot_values");
   const h = b.op("OneHot", [indices, depth, values], { axis });
   return b.dtype(like) === "float64" ? b.op("Cast", [h], { to: 11 }) : h;
+}
+
+/**
+ * WebGPU (its provider has no OneHot kernel): the one-hot rows as Equal(indices, 0…depth−1) in
+ * float32 (exact for indices below 2²⁴), so the comparison runs on the GPU. Range and float Equal
+ * need opset 11; older models keep OneHot.
+ */
+function oneHotByComparison(b: GraphBuilder, indices: string, depth: string): string {
+  const f32 = { to: 1 };
+  const positions = b.op("Range", [
+    b.scalar(0, "float32"),
+    b.op("Cast", [depth], f32),
+    b.scalar(1, "float32"),
+  ]);
+  const column = b.unsqueeze(b.op("Cast", [indices], f32), [1]);
+  return b.op("Cast", [b.op("Equal", [column, positions])], f32);
 }
 
 /** The permutation moving axis `a` of a rank-r tensor to the end, and its inverse. */

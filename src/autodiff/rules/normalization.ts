@@ -118,7 +118,7 @@ const layerNorm: GradientRule = {
           parts.push(b.op("Neg", [b.op("Mul", [b.op("Mul", [gRstd, invN]), b.op("Mul", [r3, m.xc])])]));
         }
       }
-      dx = parts.length === 1 ? parts[0] : parts.length > 1 ? b.op("Sum", parts) : undefined;
+      dx = parts.length === 1 ? parts[0] : parts.length > 1 ? b.sum(parts) : undefined;
     }
     const dScale = g && ctx.needs(1) ? b.unbroadcast(b.op("Mul", [g, m.xhat]), ctx.x(1), y) : undefined;
     const dBias = g && ctx.x(2) && ctx.needs(2) ? b.unbroadcast(g, ctx.x(2), y) : undefined;

@@ -149,6 +149,72 @@ test("MaxPool uses scatter reduction only from opset 16 (valid at the model's op
   }
 });
 
+// The WebGPU formulation (no Indices: comparison with the window maximum), run on the CPU.
+for (const opset of [17, 11, 10]) {
+  for (const c of maxPoolCases) {
+    if ((c.minOpset ?? 8) > opset) continue;
+    test(`MaxPool gradient for WebGPU (float64, opset ${opset}): ${c.name}`, async () => {
+      const model = poolModel("MaxPool", "float64", opset, c.x.length, c.attrs, true);
+      const r = await gradcheck(model, { x: rand("float64", c.x) }, { wrt: ["x"], device: "webgpu" });
+      assert.ok(r.worst <= 1, r.message);
+    });
+  }
+}
+
+test("MaxPool gradient for WebGPU sends ties to the first maximum, as the Indices formulation", async () => {
+  // after a ReLU most windows are all zeros: every element ties
+  const model = poolModel(
+    "MaxPool",
+    "float32",
+    13,
+    4,
+    { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] },
+    false,
+  );
+  const x = rand("float32", [2, 3, 9, 8]);
+  const d = x.data as Float32Array;
+  for (let i = 0; i < d.length; i++) d[i] = d[i]! > 0.8 ? Math.round(d[i]! * 2) : 0;
+  const shapes = await probeShapes(backend, model, { x });
+  const g = rand("float32", shapes.get("y")!.dims);
+  const run = async (device: "cpu" | "webgpu") => {
+    const gm = gradientModel(model, { wrt: ["x"], outputs: ["y"], shapes: new Map(shapes), device });
+    const ops = new Set(gm.model.graph!.node.map((n) => n.opType));
+    assert.equal(
+      ops.has("MaxUnpool") || gm.model.graph!.node.some((n) => n.output.length > 1),
+      device === "cpu",
+    );
+    const s = await backend.createSession(encodeModel(gm.model));
+    const out = await s.run({ x, [gm.seeds[0]!]: g }, gm.gradients);
+    return Array.from(out[gm.gradients[0]!]!.data as Float32Array);
+  };
+  const [a, e] = [await run("webgpu"), await run("cpu")];
+  // the same elements receive gradient (ties resolved alike); sums of overlapping windows may
+  // differ in the last bit from the summation order
+  assert.deepEqual(
+    a.map((v) => v !== 0),
+    e.map((v) => v !== 0),
+  );
+  for (let i = 0; i < a.length; i++)
+    assert.ok(Math.abs(a[i]! - e[i]!) <= 1e-6 * (1 + Math.abs(e[i]!)), `element ${i}`);
+});
+
+test("MaxPool Hessian-vector product for WebGPU (float64, opset 17)", async () => {
+  const model = poolModel(
+    "MaxPool",
+    "float64",
+    17,
+    4,
+    { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] },
+    true,
+  );
+  const r = await gradcheck(
+    model,
+    { x: rand("float64", [2, 2, 7, 6]) },
+    { wrt: ["x"], hvp: true, device: "webgpu" },
+  );
+  assert.ok(r.worst <= 1, r.message);
+});
+
 for (const opset of [17, 13]) {
   test(`MaxPool Hessian-vector product (float64, opset ${opset})`, async () => {
     const model = poolModel(

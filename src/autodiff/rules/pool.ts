@@ -16,7 +16,7 @@
  * attributes; onnxruntime folds it), so every count_include_pad / ceil_mode convention matches.
  * LpPool spreads g·Y^(1−p) the same way and multiplies by |x|^(p−1)·sign(x). MaxUnpool gathers.
  */
-import { attrInt, attrInts, ModelStructureError, tensorToProto } from "../../onnx/model.js";
+import { attrInt, attrInts, dataTypeOf, ModelStructureError, tensorToProto } from "../../onnx/model.js";
 import type { NodeProto } from "../../onnx/types.js";
 import { tensor } from "../../tensor/tensor.js";
 import type { GraphBuilder } from "../builder.js";
@@ -201,8 +201,55 @@ function routeByOffset(b: GraphBuilder, x: string, local: string, g: string, geo
     const routed = b.op("Where", [hit, g, zero]);
     parts.push(placeStrided(b, routed, geo.outSizes, geo.strides, shift, geo.inSizes));
   }
-  if (parts.length === 1) return parts[0]!;
-  return b.op("Sum", parts);
+  return b.sum(parts);
+}
+
+/**
+ * WebGPU (its MaxPool has no Indices output, and scatters run on the CPU): per kernel offset t,
+ * the elements X_t at offset t of every window — a strided slice of X padded with −∞ — that equal
+ * the window's maximum Y and were not claimed by an earlier offset receive g (so ties go to the
+ * first maximum in row-major window order, as onnxruntime's Indices do); each offset's share is
+ * placed back by {@link placeStrided} and the shares are added. X_t ≤ Y always, so "equal" is
+ * "not less", which needs no float Equal (opset 11). Only Pad, Slice, Less, Cast, Mul, Sub,
+ * Reshape and Add: all run on the GPU, all have rules (the mask is not differentiated).
+ */
+function routeByComparison(b: GraphBuilder, x: string, y: string, g: string, geo: WindowGeometry): string {
+  if (b.opset < 10)
+    throw new ModelStructureError("the MaxPool gradient for WebGPU needs opset ≥ 10 (strided Slice)");
+  const n = geo.inSizes.length;
+  const padsEnd = geo.inSizes.map((size, a) =>
+    Math.max(
+      0,
+      geo.strides[a]! * (geo.outSizes[a]! - 1) +
+        kernelExtent(geo.kernel[a]!, geo.dilations[a]!) -
+        geo.padsBegin[a]! -
+        size,
+    ),
+  );
+  const lowest = b.scalarLike(Number.NEGATIVE_INFINITY, x);
+  const pads = [0, 0, ...geo.padsBegin, 0, 0, ...padsEnd];
+  const padded = pads.every((p) => p === 0)
+    ? x
+    : b.opset >= 11
+      ? b.op("Pad", [x, b.int64s(pads), lowest])
+      : b.op("Pad", [x], { pads, mode: "constant", value: Number.NEGATIVE_INFINITY }, { floats: ["value"] });
+  const axes = Array.from({ length: n }, (_, a) => a + 2);
+  const one = b.scalarLike(1, x);
+  const cast = { to: dataTypeOf(b.dtype(x)) };
+  let unclaimed: string | undefined;
+  const parts: string[] = [];
+  for (let t = 0; t < product(geo.kernel); t++) {
+    const off = unravel(t, geo.kernel);
+    const starts = off.map((o, a) => o * geo.dilations[a]!);
+    const ends = starts.map((st, a) => st + (geo.outSizes[a]! - 1) * geo.strides[a]! + 1);
+    const xt = b.slice(padded, starts, ends, axes, geo.strides);
+    const hit = b.op("Sub", [one, b.op("Cast", [b.op("Less", [xt, y])], cast)]);
+    const claim = unclaimed ? b.op("Mul", [hit, unclaimed]) : hit;
+    unclaimed = b.op("Sub", [unclaimed ?? one, claim]);
+    const shift = off.map((o, a) => o * geo.dilations[a]! - geo.padsBegin[a]!);
+    parts.push(placeStrided(b, b.op("Mul", [g, claim]), geo.outSizes, geo.strides, shift, geo.inSizes));
+  }
+  return b.sum(parts);
 }
 
 /**
@@ -282,6 +329,7 @@ const maxPool: GradientRule = {
     const g = ctx.dy(0);
     if (!g) return [undefined];
     const x = ctx.x(0);
+    if (b.device === "webgpu") return [routeByComparison(b, x, ctx.y(0), g, poolGeometry(ctx))];
     const indices = maxPoolIndices(ctx);
     const columnMajor = attrInt(ctx.node, "storage_order", 0) === 1;
     const geo = poolGeometry(ctx);
