@@ -384,6 +384,14 @@ async function main(): Promise<void> {
   say("\nDataset jobs (pathlens batch, BullMQ workers)");
   const { benchJobs } = await import("./jobs.js");
   for (const l of await benchJobs()) say(`  ${l}`);
+
+  say("\nEIG original-neighbors, digits CNN, 16 fives, 8 neighbours, 50 segments (in process)");
+  const { eigNeighborsSeconds } = await import("./eig-neighbors.js");
+  for (const rows of [360, 3600]) {
+    const seconds = await eigNeighborsSeconds(rows);
+    results[`eig_neighbors_${rows}_s`] = seconds;
+    say(`  ${rows} reference rows: ${seconds.toFixed(2)} s`);
+  }
   await finish();
 }
 

@@ -8,6 +8,22 @@
 export { type Baseline, gaussianBlur, resolveBaseline } from "./attribution/baselines.js";
 export { BudgetError, type BudgetOptions, DEFAULT_MAX_PATH_POINTS } from "./attribution/budget.js";
 export {
+  type EigBaselineKind,
+  type EigOptions,
+  type EigPath,
+  type EigResult,
+  enhancedIntegratedGradients,
+} from "./attribution/eig/eig.js";
+export {
+  closeBaselines,
+  kMeansBaselines,
+  medianBaselines,
+  randomBaselines,
+} from "./attribution/eig/group-baselines.js";
+export { DisconnectedGraphError } from "./attribution/eig/neighbor-path.js";
+export type { PathRule } from "./attribution/eig/path-attribution.js";
+export type { Rows } from "./attribution/eig/rows.js";
+export {
   AbortError,
   NonFiniteError,
   NonFloatInputError,
@@ -33,27 +49,46 @@ export {
   type Interactions,
   integratedHessians,
 } from "./attribution/interactions.js";
+export type { ScorerOptions } from "./attribution/metrics/scorer.js";
 export {
   type NoiseTunnelAttribution,
   type NoiseTunnelOptions,
   type NoiseTunnelType,
   noiseTunnel,
 } from "./attribution/noise-tunnel.js";
-export { evaluatePath, type PathPoint, type PathProblem, type Progress } from "./attribution/path-engine.js";
+export {
+  evaluatePath,
+  type PathAccumulation,
+  type PathPoint,
+  type PathPoints,
+  type PathProblem,
+  type Progress,
+} from "./attribution/path-engine.js";
+export type { PathSessionOptions } from "./attribution/path-session.js";
 export * from "./attribution/paths.js";
 export {
   QUADRATURE_METHODS,
   type Quadrature,
+  QuadratureError,
   type QuadratureMethod,
   quadrature,
 } from "./attribution/quadrature.js";
 export { seedsForTarget, type Target } from "./attribution/targets.js";
-export type { GradientDevice, ShapeInfo, TensorInfo } from "./autodiff/builder.js";
+export type { XraiSegmentOptions } from "./attribution/xrai-segments.js";
+export {
+  type Attrs,
+  type GradientDevice,
+  GraphBuilder,
+  type OpOptions,
+  type ShapeInfo,
+  type TensorInfo,
+} from "./autodiff/builder.js";
 export {
   type DecomposeContext,
   type Decomposition,
   decomposedOps,
   decomposeModel,
+  decompositionNeedsShapes,
   registerDecompositions,
 } from "./autodiff/decompose.js";
 export {
@@ -73,9 +108,35 @@ export {
   UnsupportedModelError,
 } from "./autodiff/op-support.js";
 export { hasLowPrecision, widenLowPrecision } from "./autodiff/precision.js";
-export { type GradientRule, type RuleContext, registerRules, supportedOps } from "./autodiff/registry.js";
-export { softplusRewrite } from "./autodiff/softplus.js";
+export {
+  type GradientRule,
+  type OuterScope,
+  type RuleContext,
+  registerRules,
+  supportedOps,
+} from "./autodiff/registry.js";
+export { type SoftplusRewriteOptions, softplusRewrite } from "./autodiff/softplus.js";
 export { PathlensError } from "./errors.js";
+export { type ExplainImageOptions, explainImage, type ImageExplanation } from "./explain/image.js";
+export type { AttributionSign } from "./explain/image-maps.js";
+export { checkPreprocess, type Preprocess, PreprocessError } from "./explain/preprocess.js";
+export { type ResampleFilter, resizeLikePil } from "./explain/resize.js";
+export {
+  type ExplainTabularOptions,
+  explainTabular,
+  type TabularExplanation,
+  TabularInputError,
+} from "./explain/tabular.js";
+export {
+  type ExplainTextOptions,
+  explainText,
+  TextExplainError,
+  type TextExplanation,
+  type TextModel,
+  type TokenAttribution,
+} from "./explain/text.js";
+export type { NumericTable } from "./io/csv.js";
+export type { RgbaImage } from "./io/image.js";
 export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./io/npy-format.js";
 export {
   assertWellFormedModel,
@@ -88,11 +149,25 @@ export {
   UnsupportedModelVersionError,
 } from "./onnx/checker.js";
 export { decodeModel, encodeModel, ModelDecodeError } from "./onnx/codec.js";
-export { type CutModel, cutModel, pruneGraph, topologicalOrder, UnknownTensorError } from "./onnx/graph.js";
+export {
+  type CutModel,
+  cutModel,
+  NameScope,
+  pruneGraph,
+  topologicalOrder,
+  UnknownTensorError,
+} from "./onnx/graph.js";
 export { type ModelSpec, makeModel, type NodeSpec, type ValueSpec } from "./onnx/make.js";
-export { ModelStructureError, opsetOf, tensorFromProto, tensorToProto } from "./onnx/model.js";
+export {
+  type AttrValue,
+  ModelStructureError,
+  opsetOf,
+  tensorFromProto,
+  tensorToProto,
+} from "./onnx/model.js";
 export type * from "./onnx/types.js";
 export { DataType } from "./onnx/types.js";
+export { WireFormatError } from "./onnx/wire.js";
 export type { Backend, ExecutionProviderConfig, Session, SessionOptions } from "./runtime/backend.js";
 export { DeviceError, RuntimeError } from "./runtime/backend.js";
 export { cachedBackend, type SessionCacheOptions } from "./runtime/cache.js";
@@ -105,5 +180,20 @@ export {
 } from "./runtime/gradient-session.js";
 export type { DeviceOptions } from "./runtime/ort.js";
 export { probeFeeds, probeShapes } from "./runtime/probe.js";
+export {
+  featureSignificance,
+  type SignificanceOptions,
+  type SignificanceResult,
+} from "./stats/significance.js";
+export { tCdf, tSurvival } from "./stats/t-distribution.js";
+export { adjustPValues, type Correction, ranks, type WelchResult, welchTTest } from "./stats/tests.js";
 export { Random } from "./tensor/random.js";
 export * from "./tensor/tensor.js";
+export type { ReportSection } from "./viz/html.js";
+export {
+  type ReportableResult,
+  ReportError,
+  type ReportOptions,
+  renderReport,
+  reportKind,
+} from "./viz/report.js";

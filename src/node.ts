@@ -1,16 +1,11 @@
 /**
- * pathlens for Node.js: everything in `pathlens`, plus the onnxruntime-node backend and file I/O.
+ * pathlens for Node.js: everything in `pathlens`, plus the onnxruntime-node backend, file I/O
+ * (models, .npy, images, CSV, text model folders) and the bundled examples.
  * @packageDocumentation
  */
 
-export { type EigOptions, type EigResult, enhancedIntegratedGradients } from "./attribution/eig/eig.js";
 export {
-  closeBaselines,
-  kMeansBaselines,
-  medianBaselines,
-  randomBaselines,
-} from "./attribution/eig/group-baselines.js";
-export {
+  type ComparedMethod,
   type CompareOptions,
   type Comparison,
   compareAttributions,
@@ -53,6 +48,7 @@ export {
 } from "./explain/text-zero-shot.js";
 export * from "./index.js";
 export { CsvError, type NumericTable, parseNumericCsv, readNumericCsv } from "./io/csv.js";
+export { EXAMPLES_DIR, ExampleFileError, exampleFile } from "./io/examples.js";
 export { decodeImage, encodePng, ImageDecodeError, type RgbaImage, readImage } from "./io/image.js";
 export { loadModel, ModelFileError, saveModel, UnsafeExternalDataError } from "./io/model-file.js";
 export { assertWritableFolder, NonFiniteOutputError, readNpy, writeNpy, writeNpyFiles } from "./io/npy.js";
@@ -86,5 +82,11 @@ export {
 export { featureSignificance, SignificanceError, type SignificanceResult } from "./stats/significance.js";
 export { tCdf, tSurvival } from "./stats/t-distribution.js";
 export { adjustPValues, ranks, welchTTest } from "./stats/tests.js";
-export { comparisonReport, comparisonSections, xraiFigure } from "./viz/compare.js";
+export {
+  type ComparisonReportOptions,
+  comparisonReport,
+  comparisonSections,
+  xraiFigure,
+} from "./viz/compare.js";
 export { type TextTaskExplanation, visualizeText } from "./viz/text-tasks.js";
+export { visualize } from "./viz/visualize.js";

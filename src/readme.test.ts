@@ -1,34 +1,49 @@
 /**
- * The README's first library example runs as written (against the built package, through its
- * `pathlens/node` export), so the documentation cannot drift from the API.
+ * The README's code blocks are the files in examples/snippets/ (verbatim), and every JavaScript
+ * snippet runs against the built package (through `pathlens/node`, resolved from a temporary
+ * project whose node_modules/pathlens links to this repository) and prints what it should. The
+ * command-line snippet and every snippet from an installed tarball run in package.test.ts.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { ROOT } from "./testing/cli.js";
+import { readmeSnippets, runSnippet, snippetFiles } from "./testing/snippets.js";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-
-test("README: the Integrated Gradients library example runs and prints completeness deltas", {
-  skip: !existsSync(join(ROOT, "dist", "node.js")) && "dist/ not built (npm test builds it)",
-}, () => {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const block = /```ts\n(import \{ integratedGradients[^`]*?)```/.exec(readme)?.[1];
-  assert.ok(block, "the README has the integratedGradients example");
-  mkdirSync(join(ROOT, "out"), { recursive: true });
-  const script = join(ROOT, "out", "readme-example.mjs");
-  writeFileSync(
-    script,
-    `${block}\nconsole.log(JSON.stringify({ dims: r.attributions.input.dims, delta: Array.from(r.delta) }));\n`,
-  );
-  const run = spawnSync(process.execPath, [script], { cwd: ROOT, encoding: "utf8" });
-  assert.equal(run.status, 0, run.stderr);
-  const out = JSON.parse(run.stdout.trim().split("\n").pop()!);
-  assert.deepEqual(out.dims, [12, 1, 8, 8]);
-  assert.ok(
-    out.delta.every((d: number) => Math.abs(d) < 0.5),
-    "50-step deltas are small",
-  );
+test("every README code block marked as a snippet is the file it names, and every snippet is in the README", () => {
+  const blocks = readmeSnippets();
+  assert.ok(blocks.length >= 7, `found ${blocks.length} snippet blocks`);
+  for (const { path, block } of blocks) {
+    assert.equal(block, readFileSync(join(ROOT, path), "utf8"), `README block of ${path}`);
+  }
+  assert.deepEqual([...new Set(blocks.map((b) => b.path))].sort(), snippetFiles());
 });
+
+const project = mkdtempSync(join(tmpdir(), "pathlens-snippets-"));
+after(() => rmSync(project, { recursive: true, force: true }));
+
+for (const path of snippetFiles().filter((p) => !p.endsWith(".sh"))) {
+  test(`${path} runs against the built package and prints its results`, {
+    skip: !existsSync(join(ROOT, "dist", "node.js")) && "dist/ not built (npm test builds it)",
+  }, () => {
+    if (!existsSync(join(project, "node_modules", "pathlens"))) {
+      mkdirSync(join(project, "node_modules"), { recursive: true });
+      symlinkSync(ROOT, join(project, "node_modules", "pathlens"), "dir");
+      writeFileSync(
+        join(project, "package.json"),
+        '{ "name": "snippets", "version": "1.0.0", "type": "commonjs" }\n',
+      );
+    }
+    runSnippet(path, project);
+  });
+}

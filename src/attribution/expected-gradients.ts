@@ -11,7 +11,7 @@ import type { ModelProto } from "../onnx/types.js";
 import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { GradientSession } from "../runtime/gradient-session.js";
 import { Random } from "../tensor/random.js";
-import { sizeOf, type Tensor, tensor } from "../tensor/tensor.js";
+import { sizeOf, type Tensor, type TensorLike, tensor, toTensor, toTensors } from "../tensor/tensor.js";
 import { autoChunkRows } from "./chunking.js";
 import { assertFinite, OptionError, ShapeMismatchError } from "./errors.js";
 import { evaluatePath, gridPoints, type PathProblem, type Progress } from "./path-engine.js";
@@ -22,10 +22,10 @@ import { seedsForTarget, type Target } from "./targets.js";
 export interface ExpectedGradientsOptions {
   backend: Backend;
   /** The attributed tensor by input name (batch axis 0); with `layer`, the model inputs. */
-  inputs: Record<string, Tensor>;
-  extra?: Record<string, Tensor>;
+  inputs: Record<string, TensorLike>;
+  extra?: Record<string, TensorLike>;
   /** Reference data set: [M, …one example's shape] (with `layer`: values of the layer). */
-  references: Tensor;
+  references: TensorLike;
   target?: Target;
   output?: string;
   layer?: string;
@@ -65,8 +65,14 @@ export interface ExpectedGradientsResult {
  */
 export async function expectedGradients(
   model: ModelProto,
-  options: ExpectedGradientsOptions,
+  given: ExpectedGradientsOptions,
 ): Promise<ExpectedGradientsResult> {
+  const options = {
+    ...given,
+    inputs: toTensors(given.inputs),
+    extra: toTensors(given.extra),
+    references: toTensor(given.references, "references"),
+  };
   const prepared = await prepareAttribution(model, options);
   const { attributedModel, passthrough, output, numExamples: n } = prepared;
   const names = Object.keys(prepared.inputs);

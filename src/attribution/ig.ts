@@ -3,7 +3,7 @@ import { declaredDims } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { GradientSession } from "../runtime/gradient-session.js";
-import { sizeOf, type Tensor, tensor } from "../tensor/tensor.js";
+import { sizeOf, type Tensor, type TensorLike, tensor, toTensors } from "../tensor/tensor.js";
 import { type Baseline, resolveBaseline } from "./baselines.js";
 import { assertPathBudget, type BudgetOptions } from "./budget.js";
 import { autoChunkRows } from "./chunking.js";
@@ -21,9 +21,9 @@ export interface IntegratedGradientsOptions extends BudgetOptions {
    * Tensors to attribute, by graph input name (batch axis 0). With `layer`, the model inputs
    * from which the layer is computed.
    */
-  inputs: Record<string, Tensor>;
+  inputs: Record<string, TensorLike>;
   /** Inputs passed through unchanged (attention masks, token type ids), batch axis 0. */
-  extra?: Record<string, Tensor>;
+  extra?: Record<string, TensorLike>;
   /**
    * Baseline(s): one for all attributed tensors, or a record by name; an array of baselines is
    * averaged over (attributions and deltas are means over the baselines). Default zero.
@@ -44,7 +44,7 @@ export interface IntegratedGradientsOptions extends BudgetOptions {
   /** Attribute to this intermediate tensor instead of the inputs (layer attribution). */
   layer?: string;
   /** With `layer`: model inputs whose layer value is the baseline (e.g. PAD token ids). */
-  baselineInputs?: Record<string, Tensor>;
+  baselineInputs?: Record<string, TensorLike>;
   /** Multiply the integrated gradient by (x − x') (default true, as Captum). */
   multiplyByInputs?: boolean;
   /** Path points per session run (default: from `memoryBudget`). */
@@ -137,8 +137,14 @@ function baselineSets(
  */
 export async function integratedGradients(
   model: ModelProto,
-  options: IntegratedGradientsOptions,
+  given: IntegratedGradientsOptions,
 ): Promise<Attribution> {
+  const options = {
+    ...given,
+    inputs: toTensors(given.inputs),
+    extra: toTensors(given.extra),
+    baselineInputs: toTensors(given.baselineInputs),
+  };
   const { backend } = options;
   const prepared = await prepareAttribution(model, options);
   const { attributedModel, inputs, layerBaselines, passthrough, output, numExamples } = prepared;

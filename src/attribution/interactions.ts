@@ -18,7 +18,7 @@ import type { ModelProto } from "../onnx/types.js";
 import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { GradientSession } from "../runtime/gradient-session.js";
 import { Random } from "../tensor/random.js";
-import { sizeOf, type Tensor, tensor } from "../tensor/tensor.js";
+import { sizeOf, type Tensor, type TensorLike, tensor, toTensor, toTensors } from "../tensor/tensor.js";
 import { type Baseline, resolveBaseline } from "./baselines.js";
 import { assertPathBudget, type BudgetOptions } from "./budget.js";
 import { autoChunkRows } from "./chunking.js";
@@ -33,13 +33,13 @@ import { seedsForTarget, type Target } from "./targets.js";
 export interface InteractionOptions extends BudgetOptions {
   backend: Backend;
   /** The one attributed tensor, by input name (batch axis 0). With `layer`, the model inputs. */
-  inputs: Record<string, Tensor>;
-  extra?: Record<string, Tensor>;
+  inputs: Record<string, TensorLike>;
+  extra?: Record<string, TensorLike>;
   target?: Target;
   output?: string;
   /** Attribute at this intermediate tensor (e.g. the embedding output). */
   layer?: string;
-  baselineInputs?: Record<string, Tensor>;
+  baselineInputs?: Record<string, TensorLike>;
   /**
    * Features: by default every element of one example is a feature. `groupAxes` (axes of one
    * example, e.g. [1] for [tokens, dims]) are summed over: interactions between tokens.
@@ -73,7 +73,7 @@ export interface IntegratedHessiansOptions extends InteractionOptions {
 /** Options of {@link expectedHessians}. */
 export interface ExpectedHessiansOptions extends InteractionOptions {
   /** Reference data set (rows like one example of the attributed tensor). */
-  references: Tensor;
+  references: TensorLike;
   /** Samples (reference, α, β) per example (default 200). */
   samples?: number;
   seed?: number;
@@ -166,7 +166,7 @@ export async function expectedHessians(
   const samples = options.samples ?? 200;
   if (!Number.isInteger(samples) || samples < 1)
     throw new OptionError(`samples must be a positive integer, got ${samples}`);
-  const refs = options.references;
+  const refs = toTensor(options.references, "references");
   const rng = new Random(options.seed ?? 0);
   return interactionEngine(model, options, (x, _base, n) => {
     const m = refs.dims[0] ?? 0;
@@ -200,10 +200,16 @@ type SamplePlan = (rowSize: number, baseline: Float64Array, numExamples: number)
 
 async function interactionEngine(
   source: ModelProto,
-  options: InteractionOptions & { baselines?: Baseline },
+  given: InteractionOptions & { baselines?: Baseline },
   plan: SamplePlan,
   igCheck?: { steps: number },
 ): Promise<Interactions> {
+  const options = {
+    ...given,
+    inputs: toTensors(given.inputs),
+    extra: toTensors(given.extra),
+    baselineInputs: toTensors(given.baselineInputs),
+  };
   const warnings: string[] = [];
   const warn = (m: string) => {
     warnings.push(m);

@@ -7,7 +7,7 @@
  */
 import type { ModelProto } from "../onnx/types.js";
 import { Random } from "../tensor/random.js";
-import { sizeOf, type Tensor, tensor } from "../tensor/tensor.js";
+import { sizeOf, type Tensor, tensor, toTensors } from "../tensor/tensor.js";
 import { type Baseline, resolveBaseline } from "./baselines.js";
 import { OptionError } from "./errors.js";
 import { type Attribution, type IntegratedGradientsOptions, integratedGradients } from "./ig.js";
@@ -52,8 +52,9 @@ export interface NoiseTunnelAttribution extends Attribution {
  */
 export async function noiseTunnel(
   model: ModelProto,
-  options: NoiseTunnelOptions,
+  given: NoiseTunnelOptions,
 ): Promise<NoiseTunnelAttribution> {
+  const options = { ...given, inputs: toTensors(given.inputs), extra: toTensors(given.extra) };
   const type = options.type ?? "smoothgrad";
   const samples = options.samples ?? 5;
   const stdev = options.stdev ?? 1;

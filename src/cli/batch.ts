@@ -117,7 +117,7 @@ export function methodSettings(args: ParsedArgs, spec: CommandSpec): MethodSetti
     if (args.string(flag) !== undefined)
       throw new UsageError(`--${flag} applies to the Hessian methods of explain only`, spec);
   const nt = args.string("noise-tunnel");
-  if (nt !== undefined && !NT_TYPES.includes(nt))
+  if (nt !== undefined && !(NT_TYPES as string[]).includes(nt))
     throw new UsageError(`--noise-tunnel must be one of ${NT_TYPES.join(", ")}, got "${nt}"`, spec);
   if (nt === undefined && m !== "expected_gradients" && args.string("samples"))
     throw new UsageError("--samples applies to --noise-tunnel and expected_gradients", spec);

@@ -23,11 +23,13 @@ function assertError(r: CliRun, pattern: RegExp): void {
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 }
 
-/** Exit code 2, the message and the usage on stderr. */
-function assertUsage(r: CliRun, pattern: RegExp, usage = /Usage: pathlens gradient <model\.onnx>/): void {
+/** Exit code 2; on stderr the message and where to read the usage (not the whole help). */
+function assertUsage(r: CliRun, pattern: RegExp, usage = /^see "pathlens gradient --help"/m): void {
   assert.equal(r.code, 2, `exit code; stderr: ${r.stderr}`);
   assert.match(r.stderr, pattern);
   assert.match(r.stderr, usage);
+  assert.doesNotMatch(r.stderr, /Usage:/);
+  assert.equal(r.stderr.trim().split("\n").length, 2, r.stderr);
   assert.equal(r.stdout, "");
 }
 
@@ -46,7 +48,7 @@ const base = (out: string) => [
   `input=${INPUT}`,
   "--wrt",
   "input",
-  "--seed",
+  "--cotangent",
   SEED,
   "--out",
   out,
@@ -62,7 +64,9 @@ test("help: pathlens --help and pathlens gradient --help print usage and exit 0"
   for (const flag of [
     "--input NAME=FILE.npy",
     "--wrt NAME",
-    "--seed FILE.npy",
+    "--cotangent FILE.npy",
+    "--seed",
+    "-o, --out DIR",
     "--output NAME",
     "--hvp FILE.npy",
     "--out DIR",
@@ -74,8 +78,8 @@ test("help: pathlens --help and pathlens gradient --help print usage and exit 0"
   assert.equal(version.stdout.trim(), JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")).version);
 });
 
-test("usage errors exit 2 with a message and the usage", async () => {
-  const top = /Usage: pathlens <command>/;
+test("usage errors exit 2 with a message and where to read the usage", async () => {
+  const top = /^see "pathlens --help"/m;
   assertUsage(await cli([]), /no command given/, top);
   assertUsage(await cli(["explode"]), /unknown command "explode"/, top);
   assertUsage(await cli(["--frobnicate"]), /unknown option "--frobnicate"/, top);
@@ -85,13 +89,47 @@ test("usage errors exit 2 with a message and the usage", async () => {
   assertUsage(await cli([...base(out), "--wrt", "input"]), /--wrt may be given only once/);
   assertUsage(await cli([...base(out), "extra.onnx"]), /unexpected argument "extra\.onnx"/);
   assertUsage(
-    await cli(["gradient", MODEL, "--input", INPUT, "--wrt", "input", "--seed", SEED, "--out", out]),
+    await cli(["gradient", MODEL, "--input", INPUT, "--wrt", "input", "--cotangent", SEED, "--out", out]),
     /--input expects NAME=VALUE/,
   );
   assertUsage(await cli([...base(out), "--input", `input=${INPUT}`]), /--input: "input" is given twice/);
   assertUsage(await cli(["gradient", "--wrt", "input"]), /missing required option --input/);
-  assertUsage(await cli([...base(out), "--seed"]), /--seed/);
+  assertUsage(await cli([...base(out), "--cotangent"]), /--cotangent/);
   assert.equal(existsSync(out), false);
+});
+
+test("mistyped commands and flags get a suggestion", async () => {
+  const top = /^see "pathlens --help"/m;
+  assertUsage(await cli(["gradeint"]), /unknown command "gradeint"; did you mean "gradient"\?/, top);
+  assertUsage(await cli(["explian", "m.onnx"]), /did you mean "explain"\?/, top);
+  assertUsage(await cli(["florp"]), /unknown command "florp"$/m, top);
+  const out = join(dir, "typo");
+  assertUsage(
+    await cli([...base(out), "--ouptut", "y"]),
+    /unknown option '--ouptut'; did you mean --output\?/,
+  );
+  assertUsage(await cli([...base(out), "--hpv", "v.npy"]), /did you mean --hvp\?/);
+  const method = await cli(["explain", MODEL, "--input", INPUT, "--method", "riemann-lft", "--out", out]);
+  assert.equal(method.code, 2);
+  for (const m of [
+    "gausslegendre",
+    "riemann-trapezoid",
+    "expected-gradients",
+    "integrated-hessians",
+    "expected-hessians",
+  ])
+    assert.ok(method.stderr.includes(m), `--method error lists ${m}: ${method.stderr}`);
+  assert.match(method.stderr, /did you mean riemann-left\?/);
+});
+
+test("gradient: the deprecated --seed still names the cotangent (with a warning); -o is --out", async () => {
+  const out = join(dir, "old-seed");
+  const args = base(out).map((a) => (a === "--cotangent" ? "--seed" : a === "--out" ? "-o" : a));
+  const r = await cli(args);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /warning: gradient --seed is deprecated; use --cotangent/);
+  const g = await readNpy(join(out, "gradient.npy"));
+  assert.ok(relativeL2(toFloat64(g), toFloat64(readNpyFixture("grads/tabular_mlp_grad.npy"))) <= 1e-5);
 });
 
 test("gradient writes DIR/gradient.npy (creating DIR) equal to PyTorch's", async () => {
@@ -118,7 +156,7 @@ test("a float64 seed is converted; gradient is linear in the seed", async () => 
     `input=${INPUT}`,
     "--wrt",
     "input",
-    "--seed",
+    "--cotangent",
     seedFile,
     "--output",
     "output",
@@ -146,22 +184,33 @@ test("errors exit 1 with one line naming the problem", async () => {
   assertError(await cli([...base(out), "--output", "logits"]), /has no output "logits" \(outputs: output\)/);
   const f64 = fixturePath("npy/f8_2x3.npy");
   assertError(
-    await cli(["gradient", MODEL, "--input", `input=${f64}`, "--wrt", "input", "--seed", SEED, "--out", out]),
+    await cli([
+      "gradient",
+      MODEL,
+      "--input",
+      `input=${f64}`,
+      "--wrt",
+      "input",
+      "--cotangent",
+      SEED,
+      "--out",
+      out,
+    ]),
     /f8_2x3\.npy: holds float64, but input "input" of .*tabular_mlp\.onnx is float32/,
   );
   const i4 = fixturePath("npy/i4_5.npy");
   assertError(
-    await cli([...base(out).slice(0, 6), "--seed", i4, "--out", out]),
-    /i4_5\.npy \(--seed\): holds int32/,
+    await cli([...base(out).slice(0, 6), "--cotangent", i4, "--out", out]),
+    /i4_5\.npy \(--cotangent\): holds int32/,
   );
   const seedWide = join(dir, "seed_6x2.npy");
   await writeNpy(seedWide, float64([6, 2]));
   assertError(
-    await cli([...base(out).slice(0, 6), "--seed", seedWide, "--out", out]),
-    /seed_6x2\.npy \(--seed\): shape \[6, 2\] does not fit output "output"/,
+    await cli([...base(out).slice(0, 6), "--cotangent", seedWide, "--out", out]),
+    /seed_6x2\.npy \(--cotangent\): shape \[6, 2\] does not fit output "output"/,
   );
   assertError(
-    await cli([...base(out).slice(0, 4), "--wrt", "nothing", "--seed", SEED, "--out", out]),
+    await cli([...base(out).slice(0, 4), "--wrt", "nothing", "--cotangent", SEED, "--out", out]),
     /unknown tensor to differentiate "nothing"/,
   );
   assertError(
@@ -177,7 +226,7 @@ test("errors exit 1 with one line naming the problem", async () => {
       `embeddings=${fixturePath("grads/tiny_bert_emb2logits_input.npy")}`,
       "--wrt",
       "embeddings",
-      "--seed",
+      "--cotangent",
       SEED,
       "--out",
       out,
@@ -187,7 +236,7 @@ test("errors exit 1 with one line naming the problem", async () => {
   const badNpy = join(dir, "bad.npy");
   await writeFile(badNpy, "hello");
   assertError(
-    await cli([...base(out).slice(0, 6), "--seed", badNpy, "--out", out]),
+    await cli([...base(out).slice(0, 6), "--cotangent", badNpy, "--out", out]),
     /bad\.npy: not a \.npy file/,
   );
   assert.equal(existsSync(out), false, "nothing written on errors");
@@ -203,8 +252,8 @@ test("a failing run writes nothing and keeps earlier files", async () => {
   const seed5 = join(dir, "seed5.npy");
   await writeNpy(seed5, float64([5, 1], [1, 1, 1, 1, 1]));
   assertError(
-    await cli([...base(out).slice(0, 6), "--seed", seed5, "--out", out, "--hvp", v]),
-    /seed5\.npy \(--seed\): the seed has shape \[5, 1\], output "output" has shape \[6, 1\]/,
+    await cli([...base(out).slice(0, 6), "--cotangent", seed5, "--out", out, "--hvp", v]),
+    /seed5\.npy \(--cotangent\): the cotangent has shape \[5, 1\], output "output" has shape \[6, 1\]/,
   );
   // one input row (the probe tiles it to 2) with a 2-row seed: only the run reveals the mismatch
   const x1 = join(dir, "x1.npy");
@@ -212,7 +261,18 @@ test("a failing run writes nothing and keeps earlier files", async () => {
   const seed2 = join(dir, "seed2rows.npy");
   await writeNpy(seed2, float64([2, 1], [1, 1]));
   assertError(
-    await cli(["gradient", MODEL, "--input", `input=${x1}`, "--wrt", "input", "--seed", seed2, "--out", out]),
+    await cli([
+      "gradient",
+      MODEL,
+      "--input",
+      `input=${x1}`,
+      "--wrt",
+      "input",
+      "--cotangent",
+      seed2,
+      "--out",
+      out,
+    ]),
     /seed|shape/,
   );
   // v of the wrong shape

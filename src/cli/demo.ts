@@ -18,10 +18,11 @@ import { loadModel } from "../io/model-file.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat, type Tensor, tensor } from "../tensor/tensor.js";
-import { escapeHtml, reportPage } from "../viz/html.js";
+import { escapeHtml, heatmapSvg, reportPage } from "../viz/html.js";
 import { imageSections } from "../viz/image-report.js";
+import { renderReport } from "../viz/report.js";
 import { featureRanking, tabularSections } from "../viz/tabular.js";
-import { textReport } from "../viz/text.js";
+import { highlightedWords, textReport } from "../viz/text.js";
 import type { CommandSpec, ParsedArgs } from "./args.js";
 import { eigDigitsExample } from "./demo-eig.js";
 
@@ -40,7 +41,7 @@ export const demoCommand: CommandSpec = {
   summary: "Explain the bundled example models and write their reports",
   positionals: [],
   options: {
-    out: { type: "string", value: "DIR", help: "output folder (default out/demo)" },
+    out: { type: "string", short: "o", value: "DIR", help: "output folder (default out/demo)" },
   },
 };
 
@@ -81,8 +82,12 @@ async function digitsPart(outDir: string): Promise<string[]> {
     "delta.npy": tensor("float64", [n], r.delta),
     "summary.json": `${JSON.stringify(summary, null, 2)}\n`,
     "summary.txt": `${lines.join("\n")}\n`,
+    "report.html": renderReport(r, { title: "Digits: which pixels make each digit its predicted class?" }),
   });
-  lines.push(`  → ${join(outDir, "digits")}/ (attributions.npy, delta.npy, summary.json, summary.txt)`);
+  PREVIEWS.set("digits", meanMap(attr.data, n, 8, 8));
+  lines.push(
+    `  → ${join(outDir, "digits")}/ (report.html, attributions.npy, delta.npy, summary.json, summary.txt)`,
+  );
   return lines;
 }
 
@@ -90,6 +95,16 @@ function argmax(d: Float32Array, off: number, len: number): number {
   let best = 0;
   for (let k = 1; k < len; k++) if (d[off + k]! > d[off + best]!) best = k;
   return best;
+}
+
+/** A small picture per report for the index page (trusted HTML, links relative to the demo folder). */
+const PREVIEWS = new Map<string, string>();
+
+/** The mean attribution map of n h×w examples as a small heat map. */
+function meanMap(data: ArrayLike<number>, n: number, h: number, w: number): string {
+  const mean = new Float64Array(h * w);
+  for (let s = 0; s < n; s++) for (let j = 0; j < h * w; j++) mean[j]! += Number(data[s * h * w + j]) / n;
+  return heatmapSvg(mean, h, w, { cell: 12, title: "mean attribution" });
 }
 
 /** An attribution map as text: '+'/'#' positive, '-'/'=' negative, '.' near zero. */
@@ -129,6 +144,11 @@ async function imagePart(outDir: string): Promise<string[]> {
     sections.push(...imageSections(`${name}.png`, e));
     files[`${name}_overlay.png`] = encodePng(e.overlay);
     files[`${name}_window.png`] = encodePng(e.window);
+    if (name === "circle")
+      PREVIEWS.set(
+        "image",
+        `<img src="image/circle_overlay.png" alt="attribution overlay of circle.png" width="96" height="96" style="image-rendering: pixelated">`,
+      );
     lines.push(
       `  ${name}.png → ${e.prediction.label} (p = ${e.prediction.probability.toFixed(3)}), delta ${e.delta.toExponential(1)}`,
     );
@@ -150,6 +170,13 @@ async function tabularPart(outDir: string): Promise<string[]> {
   const top = featureRanking(e)
     .slice(0, 6)
     .map((j) => e.features[j]);
+  PREVIEWS.set(
+    "tabular",
+    `<ol>${top
+      .slice(0, 3)
+      .map((f) => `<li>${escapeHtml(f!)}</li>`)
+      .join("")}</ol>`,
+  );
   await writeNpyFiles(join(outDir, "tabular"), {
     "report.html": reportPage("Tabular regression: which features matter?", tabularSections("rows.csv", e)),
   });
@@ -183,6 +210,7 @@ async function textPart(outDir: string): Promise<string[]> {
       `    ${e.words.map((w) => `${w.word}(${w.score >= 0 ? "+" : ""}${w.score.toFixed(2)})`).join(" ")}`,
     );
   }
+  PREVIEWS.set("text", highlightedWords(items[1]!.explanation).replace(/<svg[\s\S]*<\/svg>$/, ""));
   await writeNpyFiles(join(outDir, "text"), {
     "report.html": textReport("Sentiment: which words decided?", items),
     "attributions.json": `${JSON.stringify(items, null, 2)}\n`,
@@ -210,11 +238,17 @@ export async function runDemo(args: ParsedArgs): Promise<string[]> {
     lines.push("", ...got, `  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
   const reports = DEMO_PARTS.map((p) => p.name).filter((n) => existsSync(join(outDir, n, "report.html")));
+  // the log without this machine's folder: the index can be shared
+  const log = lines.map((l) => l.split(`${outDir}/`).join("").split(outDir).join("."));
+  const cards = reports
+    .map(
+      (n) =>
+        `<figure class="card"><a href="${n}/report.html">${PREVIEWS.get(n) ?? ""}</a><figcaption><a href="${n}/report.html">${escapeHtml(n)}</a></figcaption></figure>`,
+    )
+    .join("");
   const index = reportPage("pathlens demo", [
-    {
-      heading: "Reports",
-      html: `<ul>${reports.map((n) => `<li><a href="${n}/report.html">${n}</a></li>`).join("")}</ul><pre>${escapeHtml(lines.join("\n"))}</pre>`,
-    },
+    { heading: "Reports", html: `<div class="grid">${cards}</div>` },
+    { heading: "Log", html: `<pre>${escapeHtml(log.join("\n"))}</pre>` },
   ]);
   await writeNpyFiles(outDir, { "summary.txt": `${lines.join("\n")}\n`, "index.html": index });
   lines.push("", `open ${join(outDir, "index.html")}`);

@@ -11,7 +11,7 @@ import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { featureSignificance } from "../stats/significance.js";
 import type { Correction } from "../stats/tests.js";
 import { castFloat, isFloat, sizeOf, tensor } from "../tensor/tensor.js";
-import { CliError, type CommandSpec, type ParsedArgs, splitPair, UsageError } from "./args.js";
+import { CliError, type CommandSpec, choice, type ParsedArgs, splitPair, UsageError } from "./args.js";
 import { loadCheckedModel } from "./check.js";
 import { backendFor, DEVICE_OPTION } from "./device.js";
 import { progressReporter } from "./progress-line.js";
@@ -47,7 +47,7 @@ export const eigCommand: CommandSpec = {
     seed: { type: "string", value: "S", help: "seed of k-means++ and random baselines (default 0)" },
     quiet: { type: "boolean", help: "no progress bar" },
     json: { type: "boolean", help: "print the summary as JSON" },
-    out: { type: "string", required: true, value: "DIR", help: "output folder" },
+    out: { type: "string", short: "o", required: true, value: "DIR", help: "output folder" },
   },
   notes: "Writes DIR/attributions.npy, DIR/delta.npy and DIR/summary.json (only when the run succeeded).",
 };
@@ -58,18 +58,6 @@ function int(v: string | undefined, flag: string, min = 1): number | undefined {
   if (!Number.isInteger(n) || n < min)
     throw new UsageError(`${flag} must be an integer ≥ ${min}, got "${v}"`, eigCommand);
   return n;
-}
-
-function oneOf<T extends string>(
-  v: string | undefined,
-  allowed: readonly T[],
-  flag: string,
-  spec: CommandSpec,
-): T | undefined {
-  if (v === undefined) return undefined;
-  if (!allowed.includes(v as T))
-    throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, got "${v}"`, spec);
-  return v as T;
 }
 
 /** Runs `pathlens eig`. */
@@ -92,8 +80,8 @@ export async function runEig(args: ParsedArgs): Promise<string[]> {
   const dims = (vi?.type?.tensorType?.shape?.dim ?? []).slice(1).map((d) => Number(d.dimValue ?? 0));
   if (dims.length && dims.every((d) => d > 0) && sizeOf(dims) === sizeOf(x.dims.slice(1)))
     x = { ...x, dims: [x.dims[0]!, ...dims] };
-  const path = oneOf(args.string("path"), PATHS, "--path", eigCommand)!;
-  const kind = oneOf(args.string("baseline-kind"), KINDS, "--baseline-kind", eigCommand);
+  const path = choice(args.string("path"), PATHS, "--path", eigCommand)!;
+  const kind = choice(args.string("baseline-kind"), KINDS, "--baseline-kind", eigCommand);
   if (args.string("baseline") && kind)
     throw new UsageError("give --baseline or --baseline-kind, not both", eigCommand);
   const targetRaw = args.string("target");
@@ -121,8 +109,8 @@ export async function runEig(args: ParsedArgs): Promise<string[]> {
       neighbors: int(args.string("neighbors"), "--neighbors"),
       target,
       steps: int(args.string("steps"), "--steps"),
-      rule: oneOf(args.string("rule"), ["left", "trapezoid"] as PathRule[], "--rule", eigCommand),
-      aggregate: oneOf(args.string("aggregate"), ["mean", "median"] as const, "--aggregate", eigCommand),
+      rule: choice(args.string("rule"), ["left", "trapezoid"] as PathRule[], "--rule", eigCommand),
+      aggregate: choice(args.string("aggregate"), ["mean", "median"] as const, "--aggregate", eigCommand),
       seed: int(args.string("seed"), "--seed", 0),
       onProgress: (p) => progress.update(p.done, p.total),
     });
@@ -171,7 +159,7 @@ export const significanceCommand: CommandSpec = {
     },
     absolute: { type: "boolean", help: "rank |attribution|" },
     json: { type: "boolean", help: "print the result as JSON" },
-    out: { type: "string", required: true, value: "DIR", help: "output folder" },
+    out: { type: "string", short: "o", required: true, value: "DIR", help: "output folder" },
   },
   notes: "Writes DIR/p_values.npy, DIR/adjusted_p_values.npy, DIR/statistics.npy and DIR/significance.json.",
 };
@@ -192,7 +180,7 @@ export async function runSignificance(args: ParsedArgs): Promise<string[]> {
   if (!(alpha > 0 && alpha < 1))
     throw new UsageError(`--alpha must be in (0, 1), got "${args.string("alpha")}"`, significanceCommand);
   const correction =
-    oneOf(
+    choice(
       args.string("correction"),
       ["bonferroni", "bh", "none"] as Correction[],
       "--correction",

@@ -12,8 +12,7 @@ import { readNpy, writeNpyFiles } from "../io/npy.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend } from "../runtime/backend.js";
 import { castFloat, isFloat, type Tensor, tensor } from "../tensor/tensor.js";
-import { reportPage } from "../viz/html.js";
-import { interactionSections } from "../viz/interactions.js";
+import { renderReport } from "../viz/report.js";
 import { CliError } from "./args.js";
 
 /** The explain methods handled here. */
@@ -122,15 +121,10 @@ export async function runInteractionMethod(
         run.layer || x.data.length !== r.features * r.interactions.dims[0]!
           ? undefined
           : Float64Array.from(x.data as Float32Array);
-      files["report.html"] = reportPage(
-        run.method === "integrated_hessians" ? "Integrated Hessians" : "Expected Hessians",
-        interactionSections({
-          gamma: r.interactions.data,
-          examples: r.interactions.dims[0]!,
-          features: r.features,
-          values,
-        }),
-      );
+      files["report.html"] = renderReport(r, {
+        title: run.method === "integrated_hessians" ? "Integrated Hessians" : "Expected Hessians",
+        values: values && tensor("float64", [r.interactions.dims[0]!, r.features], values),
+      });
     }
     files["attributions.npy"] = castFloat(r.attributions, "float32");
     if (r.completenessDelta)

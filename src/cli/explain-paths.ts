@@ -60,7 +60,7 @@ const ONLY: Record<string, string> = {
  * returns undefined.
  */
 export async function runPathExplainIfAsked(args: ParsedArgs): Promise<string[] | undefined> {
-  const method = args.string("method");
+  const method = args.string("method")?.replace(/-/g, "_"); // kebab-case spellings too (riemann-left, guided-ig)
   const mine = (PATH_EXPLAIN_METHODS as readonly string[]).includes(method ?? "");
   for (const [flag, owner] of Object.entries(ONLY)) {
     const given = flag === "sqrt" ? args.flag(flag) : args.string(flag) !== undefined;

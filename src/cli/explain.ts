@@ -14,7 +14,15 @@ import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
 import { castFloat, isFloat, shapeString, type Tensor, tensor } from "../tensor/tensor.js";
-import { CliError, type CommandSpec, type ParsedArgs, splitPair, UsageError } from "./args.js";
+import {
+  CliError,
+  type CommandSpec,
+  choice,
+  kebabList,
+  type ParsedArgs,
+  splitPair,
+  UsageError,
+} from "./args.js";
 import { loadCheckedModel } from "./check.js";
 import { backendFor, DEVICE_OPTION } from "./device.js";
 import { INTERACTION_METHODS, type InteractionMethod, runInteractionMethod } from "./explain-interactions.js";
@@ -22,7 +30,7 @@ import { PATH_EXPLAIN_METHODS, PATH_EXPLAIN_OPTIONS, runPathExplainIfAsked } fro
 import { progressReporter } from "./progress-line.js";
 
 /** Noise tunnel types of `--noise-tunnel`. */
-export const NT_TYPES = ["smoothgrad", "smoothgrad_sq", "vargrad"];
+export const NT_TYPES: NoiseTunnelType[] = ["smoothgrad", "smoothgrad_sq", "vargrad"];
 
 /** The declaration of `pathlens explain`. */
 export const explainCommand: CommandSpec = {
@@ -53,12 +61,12 @@ export const explainCommand: CommandSpec = {
     method: {
       type: "string",
       value: "RULE|METHOD",
-      help: `quadrature rule of IG: ${QUADRATURE_METHODS.join("|")} (default gausslegendre); or another method: ${[...INTERACTION_METHODS, ...PATH_EXPLAIN_METHODS].join("|")}`,
+      help: `quadrature rule of IG: ${kebabList(QUADRATURE_METHODS)} (default gausslegendre); or another method: ${kebabList([...INTERACTION_METHODS, ...PATH_EXPLAIN_METHODS])}`,
     },
     references: {
       type: "string",
       value: "FILE.npy",
-      help: "expected_gradients/expected_hessians: reference data",
+      help: "expected-gradients/expected-hessians: reference data",
     },
     softplus: { type: "string", value: "BETA", help: "Hessians: replace Relu by softplus(βx)/β first" },
     "interaction-index": { type: "string", value: "I[,J…]", help: "Hessians: only these features' rows" },
@@ -86,7 +94,7 @@ export const explainCommand: CommandSpec = {
       help: "with --layer: inputs whose layer value is the baseline (e.g. PAD ids)",
     },
     "no-multiply": { type: "boolean", help: "integrated gradient only, not multiplied by (x − x')" },
-    "noise-tunnel": { type: "string", value: "TYPE", help: `${NT_TYPES.join("|")} over IG` },
+    "noise-tunnel": { type: "string", value: "TYPE", help: `${kebabList(NT_TYPES)} over IG` },
     samples: { type: "string", value: "N", help: "noise tunnel: noisy copies per example (default 5)" },
     stdev: { type: "string", value: "S", help: "noise tunnel: noise standard deviation (default 1)" },
     seed: { type: "string", value: "S", help: "seed of any randomness (default 0)" },
@@ -99,7 +107,13 @@ export const explainCommand: CommandSpec = {
     report: { type: "boolean", help: "Hessian methods: also write report.html (matrix, scatter plots)" },
     quiet: { type: "boolean", help: "no progress bar" },
     json: { type: "boolean", help: "print the summary as JSON on stdout" },
-    out: { type: "string", required: true, value: "DIR", help: "output folder; created if missing" },
+    out: {
+      type: "string",
+      short: "o",
+      required: true,
+      value: "DIR",
+      help: "output folder; created if missing",
+    },
     ...PATH_EXPLAIN_OPTIONS,
   },
   notes: [
@@ -144,7 +158,12 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
   }
 
   const steps = parseSteps(args.string("steps"));
-  const methodName = args.string("method");
+  const methodName = choice(
+    args.string("method"),
+    [...QUADRATURE_METHODS, ...INTERACTION_METHODS, ...PATH_EXPLAIN_METHODS] as const,
+    "--method",
+    explainCommand,
+  );
   const target = await parseTarget(args.string("target"));
   const baselines =
     layer && !args.string("baseline") ? undefined : await parseBaseline(args.string("baseline"));
@@ -186,11 +205,8 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
       progress.done();
     }
   }
-  const method = parseMethod(methodName);
-  const nt = args.string("noise-tunnel");
-  if (nt !== undefined && !NT_TYPES.includes(nt)) {
-    throw new UsageError(`--noise-tunnel must be one of ${NT_TYPES.join(", ")}, got "${nt}"`, explainCommand);
-  }
+  const method = methodName as QuadratureMethod | undefined;
+  const nt = choice(args.string("noise-tunnel"), NT_TYPES, "--noise-tunnel", explainCommand);
   if (nt === undefined && (args.string("samples") || args.string("stdev"))) {
     throw new UsageError("--samples and --stdev apply to --noise-tunnel", explainCommand);
   }
@@ -222,7 +238,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
         ? await noiseTunnel(model, {
             ...common,
             baselines: baselines as Baseline | undefined,
-            type: nt as NoiseTunnelType,
+            type: nt,
             samples: optionalNumber(
               args.string("samples"),
               "--samples",

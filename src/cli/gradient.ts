@@ -35,7 +35,13 @@ export const gradientCommand: CommandSpec = {
       value: "NAME",
       help: "tensor to differentiate with respect to (input or intermediate)",
     },
-    seed: { type: "string", required: true, value: "FILE.npy", help: "cotangent shaped like the output" },
+    cotangent: {
+      type: "string",
+      required: true,
+      value: "FILE.npy",
+      help: "cotangent (seed) shaped like the output",
+      deprecatedAliases: ["seed"],
+    },
     output: {
       type: "string",
       value: "NAME",
@@ -48,14 +54,15 @@ export const gradientCommand: CommandSpec = {
     },
     out: {
       type: "string",
+      short: "o",
       required: true,
       value: "DIR",
       help: "folder for gradient.npy (and hvp.npy); created if missing",
     },
   },
   notes: [
-    "Writes DIR/gradient.npy = d/dx sum(seed * output) and, with --hvp, DIR/hvp.npy = d/dx sum(gradient * v).",
-    "Inputs are fed in their .npy dtype, which must match the model's; seed and v are converted to the",
+    "Writes DIR/gradient.npy = d/dx sum(cotangent * output) and, with --hvp, DIR/hvp.npy = d/dx sum(gradient * v).",
+    "Inputs are fed in their .npy dtype, which must match the model's; the cotangent and v are converted to the",
     "dtype of the output and of the wrt tensor. Files are written only when everything succeeded.",
   ].join("\n"),
 };
@@ -66,15 +73,15 @@ export async function runGradient(args: ParsedArgs): Promise<string[]> {
   const wrt = args.string("wrt")!;
   const outDir = args.string("out")!;
   const inputFiles = args.pairs("input");
-  const seedFile = args.string("seed")!;
+  const seedFile = args.string("cotangent")!;
   const hvpFile = args.string("hvp");
 
   const model = await loadCheckedModel(modelPath);
   const output = pickOutput(model, args.string("output"), modelPath);
   const feeds = await readFeeds(model, inputFiles, modelPath);
   const seedRaw = await readNpy(seedFile);
-  requireFloat(seedRaw, seedFile, "--seed");
-  checkDeclared(model, output, seedRaw, seedFile, "--seed", "output");
+  requireFloat(seedRaw, seedFile, "--cotangent");
+  checkDeclared(model, output, seedRaw, seedFile, "--cotangent", "output");
   const vRaw = hvpFile === undefined ? undefined : await readNpy(hvpFile);
   if (vRaw) requireFloat(vRaw, hvpFile!, "--hvp");
   // NaN/Inf in, NaN/Inf (or, through a ReLU, a silently finite gradient) out: refuse up front.
@@ -97,7 +104,7 @@ export async function runGradient(args: ParsedArgs): Promise<string[]> {
       seed.dims,
       session.shapes.get(output)?.dims,
       () =>
-        `${seedFile} (--seed): the seed has shape ${shapeString(seed.dims)}, output "${output}" has shape`,
+        `${seedFile} (--cotangent): the cotangent has shape ${shapeString(seed.dims)}, output "${output}" has shape`,
     );
     if (v) {
       const wrtDims = feeds[wrt]?.dims ?? session.shapes.get(wrt)?.dims;
@@ -120,7 +127,7 @@ export async function runGradient(args: ParsedArgs): Promise<string[]> {
     const y = result.outputs[output]!;
     if (!sameDims(y.dims, seed.dims)) {
       throw new CliError(
-        `${seedFile}: the seed has shape ${shapeString(seed.dims)}, output "${output}" has shape ${shapeString(y.dims)}`,
+        `${seedFile}: the cotangent has shape ${shapeString(seed.dims)}, output "${output}" has shape ${shapeString(y.dims)}`,
       );
     }
     const grad = result.gradients[wrt]!;

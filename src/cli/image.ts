@@ -14,6 +14,7 @@ import { castFloat } from "../tensor/tensor.js";
 import { imageXraiSections } from "../viz/compare.js";
 import { reportPage } from "../viz/html.js";
 import { imageSections } from "../viz/image-report.js";
+import { renderReport } from "../viz/report.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
 import { loadCheckedModel } from "./check.js";
 import { backendFor, DEVICE_OPTION } from "./device.js";
@@ -42,7 +43,7 @@ export const imageCommand: CommandSpec = {
     layout: { type: "string", value: "nchw|nhwc", help: "tensor layout (default nchw)" },
     channels: { type: "string", value: "rgb|bgr", help: "channel order (default rgb)" },
     baseline: { type: "string", value: "black|blur|noise|FILE", help: "baseline (default black)" },
-    target: { type: "string", value: "N", help: "class (default: the predicted one)" },
+    target: { type: "string", value: "N|LABEL", help: "class index or name (default: the predicted one)" },
     steps: { type: "string", value: "N", help: "quadrature points (default 50)" },
     sign: {
       type: "string",
@@ -59,7 +60,7 @@ export const imageCommand: CommandSpec = {
     xrai: { type: "boolean", help: "with --report: also draw XRAI regions (segments ranked by attribution)" },
     json: { type: "boolean", help: "print the summary as JSON" },
     quiet: { type: "boolean", help: "no progress bar" },
-    out: { type: "string", required: true, value: "DIR", help: "output folder" },
+    out: { type: "string", short: "o", required: true, value: "DIR", help: "output folder" },
   },
   notes:
     "A config.json next to the model with id2label and preprocess is used when present (flags override it).",
@@ -127,7 +128,7 @@ export async function runImage(args: ParsedArgs): Promise<string[]> {
     e = await explainImage(model, img, {
       backend: backendFor(args),
       preprocess: pre,
-      target: numbers(args.string("target"), "--target", 1)?.[0],
+      target: args.string("target"),
       baseline,
       steps: numbers(args.string("steps"), "--steps", 1)?.[0],
       sign: sign as AttributionSign,
@@ -157,10 +158,12 @@ export async function runImage(args: ParsedArgs): Promise<string[]> {
     "summary.json": `${JSON.stringify(summary, null, 2)}\n`,
   };
   if (args.flag("report"))
-    files["report.html"] = reportPage("Image explanation", [
-      ...imageSections(args.positionals.image!, e),
-      ...(args.flag("xrai") ? imageXraiSections(e) : []),
-    ]);
+    files["report.html"] = args.flag("xrai")
+      ? reportPage("Image explanation", [
+          ...imageSections(args.positionals.image!, e),
+          ...imageXraiSections(e),
+        ])
+      : renderReport(e, { name: args.positionals.image! });
   const written = await writeNpyFiles(args.string("out")!, files);
   if (args.flag("json")) return [JSON.stringify(summary)];
   return [

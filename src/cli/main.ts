@@ -4,17 +4,19 @@
  * registered in {@link COMMANDS}; adding one is a spec plus a run function.
  *
  * Exit codes: 0 success, 1 error (one line on stderr; stack with PATHLENS_DEBUG=1),
- * 2 wrong usage (message and usage on stderr).
+ * 2 wrong usage (the message and where to find the usage, on stderr).
  */
 import { readFileSync } from "node:fs";
 import { assertWritableFolder } from "../io/npy.js";
 import {
   type CommandSpec,
+  closest,
   commandUsage,
   type ParsedArgs,
   parseCommand,
   programUsage,
   UsageError,
+  usageErrorText,
 } from "./args.js";
 import { batchCommand, runBatch } from "./batch.js";
 import { checkCommand, runCheck } from "./check.js";
@@ -78,7 +80,14 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     if (name === undefined) throw new UsageError("no command given");
     if (!command) {
-      throw new UsageError(name.startsWith("-") ? `unknown option "${name}"` : `unknown command "${name}"`);
+      const near = closest(
+        name.replace(/^-+/, ""),
+        specs.map((c) => c.name),
+      );
+      const hint = near ? `; did you mean "${near}"?` : "";
+      throw new UsageError(
+        name.startsWith("-") ? `unknown option "${name}"${hint}` : `unknown command "${name}"${hint}`,
+      );
     }
     const parsed = parseCommand(command.spec, rest);
     if (parsed.help) {
@@ -94,8 +103,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {
-      const usage = e.command ? commandUsage(e.command) : programUsage(specs);
-      process.stderr.write(`pathlens: ${printedMessage(e.message)}\n\n${usage}\n`);
+      process.stderr.write(`${usageErrorText(printedMessage(e.message), e.command)}\n`);
       return 2;
     }
     const err = e as Error;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { progressReporter } from "./progress-line.js";
+import { duration, progressReporter } from "./progress-line.js";
 
 /** A stand-in stderr that records what is written. */
 function stream(isTTY: boolean) {
@@ -27,4 +27,20 @@ test("the progress bar draws on a terminal, clears at the end, and is silent oth
   r.update(1, 2);
   r.done();
   assert.deepEqual(quiet.chunks, []);
+});
+
+test("the progress bar estimates the time left from the rate so far", () => {
+  const tty = stream(true);
+  let now = 1_000;
+  const p = progressReporter({ stream: tty.s, label: "explain", clock: () => now });
+  p.update(0, 100); // the start: no rate yet
+  assert.doesNotMatch(tty.chunks[0]!, /ETA/);
+  now += 10_000; // 25 evaluations in 10 s → 75 left take 30 s
+  p.update(25, 100);
+  assert.match(tty.chunks[1]!, /25\/100 gradient evaluations, ETA 30 s/);
+  now += 10_000;
+  p.update(100, 100);
+  assert.doesNotMatch(tty.chunks[2]!, /ETA/);
+  assert.equal(duration(185_000), "3 min 05 s");
+  assert.equal(duration(3_720_000), "1 h 02 min");
 });

@@ -5,8 +5,8 @@ import { explainTabular } from "../explain/tabular.js";
 import { readNumericCsv } from "../io/csv.js";
 import { writeNpyFiles } from "../io/npy.js";
 import { float32 } from "../tensor/tensor.js";
-import { reportPage } from "../viz/html.js";
-import { featureRanking, tabularSections } from "../viz/tabular.js";
+import { renderReport } from "../viz/report.js";
+import { featureRanking } from "../viz/tabular.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
 import { loadCheckedModel } from "./check.js";
 import { backendFor, DEVICE_OPTION } from "./device.js";
@@ -28,7 +28,7 @@ export const tabularCommand: CommandSpec = {
     report: { type: "boolean", help: "also write DIR/report.html" },
     json: { type: "boolean", help: "print the summary as JSON" },
     quiet: { type: "boolean", help: "no progress bar" },
-    out: { type: "string", required: true, value: "DIR", help: "output folder" },
+    out: { type: "string", short: "o", required: true, value: "DIR", help: "output folder" },
   },
   notes:
     "Writes DIR/attributions.npy (rows × features), DIR/attributions.csv, DIR/summary.json and, with --report, DIR/report.html.",
@@ -90,11 +90,7 @@ export async function runTabular(args: ParsedArgs): Promise<string[]> {
     "attributions.csv": `${csv}\n`,
     "summary.json": `${JSON.stringify(summary, null, 2)}\n`,
   };
-  if (args.flag("report"))
-    files["report.html"] = reportPage(
-      "Tabular explanation",
-      tabularSections(args.positionals["data.csv"]!, e),
-    );
+  if (args.flag("report")) files["report.html"] = renderReport(e, { name: args.positionals["data.csv"]! });
   const written = await writeNpyFiles(args.string("out")!, files);
   if (args.flag("json")) return [JSON.stringify(summary)];
   return [

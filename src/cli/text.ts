@@ -15,7 +15,7 @@ import { explainNer } from "../explain/text-ner.js";
 import { explainQa } from "../explain/text-qa.js";
 import { explainZeroShot } from "../explain/text-zero-shot.js";
 import { writeNpyFiles } from "../io/npy.js";
-import { textReport } from "../viz/text.js";
+import { renderReport } from "../viz/report.js";
 import { type TextTaskExplanation, visualizeText } from "../viz/text-tasks.js";
 import { CliError, type CommandSpec, type ParsedArgs, UsageError } from "./args.js";
 import { backendFor, DEVICE_OPTION } from "./device.js";
@@ -98,7 +98,7 @@ export const textCommand: CommandSpec = {
     report: { type: "boolean", help: "also write DIR/report.html" },
     json: { type: "boolean", help: "print the explanation as JSON" },
     quiet: { type: "boolean", help: "no progress bar" },
-    out: { type: "string", required: true, value: "DIR", help: "output folder" },
+    out: { type: "string", short: "o", required: true, value: "DIR", help: "output folder" },
   },
   notes:
     "Writes DIR/attributions.json (tokens, words, scores, delta, prediction; with --task: explanations, each with label, position, tokens, words, delta) and, with --report, DIR/report.html.",
@@ -260,9 +260,7 @@ export async function runText(args: ParsedArgs): Promise<string[]> {
   const files: Record<string, string> = { "attributions.json": `${JSON.stringify(json, null, 2)}\n` };
   if (args.flag("report"))
     files["report.html"] =
-      e.task === "classification" && !e.interactions
-        ? textReport("Text explanation", [{ text, explanation: e }])
-        : visualizeText(e);
+      e.task === "classification" && !e.interactions ? renderReport(e, { text }) : visualizeText(e);
   const written = await writeNpyFiles(args.string("out")!, files);
   if (args.flag("json")) return [JSON.stringify(json)];
   return [...summaryLines(e), ...written.map((p) => `wrote ${p}`)];

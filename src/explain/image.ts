@@ -10,6 +10,7 @@
  * ```
  */
 import { gaussianBlur } from "../attribution/baselines.js";
+import { TargetError } from "../attribution/errors.js";
 import { integratedGradients } from "../attribution/ig.js";
 import type { Progress } from "../attribution/path-engine.js";
 import type { RgbaImage } from "../io/image.js";
@@ -25,8 +26,8 @@ import { classScores } from "./scorer.js";
 export interface ExplainImageOptions {
   backend: Backend;
   preprocess?: Preprocess;
-  /** Class index (default: the predicted class). */
-  target?: number;
+  /** Class index, or a class name from `labels` (default: the predicted class). */
+  target?: number | string;
   /** black (default), blur, noise (seeded uniform), or an image of the same size. */
   baseline?: "black" | "blur" | "noise" | RgbaImage;
   steps?: number;
@@ -78,8 +79,8 @@ export async function explainImage(
   });
   const baseline = imageBaseline(options.baseline ?? "black", seen, p, x, options.seed ?? 0);
   const { probabilities: probs, predicted } = await classScores(options.backend, model, { [input]: x });
-  const target = options.target ?? predicted;
   const labels = options.labels ?? probs.map((_, i) => String(i));
+  const target = resolveTarget(options.target, labels, predicted);
   const r = await integratedGradients(model, {
     backend: options.backend,
     inputs: { [input]: x },
@@ -114,6 +115,20 @@ export async function explainImage(
     outputAtBaseline: r.outputAtBaseline[0]!,
     steps: r.steps,
   };
+}
+
+/** A class index, or a class name looked up in `labels` (a number-like name as its index). */
+function resolveTarget(
+  target: number | string | undefined,
+  labels: readonly string[],
+  predicted: number,
+): number {
+  if (target === undefined) return predicted;
+  if (typeof target === "number") return target;
+  const named = labels.indexOf(target);
+  if (named >= 0) return named;
+  if (/^\d+$/.test(target)) return Number(target);
+  throw new TargetError(`unknown class "${target}" (classes: ${labels.join(", ")})`);
 }
 
 /** The baseline as a model tensor: black/noise/file images preprocessed like the input, or a blur of it. */

@@ -1,16 +1,19 @@
 /**
  * Image preprocessing as models expect it, described as data (flags or a JSON file): resize
- * (bilinear; a number resizes the shorter side, as torchvision), centre crop, scale, mean/std,
+ * (Pillow's antialiased bilinear or bicubic; a number resizes the shorter side, as torchvision), centre crop, scale, mean/std,
  * NCHW or NHWC, RGB or BGR. Also the inverse map of a pixel-space image (for baselines).
  */
 import { PathlensError } from "../errors.js";
 import type { RgbaImage } from "../io/image.js";
 import { type Tensor, tensor } from "../tensor/tensor.js";
+import { type ResampleFilter, resizeLikePil } from "./resize.js";
 
 /** How an image becomes the model's input tensor. */
 export interface Preprocess {
   /** Shorter side (number) or exact [height, width]. */
   resize?: number | [number, number];
+  /** Resampling filter of the resize (default "bilinear", as torchvision's Resize). */
+  interpolation?: ResampleFilter;
   /** Centre crop to a square side or [height, width]. */
   crop?: number | [number, number];
   /** Multiplies 0…255 values (default 1/255). */
@@ -52,6 +55,8 @@ export function checkPreprocess(p: Preprocess): Preprocess {
     }
   }
   if (p.std?.some((s) => s === 0)) throw new PreprocessError("std must not contain 0");
+  if (p.interpolation !== undefined && p.interpolation !== "bilinear" && p.interpolation !== "bicubic")
+    throw new PreprocessError(`interpolation must be bilinear or bicubic`);
   if (p.layout !== undefined && p.layout !== "nchw" && p.layout !== "nhwc")
     throw new PreprocessError(`layout must be nchw or nhwc`);
   if (p.channels !== undefined && p.channels !== "rgb" && p.channels !== "bgr")
@@ -59,35 +64,17 @@ export function checkPreprocess(p: Preprocess): Preprocess {
   return p;
 }
 
-/** Bilinear resize (half-pixel centres, as PIL/torchvision without antialiasing). */
-export function resizeImage(img: RgbaImage, height: number, width: number): RgbaImage {
-  if (img.height === height && img.width === width) return img;
-  const out = new Uint8Array(width * height * 4);
-  const sy = img.height / height;
-  const sx = img.width / width;
-  for (let y = 0; y < height; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), img.height - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, img.height - 1);
-    const wy = fy - y0;
-    for (let x = 0; x < width; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), img.width - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, img.width - 1);
-      const wx = fx - x0;
-      for (let c = 0; c < 4; c++) {
-        const v =
-          (1 - wy) *
-            ((1 - wx) * img.data[(y0 * img.width + x0) * 4 + c]! +
-              wx * img.data[(y0 * img.width + x1) * 4 + c]!) +
-          wy *
-            ((1 - wx) * img.data[(y1 * img.width + x0) * 4 + c]! +
-              wx * img.data[(y1 * img.width + x1) * 4 + c]!);
-        out[(y * width + x) * 4 + c] = Math.round(v);
-      }
-    }
-  }
-  return { width, height, data: out };
+/**
+ * Resize as PIL/torchvision (Pillow's antialiased resampling; `filter` bilinear by default).
+ * @see resizeLikePil
+ */
+export function resizeImage(
+  img: RgbaImage,
+  height: number,
+  width: number,
+  filter: ResampleFilter = "bilinear",
+): RgbaImage {
+  return resizeLikePil(img, height, width, filter);
 }
 
 /** Resize and crop only (the picture the model sees, for visualisation). */
@@ -100,7 +87,7 @@ export function geometry(img: RgbaImage, p: Preprocess): RgbaImage {
           ? [p.resize, Math.round((img.width * p.resize) / img.height)]
           : [Math.round((img.height * p.resize) / img.width), p.resize]
         : p.resize;
-    cur = resizeImage(cur, h, w);
+    cur = resizeImage(cur, h, w, p.interpolation ?? "bilinear");
   }
   if (p.crop !== undefined) {
     const [h, w] = typeof p.crop === "number" ? [p.crop, p.crop] : p.crop;

@@ -119,7 +119,7 @@ for (const id of ["tabular_mlp", "tiny_bert_emb2logits", "softplus_mlp"]) {
       ];
       if (c.extra_input_name)
         args.push("--input", `${c.extra_input_name}=${fixturePath(grads(c.extra_input!))}`);
-      args.push("--wrt", c.input_name, "--seed", fixturePath(grads(c.seed)), "--out", out);
+      args.push("--wrt", c.input_name, "--cotangent", fixturePath(grads(c.seed)), "--out", out);
       if (c.v) args.push("--hvp", fixturePath(grads(c.v)));
       const r = await runCli(args);
       assert.equal(r.code, 0, r.stderr);

@@ -8,7 +8,7 @@ import { type GradientModel, gradientModel } from "../autodiff/gradient.js";
 import { widenLowPrecision } from "../autodiff/precision.js";
 import { encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { type Tensor, type TensorLike, toTensors } from "../tensor/tensor.js";
 import { type Backend, DeviceError, type Session, type SessionOptions } from "./backend.js";
 import { checkFoldedInputs, foldGivenValues } from "./fold-given.js";
 import { probeFeeds, probeShapes } from "./probe.js";
@@ -67,11 +67,12 @@ export class GradientSession {
   static async create(
     backend: Backend,
     model: ModelProto,
-    feeds: Record<string, Tensor>,
+    givenFeeds: Record<string, TensorLike>,
     options: GradientSessionOptions,
   ): Promise<GradientSession> {
     // float16 / bfloat16 models are differentiated in float32 (feeds and results are float32)
     model = widenLowPrecision(model);
+    const feeds = toTensors(givenFeeds);
     const pf = probeFeeds(model, feeds);
     // If nodes and loop counts decided by shapes, constants and fixed inputs are folded
     // (evaluated on the caller's feeds, not the probe's tiled ones).
@@ -136,10 +137,13 @@ export class GradientSession {
    * outputs; `v` (HVP sessions only) maps wrt names to directions shaped like them.
    */
   async run(
-    feeds: Record<string, Tensor>,
-    seeds: Record<string, Tensor>,
-    v?: Record<string, Tensor>,
+    givenFeeds: Record<string, TensorLike>,
+    givenSeeds: Record<string, TensorLike>,
+    givenV?: Record<string, TensorLike>,
   ): Promise<GradientResult> {
+    const feeds = toTensors(givenFeeds);
+    const seeds = toTensors(givenSeeds);
+    const v = toTensors(givenV);
     checkFoldedInputs(this.foldedOn, feeds, this.unrolledFor);
     const all: Record<string, Tensor> = { ...feeds };
     this.outputs.forEach((o, k) => {

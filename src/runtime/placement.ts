@@ -28,7 +28,7 @@ export interface PlacementReport {
   /** Nodes that ran on another provider than the device's (usually the CPU). */
   offDevice: NodePlacement[];
   /**
-   * The off-device nodes with data-sized outputs (more than {@link SHAPE_BYTES}): what costs
+   * The off-device nodes with data-sized outputs (more than `SHAPE_BYTES`): what costs
    * copies between devices. The rest is shape arithmetic onnxruntime keeps on the CPU by design.
    */
   dataOffDevice: NodePlacement[];

@@ -26,7 +26,7 @@ export interface WasmOptions {
 
 /**
  * A backend on onnxruntime-web. Works in browsers and in Node (single-threaded wasm by default).
- * @param defaults - session options applied to every session
+ * @param options - session options applied to every session (and the device, for WebGPU)
  * @param wasm - global wasm settings written to `ort.env.wasm` (only the fields given)
  */
 export function webBackend(options: WebBackendOptions = {}, wasm: WasmOptions = {}): Backend {

@@ -3,6 +3,7 @@
  * This is the currency between pathlens' layers; it never depends on onnxruntime.
  */
 
+import { PathlensError } from "../errors.js";
 /** Element types pathlens reads and writes. */
 export type DType = "float32" | "float64" | "int64" | "int32" | "bool" | "uint8" | "int8";
 
@@ -175,3 +176,52 @@ export const BYTES_PER_ELEMENT: Readonly<Record<DType, number>> = {
   uint8: 1,
   int8: 1,
 };
+
+/**
+ * An onnxruntime `Tensor` (onnxruntime-node / -web / -common), structurally: its `type` name,
+ * `dims` and CPU `data`. Accepted wherever pathlens takes input tensors, converted on entry.
+ */
+export interface OrtTensorLike {
+  readonly type: string;
+  readonly dims: readonly number[];
+  readonly data: unknown;
+}
+
+/** A pathlens {@link Tensor} or an onnxruntime one. */
+export type TensorLike = Tensor | OrtTensorLike;
+
+const DTYPES: readonly DType[] = ["float32", "float64", "int64", "int32", "bool", "uint8", "int8"];
+
+/** A {@link TensorLike} not holding one of pathlens' dtypes on the CPU. */
+export class TensorTypeError extends PathlensError {
+  override name = "TensorTypeError";
+}
+
+/**
+ * A pathlens tensor from a {@link TensorLike}: pathlens tensors pass unchanged; an onnxruntime
+ * tensor shares its data (no copy).
+ * @throws TensorTypeError for a dtype pathlens does not handle or data not on the CPU
+ */
+export function toTensor(t: TensorLike, name = "tensor"): Tensor {
+  if ("dtype" in t) return t;
+  const dtype = t.type as DType;
+  if (!DTYPES.includes(dtype)) {
+    throw new TensorTypeError(
+      `${name}: onnxruntime tensor of type ${t.type}; pathlens takes ${DTYPES.join(", ")}`,
+    );
+  }
+  const data = dtype === "bool" ? Uint8Array.from(t.data as ArrayLike<number | boolean>, Number) : t.data;
+  if (!ArrayBuffer.isView(data) || (data as unknown as ArrayLike<unknown>).length !== sizeOf(t.dims)) {
+    throw new TensorTypeError(
+      `${name}: the onnxruntime tensor's data is not a CPU typed array of ${sizeOf(t.dims)} values`,
+    );
+  }
+  return { dtype, dims: [...t.dims], data: data as DataOf[DType] };
+}
+
+/** {@link toTensor} over a record of named tensors (undefined stays undefined). */
+export function toTensors(r: Record<string, TensorLike>): Record<string, Tensor>;
+export function toTensors(r: Record<string, TensorLike> | undefined): Record<string, Tensor> | undefined;
+export function toTensors(r: Record<string, TensorLike> | undefined): Record<string, Tensor> | undefined {
+  return r && Object.fromEntries(Object.entries(r).map(([k, t]) => [k, toTensor(t, `"${k}"`)]));
+}

@@ -3,13 +3,8 @@
  * per-pixel (or per-block) attributions whose cells carry their values.
  */
 import type { ImageExplanation } from "../explain/image.js";
-import { upscale } from "../explain/image-maps.js";
-import { encodePng } from "../io/image.js";
 import { escapeHtml, fmt, heatmapSvg, legendSvg, type ReportSection } from "./html.js";
-
-function dataUri(png: Uint8Array): string {
-  return `data:image/png;base64,${Buffer.from(png).toString("base64")}`;
-}
+import { encodePngRgba, pngDataUri } from "./png.js";
 
 /** Per-block sums so the grid has at most `max` cells a side. */
 function blocks(
@@ -31,7 +26,7 @@ function blocks(
 export function imageSections(name: string, e: ImageExplanation): ReportSection[] {
   const factor = Math.max(1, Math.floor(224 / Math.max(e.image.width, e.image.height)));
   const img = (im: typeof e.image, alt: string, cls: string) =>
-    `<figure><img class="${cls}" alt="${escapeHtml(alt)}" src="${dataUri(encodePng(upscale(im, factor)))}" width="${im.width * factor}" height="${im.height * factor}"><figcaption>${escapeHtml(alt)}</figcaption></figure>`;
+    `<figure><img class="${cls}" alt="${escapeHtml(alt)}" src="${pngDataUri(encodePngRgba(im.width, im.height, im.data))}" width="${im.width * factor}" height="${im.height * factor}" style="image-rendering: pixelated"><figcaption>${escapeHtml(alt)}</figcaption></figure>`;
   const b = blocks(e.pixels, e.image.height, e.image.width);
   const max = Math.max(1e-12, ...Array.from(b.values, Math.abs));
   return [

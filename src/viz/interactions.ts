@@ -3,7 +3,16 @@
  * heat map, and, over many examples, interaction-vs-feature-value scatter plots (as the heart
  * disease and pulsar figures of the path_explain paper).
  */
-import { divergingColor, escapeHtml, fmt, heatmapSvg, legendSvg, type ReportSection } from "./html.js";
+import {
+  axisTicksSvg,
+  escapeHtml,
+  fmt,
+  heatmapSvg,
+  legendSvg,
+  type ReportSection,
+  valueColor,
+  valueLegendSvg,
+} from "./html.js";
 
 /** Inputs of {@link interactionSections}. */
 export interface InteractionView {
@@ -42,17 +51,27 @@ function scatter(v: InteractionView, i: number, j: number): string {
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   const [c0, c1] = [Math.min(...cs), Math.max(...cs)];
   const ymax = Math.max(1e-12, ...ys.map(Math.abs));
-  const W = 260;
-  const H = 180;
-  const px = (x: number) => 30 + ((x - x0) / (x1 - x0 || 1)) * (W - 40);
-  const py = (y: number) => H / 2 - 10 - (y / ymax) * (H / 2 - 20);
+  const W = 300;
+  const H = 220;
+  const left = 56;
+  const plotBottom = H - 40;
+  const px = (x: number) => left + ((x - x0) / (x1 - x0 || 1)) * (W - left - 10);
+  const py = (y: number) => plotBottom / 2 - (y / ymax) * (plotBottom / 2 - 8);
   const dots = xs
     .map((x, e) => {
-      const t = c1 > c0 ? ((cs[e]! - c0) / (c1 - c0)) * 2 - 1 : 0;
-      return `<circle cx="${px(x).toFixed(1)}" cy="${py(ys[e]!).toFixed(1)}" r="3" fill="${divergingColor(t, 1)}" stroke="#333" stroke-width="0.3" data-example="${e}" data-value="${ys[e]}"><title>example ${e}: ${escapeHtml(name(i))} = ${fmt(x, 4)}, ${escapeHtml(name(j))} = ${fmt(cs[e]!, 4)}, interaction ${fmt(ys[e]!, 4)}</title></circle>`;
+      const t = c1 > c0 ? (cs[e]! - c0) / (c1 - c0) : 0.5;
+      return `<circle cx="${px(x).toFixed(1)}" cy="${py(ys[e]!).toFixed(1)}" r="3" fill="${valueColor(t)}" stroke="#333" stroke-width="0.3" data-example="${e}" data-value="${ys[e]}"><title>example ${e}: ${escapeHtml(name(i))} = ${fmt(x, 4)}, ${escapeHtml(name(j))} = ${fmt(cs[e]!, 4)}, interaction ${fmt(ys[e]!, 4)}</title></circle>`;
     })
     .join("");
-  return `<figure><svg class="scatter" role="img" aria-label="interaction of ${escapeHtml(name(i))} and ${escapeHtml(name(j))} against ${escapeHtml(name(i))}" width="${W}" height="${H}"><line x1="30" x2="${W - 10}" y1="${py(0)}" y2="${py(0)}" stroke="#999"/>${dots}<text x="${W / 2}" y="${H - 4}" font-size="11" text-anchor="middle">${escapeHtml(name(i))}</text></svg><figcaption>Γ(${escapeHtml(name(i))}, ${escapeHtml(name(j))}) vs ${escapeHtml(name(i))}; colour: ${escapeHtml(name(j))} (purple low, orange high)</figcaption></figure>`;
+  const yTicks = [-ymax, 0, ymax]
+    .map(
+      (t) =>
+        `<line x1="${left - 4}" x2="${left}" y1="${py(t).toFixed(1)}" y2="${py(t).toFixed(1)}" stroke="#333"/><text x="${left - 6}" y="${(py(t) + 3).toFixed(1)}" font-size="10" text-anchor="end">${fmt(t, 2)}</text>`,
+    )
+    .join("");
+  const yAxis = `<g class="axis"><line x1="${left}" x2="${left}" y1="${py(ymax)}" y2="${py(-ymax)}" stroke="#333"/>${yTicks}<text transform="translate(12 ${plotBottom / 2}) rotate(-90)" font-size="11" text-anchor="middle">Γ(${escapeHtml(name(i))}, ${escapeHtml(name(j))})</text></g>`;
+  const xTicks = x1 > x0 ? [x0, (x0 + x1) / 2, x1] : [x0];
+  return `<figure><svg class="scatter" role="img" aria-label="interaction of ${escapeHtml(name(i))} and ${escapeHtml(name(j))} against ${escapeHtml(name(i))}" width="${W}" height="${H}"><line x1="${left}" x2="${W - 10}" y1="${py(0)}" y2="${py(0)}" stroke="#bbb"/>${dots}${yAxis}${axisTicksSvg(xTicks, px, plotBottom + 2, `${name(i)} (value)`)}</svg>${valueLegendSvg(c0, c1, `${name(j)} (value)`)}<figcaption>Γ(${escapeHtml(name(i))}, ${escapeHtml(name(j))}) against the value of ${escapeHtml(name(i))}; colour: the value of ${escapeHtml(name(j))}</figcaption></figure>`;
 }
 
 /** Report sections: the matrix of example 0 and, for several examples, the top-pair scatter plots. */
@@ -64,7 +83,7 @@ export function interactionSections(v: InteractionView, title = "Interactions"):
   const sections: ReportSection[] = [
     {
       heading: `${title}: example 0`,
-      html: `${heatmapSvg(first, d, d, { max, cell: Math.max(8, Math.min(36, Math.floor(480 / d))), title: "interaction matrix", labels: (k) => `${name(Math.floor(k / d))} × ${name(k % d)}` })}${legendSvg(max, "interaction")}<p class="meta">Diagonal: self-interaction (main effect); rows sum to the feature's attribution.</p>`,
+      html: `${labelledMatrix(first, d, max, name)}${legendSvg(max, "interaction")}<p class="meta">Diagonal: self-interaction (main effect); rows sum to the feature's attribution.</p>`,
     },
   ];
   if (v.values && v.examples > 1) {
@@ -76,4 +95,32 @@ export function interactionSections(v: InteractionView, title = "Interactions"):
     });
   }
   return sections;
+}
+
+/** The d × d matrix as a heat map with feature names along both axes (rows i, columns j). */
+function labelledMatrix(values: number[], d: number, max: number, name: (k: number) => string): string {
+  const cell = Math.max(8, Math.min(36, Math.floor(480 / d)));
+  const every = Math.max(1, Math.ceil(11 / cell)); // label every feature when the cells fit the text
+  const labels = Array.from({ length: d }, (_, k) => k).filter((k) => k % every === 0);
+  const margin = 90;
+  const map = heatmapSvg(values, d, d, {
+    max,
+    cell,
+    title: "interaction matrix",
+    labels: (k) => `${name(Math.floor(k / d))} × ${name(k % d)}`,
+  });
+  const rowNames = labels
+    .map(
+      (k) =>
+        `<text x="${margin - 4}" y="${margin + k * cell + cell / 2 + 3}" font-size="10" text-anchor="end">${escapeHtml(name(k))}</text>`,
+    )
+    .join("");
+  const colNames = labels
+    .map(
+      (k) =>
+        `<text transform="translate(${margin + k * cell + cell / 2 + 3} ${margin - 4}) rotate(-90)" font-size="10">${escapeHtml(name(k))}</text>`,
+    )
+    .join("");
+  const size = margin + d * cell;
+  return `<svg class="interaction-matrix" role="img" aria-label="interaction matrix with feature names: rows i, columns j" width="${size + 10}" height="${size + 24}">${rowNames}${colNames}<g transform="translate(${margin} ${margin})">${map}</g><text x="${margin + (d * cell) / 2}" y="${size + 18}" font-size="11" text-anchor="middle">feature j (columns); rows: feature i</text></svg>`;
 }

@@ -1,10 +1,20 @@
 /**
  * Tabular explanations: a per-feature table for one row (value, attribution bar) and, for many
  * rows, a summary plot — features ranked by mean |attribution|, one dot per row coloured by the
- * feature's value (low = blue, high = orange), with hover values.
+ * feature's value (its own palette: low = dark blue, high = yellow, with a colour bar), an
+ * attribution axis with ticks, and hover values.
  */
 import type { TabularExplanation } from "../explain/tabular.js";
-import { divergingColor, escapeHtml, fmt, legendSvg, type ReportSection } from "./html.js";
+import {
+  axisTicksSvg,
+  divergingColor,
+  escapeHtml,
+  fmt,
+  legendSvg,
+  type ReportSection,
+  valueColor,
+  valueLegendSvg,
+} from "./html.js";
 
 /** Features by mean |attribution|, largest first. */
 export function featureRanking(e: TabularExplanation): number[] {
@@ -41,7 +51,7 @@ export function summaryPlot(e: TabularExplanation, top = 15): string {
   const left = 120;
   const width = 420;
   const rowH = 22;
-  const h = feats.length * rowH + 30;
+  const h = feats.length * rowH + 44;
   const x = (v: number) => left + ((v + max) / (2 * max)) * width;
   const dots: string[] = [];
   feats.forEach((j, k) => {
@@ -55,17 +65,19 @@ export function summaryPlot(e: TabularExplanation, top = 15): string {
     for (let r = 0; r < e.rows; r++) {
       const a = e.attributions[r * d + j]!;
       const v = vals[r]!;
-      const t = hi > lo ? ((v - lo) / (hi - lo)) * 2 - 1 : 0;
+      const t = hi > lo ? (v - lo) / (hi - lo) : 0.5;
       const jitter = (((r * 7919) % 11) - 5) * 0.9;
       dots.push(
-        `<circle cx="${x(a).toFixed(1)}" cy="${(y + jitter).toFixed(1)}" r="3" fill="${divergingColor(t, 1)}" stroke="#333" stroke-width="0.3" data-feature="${escapeHtml(e.features[j]!)}" data-row="${r}" data-value="${a}"><title>${escapeHtml(e.features[j]!)} = ${fmt(v, 4)}: attribution ${fmt(a, 4)} (row ${r})</title></circle>`,
+        `<circle cx="${x(a).toFixed(1)}" cy="${(y + jitter).toFixed(1)}" r="3" fill="${valueColor(t)}" stroke="#333" stroke-width="0.3" data-feature="${escapeHtml(e.features[j]!)}" data-row="${r}" data-value="${a}"><title>${escapeHtml(e.features[j]!)} = ${fmt(v, 4)}: attribution ${fmt(a, 4)} (row ${r})</title></circle>`,
       );
     }
   });
-  return `<svg class="summary-plot" role="img" aria-label="summary plot: attribution per feature and row, colour = feature value" width="${left + width + 20}" height="${h}">
-<line x1="${x(0)}" y1="0" x2="${x(0)}" y2="${h - 24}" stroke="#999"/>${dots.join("")}
-<text x="${left}" y="${h - 6}" font-size="11">${fmt(-max)}</text><text x="${left + width}" y="${h - 6}" font-size="11" text-anchor="end">${fmt(max)}</text><text x="${x(0)}" y="${h - 6}" font-size="11" text-anchor="middle">attribution (dot colour: purple = low value, orange = high)</text>
-</svg>`;
+  const axisY = feats.length * rowH + 8;
+  const ticks = [-max, -max / 2, 0, max / 2, max];
+  return `<figure><svg class="summary-plot" role="img" aria-label="summary plot: attribution per feature and row, colour = feature value" width="${left + width + 20}" height="${h}">
+<line x1="${x(0)}" y1="0" x2="${x(0)}" y2="${axisY}" stroke="#999"/>${dots.join("")}
+${axisTicksSvg(ticks, x, axisY, "attribution (IG)")}
+</svg>${valueLegendSvg("low", "high", "feature value (per feature, min to max)")}<figcaption>One dot per row; features ranked by mean |attribution|.</figcaption></figure>`;
 }
 
 /** Report sections for a tabular explanation. */

@@ -7,7 +7,7 @@
 import { encodeModel } from "../../onnx/codec.js";
 import type { ModelProto } from "../../onnx/types.js";
 import type { Backend, Session, SessionOptions } from "../../runtime/backend.js";
-import { sizeOf, type Tensor, tensor } from "../../tensor/tensor.js";
+import { sizeOf, type Tensor, type TensorLike, tensor, toTensor, toTensors } from "../../tensor/tensor.js";
 import { OptionError, ShapeMismatchError } from "../errors.js";
 import type { Progress } from "../path-engine.js";
 import type { Target } from "../targets.js";
@@ -25,21 +25,21 @@ export type EigBaselineKind = "zero" | "encoded-zero" | "kmeans" | "median" | "c
 export interface EigOptions {
   backend: Backend;
   /** Samples to explain, by the model's input name: [N, …]. */
-  inputs: Record<string, Tensor>;
+  inputs: Record<string, TensorLike>;
   path: EigPath;
   /** Autoencoder halves (latent paths, encoded-zero, latent baselines). */
   encoder?: ModelProto;
   decoder?: ModelProto;
   /** Baselines given explicitly: one example's shape (shared), [N, …], or [N, K, …] (K per sample). */
-  baseline?: Tensor;
+  baseline?: TensorLike;
   /** Or chosen: a kind, with the baseline-class data for the group-specific kinds. */
   baselineKind?: EigBaselineKind;
   /** Baseline-class data set [M, …] (original space; encoded for latent paths). */
-  baselineData?: Tensor;
+  baselineData?: TensorLike;
   /** Baselines per sample for kmeans/median/close/random (default 1; k-means uses k = this). */
   numBaselines?: number;
   /** Reference data for the neighbour paths [R, …] (default: the baseline data). */
-  referenceData?: Tensor;
+  referenceData?: TensorLike;
   /** Neighbours per point of the kNN graph (default 5). */
   neighbors?: number;
   target?: Target;
@@ -78,13 +78,18 @@ export interface EigResult {
  *   numBaselines: 3, target: 5, steps: 50 });
  * ```
  */
-export async function enhancedIntegratedGradients(
-  model: ModelProto,
-  options: EigOptions,
-): Promise<EigResult> {
+export async function enhancedIntegratedGradients(model: ModelProto, given: EigOptions): Promise<EigResult> {
+  const options = {
+    ...given,
+    inputs: toTensors(given.inputs),
+    baseline: given.baseline && toTensor(given.baseline, "baseline"),
+    baselineData: given.baselineData && toTensor(given.baselineData, "baselineData"),
+    referenceData: given.referenceData && toTensor(given.referenceData, "referenceData"),
+  };
   const [name, x] = Object.entries(options.inputs)[0] ?? [];
   if (!name || !x) throw new OptionError("no input to explain");
   if (Object.keys(options.inputs).length !== 1) throw new OptionError("eig explains one input tensor");
+  checkDeclaredShape(model, name, x.dims);
   const rowDims = x.dims.slice(1);
   const d = sizeOf(rowDims);
   const n = x.dims[0]!;
@@ -193,7 +198,7 @@ async function chooseBaselines(
 ): Promise<Rows[]> {
   const count = options.numBaselines ?? 1;
   if (options.baseline) {
-    const t = rowsOf(options.baseline, "baseline");
+    const t = rowsOf(toTensor(options.baseline, "baseline"), "baseline");
     const per = t.n * t.d === d ? { n: 1, d, data: t.data } : undefined;
     if (per) {
       const pts = await space(per);
@@ -224,7 +229,7 @@ async function chooseBaselines(
   }
   if (!options.baselineData)
     throw new OptionError(`baseline kind "${kind}" needs baselineData (the baseline-class data set)`);
-  const data = await space(rowsOf(options.baselineData, "baseline data"));
+  const data = await space(rowsOf(toTensor(options.baselineData, "baselineData"), "baseline data"));
   switch (kind) {
     case "kmeans": {
       const c = kMeansBaselines(data, count, options.seed ?? 0);
@@ -319,4 +324,29 @@ function median(v: Float64Array): number {
   const s = Float64Array.from(v).sort();
   const h = Math.floor(s.length / 2);
   return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
+/**
+ * The sample tensor against the model's declared input: same rank, equal static sizes after the
+ * batch axis — caught here as a ShapeMismatchError naming both shapes, rather than as a runtime
+ * error from deep inside onnxruntime.
+ */
+function checkDeclaredShape(model: ModelProto, name: string, dims: readonly number[]): void {
+  const input = model.graph?.input.find((i) => i.name === name);
+  if (!input) {
+    const names = (model.graph?.input ?? []).map((i) => `"${i.name}"`).join(", ");
+    throw new OptionError(`the model has no input "${name}" (inputs: ${names})`);
+  }
+  const declared = (input.type?.tensorType?.shape?.dim ?? []).map((d) =>
+    d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : (d.dimParam ?? "?"),
+  );
+  if (!input.type?.tensorType?.shape) return; // no shape declared: nothing to check
+  const mismatch =
+    declared.length !== dims.length ||
+    declared.some((d, k) => k > 0 && typeof d === "number" && d > 0 && d !== dims[k]);
+  if (mismatch) {
+    throw new ShapeMismatchError(
+      `input "${name}" has shape [${dims.join(", ")}]; the model takes [${declared.join(", ")}]`,
+    );
+  }
 }

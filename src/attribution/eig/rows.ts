@@ -29,7 +29,10 @@ export function row(r: Rows, i: number): Float64Array {
 /** Squared Euclidean distance. */
 export function dist2(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
-  for (let j = 0; j < a.length; j++) s += (a[j]! - b[j]!) ** 2;
+  for (let j = 0; j < a.length; j++) {
+    const t = a[j]! - b[j]!;
+    s += t * t;
+  }
   return s;
 }
 

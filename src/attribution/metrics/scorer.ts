@@ -11,7 +11,7 @@ import { allocate, sizeOf, type Tensor, tensor } from "../../tensor/tensor.js";
 import { NonFiniteError, OptionError, ShapeMismatchError } from "../errors.js";
 import { seedsForTarget, type Target } from "../targets.js";
 
-/** Options of {@link createScorer}. */
+/** Options of `createScorer`. */
 export interface ScorerOptions {
   backend: Backend;
   /** The attributed input's name and value (batch axis 0). */
