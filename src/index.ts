@@ -83,6 +83,7 @@ export {
   type ShapeInfo,
   type TensorInfo,
 } from "./autodiff/builder.js";
+export type { ApplyContext } from "./autodiff/decompose.js";
 export {
   type DecomposeContext,
   type Decomposition,
@@ -135,9 +136,11 @@ export {
   type TextModel,
   type TokenAttribution,
 } from "./explain/text.js";
+export type { TextInteractions } from "./explain/text-explanation.js";
 export type { NumericTable } from "./io/csv.js";
 export type { RgbaImage } from "./io/image.js";
 export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./io/npy-format.js";
+export type { ModelProblemKind } from "./onnx/checker.js";
 export {
   assertWellFormedModel,
   findModelProblems,

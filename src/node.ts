@@ -26,6 +26,7 @@ export {
   type TextExplanation,
   type TextModel,
 } from "./explain/text.js";
+export type { EmbeddingHints, EmbeddingKind, EmbeddingLookup } from "./explain/text-embeddings.js";
 export {
   EMBEDDING_CHOICES,
   type EmbeddingChoice,
@@ -34,13 +35,17 @@ export {
 } from "./explain/text-embeddings.js";
 export type { LabelExplanation, TokenAttribution, WordAttribution } from "./explain/text-explanation.js";
 export { loadTextModel } from "./explain/text-model.js";
+export type { LabelPrediction } from "./explain/text-multi-label.js";
 export {
   type ExplainMultiLabelOptions,
   explainMultiLabel,
   type MultiLabelExplanation,
 } from "./explain/text-multi-label.js";
+export type { TokenPrediction } from "./explain/text-ner.js";
 export { type Entity, type ExplainNerOptions, explainNer, type NerExplanation } from "./explain/text-ner.js";
+export type { QaAnswer } from "./explain/text-qa.js";
 export { type ExplainQaOptions, explainQa, type QaExplanation } from "./explain/text-qa.js";
+export type { CandidatePrediction } from "./explain/text-zero-shot.js";
 export {
   type ExplainZeroShotOptions,
   explainZeroShot,
@@ -50,9 +55,11 @@ export * from "./index.js";
 export { CsvError, type NumericTable, parseNumericCsv, readNumericCsv } from "./io/csv.js";
 export { EXAMPLES_DIR, ExampleFileError, exampleFile } from "./io/examples.js";
 export { decodeImage, encodePng, ImageDecodeError, type RgbaImage, readImage } from "./io/image.js";
+export type { LoadModelOptions } from "./io/model-file.js";
 export { loadModel, ModelFileError, saveModel, UnsafeExternalDataError } from "./io/model-file.js";
 export { assertWritableFolder, NonFiniteOutputError, readNpy, writeNpy, writeNpyFiles } from "./io/npy.js";
 export { decodePng, MAX_IMAGE_PIXELS, PngFormatError } from "./io/png.js";
+export type { FileErrorFactory } from "./io/regular-file.js";
 export { FILE_SIZE_LIMITS, readJsonFile, readRegularFile } from "./io/regular-file.js";
 export {
   type DatasetJobResult,
@@ -69,7 +76,9 @@ export {
   RowFailedError,
 } from "./jobs/errors.js";
 export { runWorker, type WorkerOptions } from "./jobs/lazy.js";
-export type { MethodSettings } from "./jobs/method.js";
+export type { EigSettings, MethodSettings } from "./jobs/method.js";
+export type { GroupSignificance } from "./jobs/stats.js";
+export type { DatasetSummary } from "./jobs/store.js";
 export type { JobSpec } from "./jobs/task.js";
 export { type NodeBackendOptions, nodeBackend } from "./runtime/node.js";
 export { type OrtOptimizationLevel, onnxruntimeOptimized } from "./runtime/ort-optimize.js";
@@ -88,5 +97,6 @@ export {
   comparisonSections,
   xraiFigure,
 } from "./viz/compare.js";
+export type { VisualizeTextOptions } from "./viz/text-tasks.js";
 export { type TextTaskExplanation, visualizeText } from "./viz/text-tasks.js";
 export { visualize } from "./viz/visualize.js";
