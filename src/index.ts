@@ -49,6 +49,7 @@ export {
   type Interactions,
   integratedHessians,
 } from "./attribution/interactions.js";
+export type { MethodSettings } from "./attribution/metrics/explainers.js";
 export type { ScorerOptions } from "./attribution/metrics/scorer.js";
 export {
   type NoiseTunnelAttribution,
@@ -136,6 +137,8 @@ export {
   type TextModel,
   type TokenAttribution,
 } from "./explain/text.js";
+export type { TextAttributionOptions } from "./explain/text-attribution.js";
+export type { EmbeddingChoice, EmbeddingKind } from "./explain/text-embeddings.js";
 export type { TextInteractions } from "./explain/text-explanation.js";
 export type { NumericTable } from "./io/csv.js";
 export type { RgbaImage } from "./io/image.js";

@@ -26,7 +26,7 @@ export {
   type TextExplanation,
   type TextModel,
 } from "./explain/text.js";
-export type { EmbeddingHints, EmbeddingKind, EmbeddingLookup } from "./explain/text-embeddings.js";
+export type { EmbeddingHints, EmbeddingLookup } from "./explain/text-embeddings.js";
 export {
   EMBEDDING_CHOICES,
   type EmbeddingChoice,
@@ -76,7 +76,7 @@ export {
   RowFailedError,
 } from "./jobs/errors.js";
 export { runWorker, type WorkerOptions } from "./jobs/lazy.js";
-export type { EigSettings, MethodSettings } from "./jobs/method.js";
+export type { EigSettings, JobMethodSettings } from "./jobs/method.js";
 export type { GroupSignificance } from "./jobs/stats.js";
 export type { DatasetSummary } from "./jobs/store.js";
 export type { JobSpec } from "./jobs/task.js";

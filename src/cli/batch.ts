@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import type { Preprocess } from "../explain/preprocess.js";
 import { explainDataset, type JobProgress } from "../jobs/engine.js";
-import type { MethodSettings } from "../jobs/method.js";
+import type { JobMethodSettings } from "../jobs/method.js";
 import type { JobSpec } from "../jobs/task.js";
 import { nodeBackend } from "../runtime/node.js";
 import { CliError, type CommandSpec, type ParsedArgs, splitPair, UsageError } from "./args.js";
@@ -103,7 +103,7 @@ export const batchCommand: CommandSpec = {
 };
 
 /** The method options of explain as job settings (the part of a job a worker rebuilds). */
-export function methodSettings(args: ParsedArgs, spec: CommandSpec): MethodSettings {
+export function methodSettings(args: ParsedArgs, spec: CommandSpec): JobMethodSettings {
   const m = args.string("method");
   const num = (flag: string, ok: (n: number) => boolean) =>
     optionalNumber(args.string(flag), `--${flag}`, ok, spec);
@@ -146,7 +146,7 @@ export function methodSettings(args: ParsedArgs, spec: CommandSpec): MethodSetti
     tolerance: num("tolerance", (v) => v > 0),
     maxSteps: num("max-steps", isInt(2)),
     noMultiply: args.flag("no-multiply") || undefined,
-    noiseTunnel: nt as MethodSettings["noiseTunnel"],
+    noiseTunnel: nt as JobMethodSettings["noiseTunnel"],
     samples: num("samples", isInt(1)),
     stdev: num("stdev", (v) => v >= 0),
     seed: num("seed", Number.isInteger),
@@ -166,7 +166,7 @@ export function methodSettings(args: ParsedArgs, spec: CommandSpec): MethodSetti
   };
 }
 
-function eigSettings(args: ParsedArgs, spec: CommandSpec): NonNullable<MethodSettings["eig"]> {
+function eigSettings(args: ParsedArgs, spec: CommandSpec): NonNullable<JobMethodSettings["eig"]> {
   const oneOf = <T extends string>(flag: string, allowed: readonly string[]): T | undefined => {
     const v = args.string(flag);
     if (v !== undefined && !allowed.includes(v))
@@ -175,7 +175,7 @@ function eigSettings(args: ParsedArgs, spec: CommandSpec): NonNullable<MethodSet
   };
   const int = (flag: string) =>
     optionalNumber(args.string(flag), `--${flag}`, (v) => Number.isInteger(v) && v >= 1, spec);
-  const path = oneOf<NonNullable<MethodSettings["eig"]>["path"]>("path", EIG_PATHS);
+  const path = oneOf<NonNullable<JobMethodSettings["eig"]>["path"]>("path", EIG_PATHS);
   if (!path) throw new UsageError(`--method eig needs --path ${EIG_PATHS.join("|")}`, spec);
   return {
     path,

@@ -22,7 +22,7 @@ import { canonical, sha256 } from "./datasets.js";
 import { JobSettingsError } from "./errors.js";
 
 /** The method part of a job: what `pathlens explain` takes, with files kept as paths. */
-export interface MethodSettings {
+export interface JobMethodSettings {
   /** A quadrature rule of IG (default gausslegendre), "expected_gradients", or "eig" (Enhanced IG, with `eig`). */
   method?: QuadratureMethod | "expected_gradients" | "eig";
   /** Enhanced Integrated Gradients: the options of `pathlens eig`, files as paths. */
@@ -107,7 +107,7 @@ export function pickRows(t: Tensor, rows: readonly number[]): Tensor {
  * @throws JobSettingsError when a file does not fit (a target file with another row count, …)
  */
 export async function loadMethod(
-  settings: MethodSettings,
+  settings: JobMethodSettings,
   model: ModelProto,
   totalRows: number,
 ): Promise<MethodRunner> {

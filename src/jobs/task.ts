@@ -13,7 +13,7 @@ import type { ModelProto } from "../onnx/types.js";
 import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { canonical, modelPreprocess, openRowSource, type RowSource, sha256 } from "./datasets.js";
 import { DatasetError, JobSettingsError } from "./errors.js";
-import { loadMethod, type MethodSettings } from "./method.js";
+import { type JobMethodSettings, loadMethod } from "./method.js";
 import type { ShardStats } from "./stats.js";
 import { tensorShardRunner } from "./tensor-shard.js";
 
@@ -30,7 +30,7 @@ export interface JobSpec {
   extra: Record<string, string>;
   /** Image folders: how a picture becomes the input tensor (default: the model's config.json). */
   preprocess?: Preprocess;
-  method: MethodSettings;
+  method: JobMethodSettings;
   /** .npy with one integer per row: 1 = class of interest, 0 = random set (class-wide significance). */
   groups?: string;
   /** Rows per shard. */
