@@ -1,14 +1,15 @@
 /**
  * Real-model corpus: torchvision architectures with random weights (BatchNorm statistics from a
  * few random batches), exported by torch 1.13 at opsets 13 and 17 (tools/make_corpus.py).
- * Reduced-width MobileNetV2/V3, EfficientNet, DenseNet, ConvNeXt, ViT, Swin and an LRASPP
- * segmentation head are committed in test/fixtures/corpus/; full-size googlenet, inception_v3 and
- * resnet50 are built into .corpus/ by the script and tested when present.
+ * Reduced-width MobileNetV2/V3, EfficientNet, DenseNet, ConvNeXt, ViT and an LRASPP segmentation
+ * head are committed in test/fixtures/corpus/; full-size googlenet, inception_v3, resnet50 and a
+ * small Swin (~470 KB) are built into .corpus/ by the script and tested when present.
  *
- * Gradient vs torch float64 autograd: relative L2 ≤ 1e-4, or ≤ 2× torch's own float32 error
- * where that is larger (float32 ReLU/max-pool decisions flip: resnet50), or a stated per-model bar where torch float32
- * happens to flip nothing that onnxruntime flips (googlenet, inception_v3: see SWITCHING_BAR). HVP vs torch float64
- * double backward for the twice differentiable nets (SiLU, GELU, LayerNorm, softmax attention).
+ * Gradient vs torch float64 autograd: relative L2 ≤ 1e-4, or ≤ 2× torch's own float32 error where
+ * that is larger (float32 ReLU/max-pool decisions flip: resnet50), or a stated per-model bar where
+ * torch float32 happens to flip nothing that onnxruntime flips (googlenet, inception_v3: see
+ * SWITCHING_BAR). HVP vs torch float64 double backward for the twice differentiable nets (SiLU,
+ * GELU, LayerNorm, softmax attention); piecewise-linear nets (ReLU, ReLU6, Hardswish) get none.
  */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
