@@ -4,9 +4,10 @@ gradient of a random seed·output: float64 autograd (the reference), torch's own
 (how far float32 alone is from float64: ReLU/max-pool decisions flip) and, for twice
 differentiable nets, the float64 Hessian-vector product.
 
-Small models (reduced widths through torchvision's constructors, a few tens of KB each) go to
-test/fixtures/corpus/ and are committed; full-size googlenet, inception_v3 and resnet50 go to the
-gitignored build folder .corpus/ (src/runtime/corpus.test.ts uses them when present).
+Small models (reduced widths through torchvision's constructors, 50–280 KB each) go to
+test/fixtures/corpus/ and are committed; full-size googlenet, inception_v3 and resnet50, and a
+small Swin (its exported graph is ~470 KB), go to the gitignored build folder .corpus/
+(src/runtime/corpus.test.ts uses them when present).
 
 BatchNorm running statistics are set from a few random batches in train mode (cumulative
 average) before eval, so that activations are neither blown up nor dead with random weights.
