@@ -64,11 +64,27 @@ export class UnsupportedModelError extends ModelStructureError {
 
 const normalDomain = (d: string | undefined) => (d === "ai.onnx" ? "" : (d ?? ""));
 
-function supportOf(n: NodeProto, functions: ReadonlySet<string>): OpSupportKind {
+/**
+ * Ops without a rule of their own that the decompositions of their readers absorb: a
+ * QuantizeLinear read by a DequantizeLinear (a QDQ pair) or by a QLinear op is rewritten to float
+ * together with its reader.
+ */
+const ABSORBED_BY_READERS = new Set(["QuantizeLinear"]);
+
+function supportOf(
+  n: NodeProto,
+  functions: ReadonlySet<string>,
+  readers: ReadonlyMap<string, NodeProto[]>,
+): OpSupportKind {
   const op = n.opType ?? "";
   const domain = normalDomain(n.domain);
   if (ruleFor(op, domain)) return "rule";
   if (decompositionFor(op, domain)) return "decomposition";
+  if (domain === "" && ABSORBED_BY_READERS.has(op)) {
+    const users = n.output.flatMap((o) => (o ? (readers.get(o) ?? []) : []));
+    if (users.length > 0 && users.every((u) => decompositionFor(u.opType ?? "", normalDomain(u.domain))))
+      return "decomposition";
+  }
   if (domain === "" && NON_DIFFERENTIABLE.has(op)) return "non-differentiable";
   if (domain === "" && op === "If") return "folded";
   if (functions.has(`${domain}::${op}`)) return "function";
@@ -129,10 +145,21 @@ export function checkModel(model: ModelProto): ModelCheckReport {
   const byKey = new Map<string, OpSupport>();
   const onPath = model.graph ? gradientPathNodes(model.graph) : new Set<NodeProto>();
   const visit = (g: GraphProto) => {
+    const readers = new Map<string, NodeProto[]>();
+    for (const n of g.node)
+      for (const i of n.input) {
+        if (!i) continue;
+        const list = readers.get(i);
+        if (list) list.push(n);
+        else readers.set(i, [n]);
+      }
     for (const n of g.node) {
       const domain = normalDomain(n.domain);
       const key = `${domain}::${n.opType ?? ""}`;
       let entry = byKey.get(key);
+      const support = supportOf(n, functions, readers);
+      // one entry per op type: missing wins when some of its nodes are not covered
+      if (entry && support === "missing") entry.support = "missing";
       if (!entry) {
         entry = {
           opType: n.opType ?? "",
@@ -140,7 +167,7 @@ export function checkModel(model: ModelProto): ModelCheckReport {
           opset: opsetOf(model, domain),
           count: 0,
           nodes: [],
-          support: supportOf(n, functions),
+          support,
           onGradientPath: false,
         };
         byKey.set(key, entry);
