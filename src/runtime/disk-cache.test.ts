@@ -1,0 +1,234 @@
+/**
+ * The on-disk gradient cache, each test in its own temporary folder (never the user's): a second
+ * create() loads the built model without probing and gives the same gradients (compared with
+ * torch float64 autograd, test/fixtures/contrib/cnn.*); changed options, dims and models miss;
+ * corrupt entries are rebuilt; two processes writing at once leave a whole entry; eviction keeps
+ * the folder under its bound.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { pathToFileURL } from "node:url";
+import { readNpy } from "../io/npy.js";
+import { decodeModel } from "../onnx/codec.js";
+import type { Tensor } from "../tensor/tensor.js";
+import type { Backend } from "./backend.js";
+import { defaultCacheDir, diskGradientCache, gradientCacheFromEnv } from "./disk-cache.js";
+import { GradientSession } from "./gradient-session.js";
+import { nodeBackend } from "./node.js";
+
+const FIXTURES = join(import.meta.dirname, "../../test/fixtures/contrib");
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), "pathlens-cache-test-"));
+  dirs.push(d);
+  return d;
+}
+
+/** A node backend on a disk cache in `dir` that counts sessions created (the probe creates some). */
+function countingBackend(dir: string, maxBytes?: number): Backend & { sessions: number } {
+  const inner = nodeBackend({ gradientCache: diskGradientCache({ dir, maxBytes }) });
+  const b = {
+    ...inner,
+    sessions: 0,
+    createSession(model: Uint8Array, options?: Parameters<Backend["createSession"]>[1]) {
+      b.sessions++;
+      return inner.createSession(model, options);
+    },
+  };
+  return b;
+}
+
+async function fixture() {
+  const model = decodeModel(new Uint8Array(await readFile(join(FIXTURES, "cnn.onnx"))));
+  const x = await readNpy(join(FIXTURES, "cnn.input.npy"));
+  const seed = await readNpy(join(FIXTURES, "cnn.seed.npy"));
+  const grad = (await readNpy(join(FIXTURES, "cnn.grad.npy"))).data as Float64Array;
+  return { model, x, seed, grad };
+}
+
+function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (Number(a[i]) - Number(b[i])) ** 2;
+    den += Number(b[i]) ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+async function gradientOf(s: GradientSession, x: Tensor, seed: Tensor): Promise<Float32Array> {
+  return (await s.run({ x }, { y: seed })).gradients.x!.data as Float32Array;
+}
+
+async function entries(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => n.endsWith(".plgc"));
+}
+
+test("a second create() loads the cached gradient model without probing and gives the same gradients", async () => {
+  const dir = await tempDir();
+  const { model, x, seed, grad } = await fixture();
+  const backend = countingBackend(dir);
+  const cold = await GradientSession.create(backend, model, { x }, { wrt: ["x"] });
+  const coldSessions = backend.sessions;
+  assert.equal(cold.cacheHit, false);
+  assert.ok(coldSessions > 1, "the cold build probes shapes with extra sessions");
+  assert.ok(cold.startupSeconds > 0);
+  const g1 = await gradientOf(cold, x, seed);
+  await cold.dispose();
+  assert.equal((await entries(dir)).length, 1);
+
+  backend.sessions = 0;
+  const warm = await GradientSession.create(backend, model, { x }, { wrt: ["x"] });
+  assert.equal(warm.cacheHit, true);
+  assert.equal(
+    backend.sessions,
+    1,
+    "a hit creates only the gradient session: no fold, probe or decompose run",
+  );
+  const g2 = await gradientOf(warm, x, seed);
+  assert.deepEqual(g2, g1);
+  assert.ok(relL2(g2, grad) < 1e-4, `gradient vs torch float64: rel L2 ${relL2(g2, grad)}`);
+  assert.deepEqual([...warm.shapes.get("y")!.dims], [...cold.shapes.get("y")!.dims]);
+  assert.equal(warm.model.graph!.output.length, cold.model.graph!.output.length);
+  await warm.dispose();
+});
+
+test("a changed option, feed dim or model misses; cache: false neither reads nor writes", async () => {
+  const dir = await tempDir();
+  const { model, x } = await fixture();
+  const backend = countingBackend(dir);
+  const create = async (m = model, feeds: Record<string, Tensor> = { x }, hvp = false, cache?: boolean) => {
+    const s = await GradientSession.create(backend, m, feeds, { wrt: ["x"], hvp, cache });
+    await s.dispose();
+    return s.cacheHit;
+  };
+  assert.equal(await create(), false);
+  assert.equal(await create(), true);
+  assert.equal(await create(model, { x }, true), false, "hvp");
+  const one = {
+    dtype: x.dtype,
+    dims: [1, ...x.dims.slice(1)],
+    data: x.data.slice(0, x.data.length / 2),
+  } as Tensor;
+  assert.equal(await create(model, { x: one }, false), false, "batch 1 instead of 2");
+  const changed = decodeModel(new Uint8Array(await readFile(join(FIXTURES, "cnn.onnx"))));
+  const w = changed.graph!.initializer.find((t) => t.floatData?.length || t.rawData?.length)!;
+  if (w.rawData?.length) w.rawData = w.rawData.map((b, i) => (i === 0 ? b ^ 1 : b));
+  else w.floatData![0]! += 1;
+  assert.equal(await create(changed), false, "one weight changed");
+  assert.equal((await entries(dir)).length, 4);
+  assert.equal(await create(model, { x }, false, false), false, "cache: false");
+  assert.equal((await entries(dir)).length, 4);
+});
+
+test("a corrupt or truncated entry is rebuilt and overwritten, never a crash", async () => {
+  const dir = await tempDir();
+  const { model, x, seed, grad } = await fixture();
+  const backend = countingBackend(dir);
+  await (await GradientSession.create(backend, model, { x }, { wrt: ["x"] })).dispose();
+  const [name] = await entries(dir);
+  const path = join(dir, name!);
+  const whole = await readFile(path);
+  for (const bad of [
+    whole.subarray(0, whole.length >> 1),
+    Buffer.from("not an entry"),
+    whole.map((b) => b ^ 0x55),
+  ]) {
+    await writeFile(path, bad);
+    const s = await GradientSession.create(backend, model, { x }, { wrt: ["x"] });
+    assert.equal(s.cacheHit, false);
+    assert.ok(relL2(await gradientOf(s, x, seed), grad) < 1e-4);
+    await s.dispose();
+    assert.deepEqual(await readFile(path), whole, "the entry was rewritten whole");
+  }
+});
+
+test("two processes building the same model at once leave one whole entry", async () => {
+  const dir = await tempDir();
+  const script = join(dir, "child.mts");
+  const src = (f: string) => pathToFileURL(join(import.meta.dirname, f)).href;
+  await writeFile(
+    script,
+    `import { readFile } from "node:fs/promises";
+import { decodeModel } from ${JSON.stringify(src("../onnx/codec.ts"))};
+import { readNpy } from ${JSON.stringify(src("../io/npy.ts"))};
+import { diskGradientCache } from ${JSON.stringify(src("disk-cache.ts"))};
+import { GradientSession } from ${JSON.stringify(src("gradient-session.ts"))};
+import { nodeBackend } from ${JSON.stringify(src("node.ts"))};
+const model = decodeModel(new Uint8Array(await readFile(${JSON.stringify(join(FIXTURES, "cnn.onnx"))})));
+const x = await readNpy(${JSON.stringify(join(FIXTURES, "cnn.input.npy"))});
+const backend = nodeBackend({ gradientCache: diskGradientCache({ dir: ${JSON.stringify(dir)} }) });
+for (let i = 0; i < 3; i++) {
+  const s = await GradientSession.create(backend, model, { x }, { wrt: ["x"] });
+  await s.dispose();
+}
+`,
+  );
+  const run = () =>
+    new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: "inherit" });
+      child.on("exit", (code) => resolve(code ?? -1));
+    });
+  assert.deepEqual(await Promise.all([run(), run()]), [0, 0]);
+  const names = await readdir(dir);
+  assert.deepEqual(
+    names.filter((n) => n.endsWith(".tmp")),
+    [],
+    "no temporary file left",
+  );
+  assert.equal((await entries(dir)).length, 1);
+  const { model, x, seed, grad } = await fixture();
+  const backend = countingBackend(dir);
+  const s = await GradientSession.create(backend, model, { x }, { wrt: ["x"] });
+  assert.equal(s.cacheHit, true);
+  assert.ok(relL2(await gradientOf(s, x, seed), grad) < 1e-4);
+  await s.dispose();
+});
+
+test("eviction keeps the folder under its bound, least recently used first", async () => {
+  const dir = await tempDir();
+  const cache = diskGradientCache({ dir, maxBytes: 2500 });
+  const keys = ["a", "b", "c", "d"].map((k) => cache.key([k]));
+  const total = async () => {
+    let sum = 0;
+    for (const n of await entries(dir)) sum += (await stat(join(dir, n))).size;
+    return sum;
+  };
+  const t0 = Date.now() / 1000 - 100;
+  for (const [i, k] of keys.slice(0, 2).entries()) {
+    await cache.put(k, new Uint8Array(1000).fill(i));
+    await utimes(join(dir, `${k}.plgc`), t0 + i, t0 + i);
+  }
+  assert.equal(await total(), 2000);
+  assert.ok(await cache.get(keys[0]!), "reading a touches it: now the most recent");
+  await cache.put(keys[2]!, new Uint8Array(1000).fill(2));
+  assert.ok((await total()) <= 2500);
+  assert.equal(await cache.get(keys[1]!), undefined, "the least recently used entry was evicted");
+  assert.deepEqual(await cache.get(keys[0]!), new Uint8Array(1000).fill(0));
+  assert.deepEqual(await cache.get(keys[2]!), new Uint8Array(1000).fill(2));
+  await cache.put(keys[3]!, new Uint8Array(3000));
+  assert.ok((await total()) <= 2500, "an entry above the bound is not kept either");
+});
+
+test("the folder and the switch come from the environment; under the test runner it is off unless asked", () => {
+  assert.equal(defaultCacheDir({ PATHLENS_CACHE_DIR: "/a", XDG_CACHE_HOME: "/b" }), "/a");
+  assert.equal(defaultCacheDir({ XDG_CACHE_HOME: "/b" }), join("/b", "pathlens"));
+  assert.match(defaultCacheDir({}), /\.cache[/\\]pathlens$/);
+  assert.equal(gradientCacheFromEnv({ PATHLENS_CACHE: "0" }), undefined);
+  assert.equal(gradientCacheFromEnv({ NODE_TEST_CONTEXT: "child-v8" }), undefined);
+  assert.ok(gradientCacheFromEnv({ NODE_TEST_CONTEXT: "child-v8", PATHLENS_CACHE: "1" }));
+  assert.ok(gradientCacheFromEnv({}));
+  assert.equal(nodeBackend().gradientCache, undefined, "this test file runs under node --test");
+});
+
+test("a key that is not a digest is refused (no path outside the folder)", async () => {
+  await assert.rejects(diskGradientCache({ dir: "/x" }).get("../etc/passwd"), RangeError);
+});
