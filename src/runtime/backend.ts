@@ -23,6 +23,11 @@ export interface SessionOptions {
    * fuses Conv+Relu etc. inside the session only.
    */
   optimization?: "disabled" | "basic" | "extended" | "all";
+  /**
+   * Node only: where onnxruntime writes the graph it optimized (the gradient cache keeps it, so a
+   * later run loads it at "disabled" and skips optimization). Never the user's model.
+   */
+  optimizedModelFilePath?: string;
 }
 
 /** An onnxruntime execution provider with its options (passed through unchanged). */
@@ -72,6 +77,13 @@ export interface GradientCache {
   put(key: string, entry: Uint8Array): Promise<void>;
   /** Removes the entry under `key` (a corrupt one); absent is fine. */
   remove(key: string): Promise<void>;
+  /**
+   * A fresh temporary file path in the cache for a file the runtime writes itself (onnxruntime's
+   * optimized graph); {@link GradientCache.adopt} then moves it in. Absent: no such files kept.
+   */
+  tempPath?(): string;
+  /** Moves the finished file at `tempPath` in as the entry `key` (atomically), or deletes it. */
+  adopt?(key: string, tempPath: string): Promise<void>;
 }
 
 /** Raised when onnxruntime rejects a model or a run; keeps onnxruntime's message. */

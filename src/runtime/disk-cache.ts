@@ -11,7 +11,7 @@
  * used (by mtime, touched on each hit) evicted first, after each write.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readdirSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -97,6 +97,19 @@ export function diskGradientCache(options: DiskGradientCacheOptions = {}): Gradi
     async remove(key) {
       await unlink(pathOf(key)).catch(() => {});
     },
+    tempPath() {
+      mkdirSync(dir, { recursive: true });
+      return join(dir, `${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+    },
+    async adopt(key, tempPath) {
+      try {
+        await rename(tempPath, pathOf(key));
+      } catch (e) {
+        await unlink(tempPath).catch(() => {});
+        throw e;
+      }
+      await evict(dir, maxBytes, pathOf(key));
+    },
   };
 }
 
@@ -126,6 +139,13 @@ function codeStamp(): string {
     }
   };
   for (const folder of ["autodiff", "onnx", "runtime"]) walk(join(here, "..", folder));
+  try {
+    // onnxruntime's version decides its optimized graphs
+    const ortMain = fileURLToPath(import.meta.resolve("onnxruntime-node"));
+    parts.push(`onnxruntime-node:${statSync(ortMain).mtimeMs}:${statSync(ortMain).size}`);
+  } catch {
+    parts.push("onnxruntime-node:unresolved");
+  }
   stamp = parts.join("|");
   return stamp;
 }

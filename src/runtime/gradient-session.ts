@@ -9,7 +9,13 @@ import { widenLowPrecision } from "../autodiff/precision.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { type Backend, DeviceError, type Session, type SessionOptions } from "./backend.js";
+import {
+  type Backend,
+  DeviceError,
+  type GradientCache,
+  type Session,
+  type SessionOptions,
+} from "./backend.js";
 import { checkFoldedInputs, foldGivenValues } from "./fold-given.js";
 import {
   decodeGradientEntry,
@@ -110,7 +116,7 @@ export class GradientSession {
       if (bytes) {
         try {
           const entry = decodeGradientEntry(bytes);
-          const session = await backend.createSession(entry.model, options.session);
+          const session = await loadSession(backend, entry.model, options.session, cache, key);
           return GradientSession.fromEntry(session, options.wrt, entry, started);
         } catch {
           // a corrupt or unloadable entry: rebuild and overwrite it
@@ -120,7 +126,6 @@ export class GradientSession {
     }
     const built = await buildGradientModel(backend, model, pf, options, device);
     const modelBytes = encodeModel(built.runModel);
-    const session = await backend.createSession(modelBytes, options.session);
     const entry: GradientEntry = {
       outputs: built.outputs,
       first: namesOf(built.first),
@@ -132,6 +137,7 @@ export class GradientSession {
     };
     // a cache that cannot be written (full disk, read-only folder) only costs the next start-up
     if (cache && key) await cache.put(key, encodeGradientEntry(entry)).catch(() => {});
+    const session = await loadSession(backend, modelBytes, options.session, cache, key);
     return GradientSession.fromEntry(session, options.wrt, entry, started, built.runModel);
   }
 
@@ -201,6 +207,42 @@ export class GradientSession {
   async dispose(): Promise<void> {
     await this.session.dispose();
   }
+}
+
+/**
+ * Loads the gradient model. With a cache that keeps the runtime's files (Node, CPU), onnxruntime's
+ * optimized graph of it is kept as well and loaded at optimization "disabled" next time, which
+ * skips graph optimization (resnet18's gradient graph: ≈ 1 s); outputs are bit-identical.
+ */
+async function loadSession(
+  backend: Backend,
+  model: Uint8Array,
+  options: SessionOptions = {},
+  cache?: GradientCache,
+  key?: string,
+): Promise<Session> {
+  const keepsOptimized =
+    cache?.tempPath &&
+    cache.adopt &&
+    key &&
+    (backend.device ?? "cpu") === "cpu" &&
+    !options.executionProviders &&
+    options.optimization !== "disabled" &&
+    !options.optimizedModelFilePath;
+  if (!keepsOptimized) return backend.createSession(model, options);
+  const optimizedKey = cache.key([key, "onnxruntime-optimized", backend.name, JSON.stringify(options)]);
+  const optimized = await cache.get(optimizedKey);
+  if (optimized) {
+    try {
+      return await backend.createSession(optimized, { ...options, optimization: "disabled" });
+    } catch {
+      await cache.remove(optimizedKey); // corrupt: optimize again below
+    }
+  }
+  const path = cache.tempPath!();
+  const session = await backend.createSession(model, { ...options, optimizedModelFilePath: path });
+  await cache.adopt!(optimizedKey, path).catch(() => {});
+  return session;
 }
 
 /** The built graphs of {@link GradientSession.create} before loading. */

@@ -32,5 +32,8 @@ export function nodeBackend(options: NodeBackendOptions = {}): Backend {
     providerOptions,
   });
   const cache = gradientCache === false ? undefined : (gradientCache ?? gradientCacheFromEnv());
-  return cache ? { ...backend, gradientCache: cache } : backend;
+  if (!cache) return backend;
+  // the backend's own session defaults and device decide onnxruntime's optimized graph: part of every key
+  const settings = JSON.stringify({ defaults, device, providerOptions });
+  return { ...backend, gradientCache: { ...cache, key: (parts) => cache.key([...parts, settings]) } };
 }
