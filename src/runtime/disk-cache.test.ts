@@ -15,6 +15,8 @@ import { pathToFileURL } from "node:url";
 import { readNpy } from "../io/npy.js";
 import { decodeModel } from "../onnx/codec.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { runCli } from "../testing/cli.js";
+import { fixturePath } from "../testing/fixtures.js";
 import type { Backend } from "./backend.js";
 import { defaultCacheDir, diskGradientCache, gradientCacheFromEnv } from "./disk-cache.js";
 import { GradientSession } from "./gradient-session.js";
@@ -241,4 +243,41 @@ test("the folder and the switch come from the environment; under the test runner
 
 test("a key that is not a digest is refused (no path outside the folder)", async () => {
   await assert.rejects(diskGradientCache({ dir: "/x" }).get("../etc/passwd"), RangeError);
+});
+
+test("the CLI fills $PATHLENS_CACHE_DIR, and --no-cache leaves it empty", async () => {
+  const model = fixturePath("models/tabular_mlp.onnx");
+  const input = fixturePath("grads/tabular_mlp_input.npy");
+  const seed = fixturePath("grads/tabular_mlp_seed.npy");
+  const [cacheDir, out] = [await tempDir(), await tempDir()];
+  const args = (o: string) => [
+    "gradient",
+    model,
+    "--input",
+    `input=${input}`,
+    "--wrt",
+    "input",
+    "--seed",
+    seed,
+    "--out",
+    o,
+  ];
+  const env = { PATHLENS_CACHE: "1", PATHLENS_CACHE_DIR: cacheDir };
+  const r1 = await runCli(args(join(out, "1")), env);
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.equal((await entries(cacheDir)).length, 2);
+  const r2 = await runCli(args(join(out, "2")), env);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.deepEqual(
+    await readFile(join(out, "2", "gradient.npy")),
+    await readFile(join(out, "1", "gradient.npy")),
+  );
+  const empty = await tempDir();
+  const r3 = await runCli(["--no-cache", ...args(join(out, "3"))], { ...env, PATHLENS_CACHE_DIR: empty });
+  assert.equal(r3.code, 0, r3.stderr);
+  assert.deepEqual(await readdir(empty), []);
+  assert.deepEqual(
+    await readFile(join(out, "3", "gradient.npy")),
+    await readFile(join(out, "1", "gradient.npy")),
+  );
 });

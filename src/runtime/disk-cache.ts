@@ -73,7 +73,8 @@ export function diskGradientCache(options: DiskGradientCacheOptions = {}): Gradi
     async get(key) {
       const path = pathOf(key);
       try {
-        const bytes = new Uint8Array(await readFile(path));
+        const b = await readFile(path);
+        const bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength); // no copy
         const now = new Date();
         await utimes(path, now, now).catch(() => {});
         return bytes;
