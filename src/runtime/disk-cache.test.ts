@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,7 @@ import { runCli } from "../testing/cli.js";
 import { fixturePath } from "../testing/fixtures.js";
 import type { Backend } from "./backend.js";
 import { defaultCacheDir, diskGradientCache, gradientCacheFromEnv } from "./disk-cache.js";
+import { modelKeyParts } from "./gradient-entry.js";
 import { GradientSession } from "./gradient-session.js";
 import { nodeBackend } from "./node.js";
 
@@ -280,4 +282,20 @@ test("the CLI fills $PATHLENS_CACHE_DIR, and --no-cache leaves it empty", async 
     await readFile(join(out, "3", "gradient.npy")),
     await readFile(join(out, "1", "gradient.npy")),
   );
+});
+
+test("the key hashes large initializers in place: equal bytes give the key, one changed byte another", async () => {
+  const cache = diskGradientCache({ dir: await tempDir() });
+  const withWeight = (raw: Uint8Array) => {
+    const m = decodeModel(new Uint8Array(readFileSync(join(FIXTURES, "cnn.onnx"))));
+    const w = m.graph!.initializer[0]!;
+    Object.assign(w, { rawData: raw, floatData: [] });
+    return cache.key(modelKeyParts(m));
+  };
+  const raw = Uint8Array.from({ length: 16384 }, (_, i) => (i * 7) & 255);
+  const flipped = raw.slice();
+  flipped[9000]! ^= 1;
+  assert.equal(withWeight(raw), withWeight(raw.slice()));
+  assert.notEqual(withWeight(raw), withWeight(flipped));
+  assert.notEqual(withWeight(raw), withWeight(raw.subarray(0, 8192)));
 });

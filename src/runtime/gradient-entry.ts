@@ -8,6 +8,8 @@
  */
 import type { ShapeInfo } from "../autodiff/builder.js";
 import { PathlensError } from "../errors.js";
+import { encodeModel } from "../onnx/codec.js";
+import type { ModelProto, TensorProto } from "../onnx/types.js";
 import { type DType, type Tensor, tensor } from "../tensor/tensor.js";
 
 /** Bumped whenever the entry layout or the gradient transform's output changes meaning. */
@@ -108,4 +110,33 @@ function tensorOf(dtype: DType, dims: number[], data: (number | string)[]): Tens
   const values = dtype === "int64" ? data.map((x) => BigInt(x)) : data;
   (t.data as unknown as { set(v: ArrayLike<unknown>): void }).set(values);
   return t;
+}
+
+/** Initializer data above this many bytes is hashed in place rather than encoded first. */
+const IN_PLACE_BYTES = 4096;
+
+/**
+ * The model as cache-key parts: its encoding with the large initializers' data left out, then
+ * that data as it is in memory (each after its tensor's name and field). Equal parts ⇔ equal
+ * models, without re-encoding tens of megabytes of weights (≈ 0.2 s on resnet18).
+ */
+export function modelKeyParts(model: ModelProto): (Uint8Array | string)[] {
+  const g = model.graph;
+  if (!g) return [encodeModel(model)];
+  const data: (Uint8Array | string)[] = [];
+  const initializer = g.initializer.map((t): TensorProto => {
+    if (t.rawData && t.rawData.length > IN_PLACE_BYTES) {
+      data.push(`raw:${t.name}`, t.rawData);
+      return { ...t, rawData: undefined };
+    }
+    if (t.floatData instanceof Float32Array && t.floatData.byteLength > IN_PLACE_BYTES) {
+      data.push(
+        `float:${t.name}`,
+        new Uint8Array(t.floatData.buffer, t.floatData.byteOffset, t.floatData.byteLength),
+      );
+      return { ...t, floatData: [] };
+    }
+    return t;
+  });
+  return [encodeModel({ ...model, graph: { ...g, initializer } }), ...data];
 }

@@ -23,6 +23,7 @@ import {
   GRADIENT_ENTRY_VERSION,
   type GradientEntry,
   type GradientNames,
+  modelKeyParts,
 } from "./gradient-entry.js";
 import { probeFeeds, probeShapes } from "./probe.js";
 import { decomposeBranches, probeBranchShapes } from "./probe-branches.js";
@@ -110,7 +111,7 @@ export class GradientSession {
     model = folded.model;
     const device = backend.device ?? "cpu";
     const cache = options.cache === false ? undefined : backend.gradientCache;
-    const key = cache?.key([encodeModel(model), cacheKeyText(options, device, feeds, pf)]);
+    const key = cache?.key([...modelKeyParts(model), cacheKeyText(options, device, feeds, pf)]);
     if (cache && key) {
       const bytes = await cache.get(key);
       if (bytes) {
