@@ -13,7 +13,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
-import { homedir } from "node:os";
+import { cpus, homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GradientCache } from "./backend.js";
@@ -118,7 +118,7 @@ let stamp: string | undefined;
 
 /**
  * A stamp of the gradient transform's code (names, sizes and mtimes of the autodiff, onnx and
- * runtime modules), part of every key: entries built by other code — an upgrade, or an edited rule in a
+ * runtime modules), of onnxruntime-node and of the CPU model,, part of every key: entries built by other code — an upgrade, or an edited rule in a
  * checkout — are never loaded.
  */
 function codeStamp(): string {
@@ -147,6 +147,8 @@ function codeStamp(): string {
   } catch {
     parts.push("onnxruntime-node:unresolved");
   }
+  // onnxruntime's "all"-level graphs use this CPU's instructions and layouts
+  parts.push(`cpu:${cpus()[0]?.model ?? "unknown"}`);
   stamp = parts.join("|");
   return stamp;
 }
