@@ -74,7 +74,13 @@ export { type ModelSpec, makeModel, type NodeSpec, type ValueSpec } from "./onnx
 export { ModelStructureError, opsetOf, tensorFromProto, tensorToProto } from "./onnx/model.js";
 export type * from "./onnx/types.js";
 export { DataType } from "./onnx/types.js";
-export type { Backend, ExecutionProviderConfig, Session, SessionOptions } from "./runtime/backend.js";
+export type {
+  Backend,
+  ExecutionProviderConfig,
+  GradientCache,
+  Session,
+  SessionOptions,
+} from "./runtime/backend.js";
 export { DeviceError, RuntimeError } from "./runtime/backend.js";
 export { cachedBackend, type SessionCacheOptions } from "./runtime/cache.js";
 export { FoldedInputChangedError, type FoldedModel, foldGivenValues } from "./runtime/fold-given.js";

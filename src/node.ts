@@ -73,6 +73,13 @@ export {
 export { runWorker, type WorkerOptions } from "./jobs/lazy.js";
 export type { MethodSettings } from "./jobs/method.js";
 export type { JobSpec } from "./jobs/task.js";
+export {
+  DEFAULT_CACHE_BYTES,
+  type DiskGradientCacheOptions,
+  defaultCacheDir,
+  diskGradientCache,
+  gradientCacheFromEnv,
+} from "./runtime/disk-cache.js";
 export { type NodeBackendOptions, nodeBackend } from "./runtime/node.js";
 export { type OrtOptimizationLevel, onnxruntimeOptimized } from "./runtime/ort-optimize.js";
 export {
