@@ -15,7 +15,8 @@ import { after, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { readNpy } from "../io/npy.js";
 import { decodeModel } from "../onnx/codec.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { makeModel, type NodeSpec } from "../onnx/make.js";
+import { float64, int64, type Tensor } from "../tensor/tensor.js";
 import { runCli } from "../testing/cli.js";
 import { fixturePath } from "../testing/fixtures.js";
 import type { Backend } from "./backend.js";
@@ -298,4 +299,70 @@ test("the key hashes large initializers in place: equal bytes give the key, one 
   assert.equal(withWeight(raw), withWeight(raw.slice()));
   assert.notEqual(withWeight(raw), withWeight(flipped));
   assert.notEqual(withWeight(raw), withWeight(raw.subarray(0, 8192)));
+});
+
+/** y = If(mode == 1, x·x·w, −x·w) with `mode` an int64 scalar input (as in fold-given.test.ts). */
+function modeModel() {
+  const branch = (nodes: NodeSpec[], output: string) =>
+    makeModel({ inputs: [], outputs: [{ name: output, dtype: "float64" }], nodes }).graph!;
+  return makeModel({
+    opset: 13,
+    inputs: [
+      { name: "x", dtype: "float64", dims: ["N", 3] },
+      { name: "mode", dtype: "int64", dims: [] },
+    ],
+    outputs: [{ name: "y", dtype: "float64" }],
+    initializers: { one: int64([], [1]), w: float64([3], [1, 2, 3]) },
+    nodes: [
+      { op: "Equal", inputs: ["mode", "one"], outputs: ["cond"] },
+      {
+        op: "If",
+        inputs: ["cond"],
+        outputs: ["y"],
+        attrs: {
+          then_branch: branch(
+            [
+              { op: "Mul", inputs: ["x", "x"], outputs: ["sq"] },
+              { op: "Mul", inputs: ["sq", "w"], outputs: ["t"] },
+            ],
+            "t",
+          ),
+          else_branch: branch(
+            [
+              { op: "Neg", inputs: ["x"], outputs: ["n"] },
+              { op: "Mul", inputs: ["n", "w"], outputs: ["e"] },
+            ],
+            "e",
+          ),
+        },
+      },
+    ],
+  });
+}
+
+test("cached sessions keep the values they were folded on (int64) and their HVP graph", async () => {
+  const backend = countingBackend(await tempDir());
+  const x = float64([2, 3], [1, -2, 0.5, 3, 1.5, -1]);
+  const ones = float64([2, 3], [1, 1, 1, 1, 1, 1]);
+  const w = [1, 2, 3];
+  for (const [k, m] of [1, 0, 1, 0].entries()) {
+    const mode = int64([], [m]);
+    const s = await GradientSession.create(backend, modeModel(), { x, mode }, { wrt: ["x"], hvp: true });
+    assert.equal(s.cacheHit, k >= 2, `create ${k}`);
+    const r = await s.run({ x, mode }, { y: ones }, { x: ones });
+    // closed forms: mode 1: ∂y/∂x = 2xw, Hv = 2w·v; mode 0: ∂y/∂x = −w, Hv = 0
+    const grad = Array.from(x.data, (xi, i) => (m === 1 ? 2 * xi * w[i % 3]! : -w[i % 3]!));
+    const hvp = Array.from(x.data, (_, i) => (m === 1 ? 2 * w[i % 3]! : 0));
+    assert.deepEqual(Array.from(r.gradients.x!.data as Float64Array), grad, `gradient, mode ${m}`);
+    assert.deepEqual(
+      Array.from(r.hvp!.x!.data as Float64Array, (v) => v + 0),
+      hvp,
+      `HVP, mode ${m}`,
+    );
+    await assert.rejects(
+      () => s.run({ x, mode: int64([], [1 - m]) }, { y: ones }, { x: ones }),
+      (e: Error) => e.name === "FoldedInputChangedError",
+    );
+    await s.dispose();
+  }
 });
