@@ -366,3 +366,28 @@ test("cached sessions keep the values they were folded on (int64) and their HVP 
     await s.dispose();
   }
 });
+
+test("explain's summary.json reports the start-up and whether the cache served it", async () => {
+  const [cacheDir, out] = [await tempDir(), await tempDir()];
+  const env = { PATHLENS_CACHE: "1", PATHLENS_CACHE_DIR: cacheDir };
+  const summaries: { startupSeconds: number; cacheHit: boolean; seconds: number }[] = [];
+  for (const run of ["1", "2"]) {
+    const args = ["explain", fixturePath("models/softplus_mlp.onnx"), "--input"];
+    args.push(
+      fixturePath("refs/softplus_mlp_ih_zero_input.npy"),
+      "--steps",
+      "8",
+      "--quiet",
+      "--out",
+      join(out, run),
+    );
+    const r = await runCli(args, env);
+    assert.equal(r.code, 0, r.stderr);
+    summaries.push(JSON.parse(await readFile(join(out, run, "summary.json"), "utf8")));
+  }
+  assert.deepEqual(
+    summaries.map((s) => s.cacheHit),
+    [false, true],
+  );
+  for (const s of summaries) assert.ok(s.startupSeconds > 0 && s.startupSeconds < s.seconds);
+});
