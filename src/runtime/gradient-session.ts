@@ -112,12 +112,24 @@ export class GradientSession {
     const device = backend.device ?? "cpu";
     const cache = options.cache === false ? undefined : backend.gradientCache;
     const key = cache?.key([...modelKeyParts(model), cacheKeyText(options, device, feeds, pf)]);
+    const optimizedKey = cache && key ? optimizedGraphKey(backend, options.session, cache, key) : undefined;
+    // both entries are read at once (tens of megabytes each for big models)
+    const [bytes, optimized] = await Promise.all([
+      key && cache?.get(key),
+      optimizedKey && cache?.get(optimizedKey),
+    ]);
     if (cache && key) {
-      const bytes = await cache.get(key);
       if (bytes) {
         try {
           const entry = decodeGradientEntry(bytes);
-          const session = await loadSession(backend, entry.model, options.session, cache, key);
+          const session = await loadSession(
+            backend,
+            entry.model,
+            options.session,
+            cache,
+            optimizedKey,
+            optimized,
+          );
           return GradientSession.fromEntry(session, options.wrt, entry, started);
         } catch {
           // a corrupt or unloadable entry: rebuild and overwrite it
@@ -138,7 +150,7 @@ export class GradientSession {
     };
     // a cache that cannot be written (full disk, read-only folder) only costs the next start-up
     if (cache && key) await cache.put(key, encodeGradientEntry(entry)).catch(() => {});
-    const session = await loadSession(backend, modelBytes, options.session, cache, key);
+    const session = await loadSession(backend, modelBytes, options.session, cache, optimizedKey, optimized);
     return GradientSession.fromEntry(session, options.wrt, entry, started, built.runModel);
   }
 
@@ -220,19 +232,10 @@ async function loadSession(
   model: Uint8Array,
   options: SessionOptions = {},
   cache?: GradientCache,
-  key?: string,
+  optimizedKey?: string,
+  optimized?: Uint8Array | "" | undefined,
 ): Promise<Session> {
-  const keepsOptimized =
-    cache?.tempPath &&
-    cache.adopt &&
-    key &&
-    (backend.device ?? "cpu") === "cpu" &&
-    !options.executionProviders &&
-    options.optimization !== "disabled" &&
-    !options.optimizedModelFilePath;
-  if (!keepsOptimized) return backend.createSession(model, options);
-  const optimizedKey = cache.key([key, "onnxruntime-optimized", backend.name, JSON.stringify(options)]);
-  const optimized = await cache.get(optimizedKey);
+  if (!cache || !optimizedKey) return backend.createSession(model, options);
   if (optimized) {
     try {
       return await backend.createSession(optimized, { ...options, optimization: "disabled" });
@@ -244,6 +247,23 @@ async function loadSession(
   const session = await backend.createSession(model, { ...options, optimizedModelFilePath: path });
   await cache.adopt!(optimizedKey, path).catch(() => {});
   return session;
+}
+
+/** The cache key of onnxruntime's optimized graph of the entry `key`, when the cache keeps one (Node, CPU). */
+function optimizedGraphKey(
+  backend: Backend,
+  options: SessionOptions = {},
+  cache: GradientCache,
+  key: string,
+): string | undefined {
+  const keeps =
+    cache.tempPath &&
+    cache.adopt &&
+    (backend.device ?? "cpu") === "cpu" &&
+    !options.executionProviders &&
+    options.optimization !== "disabled" &&
+    !options.optimizedModelFilePath;
+  return keeps ? cache.key([key, "onnxruntime-optimized", backend.name, JSON.stringify(options)]) : undefined;
 }
 
 /** The built graphs of {@link GradientSession.create} before loading. */
