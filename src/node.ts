@@ -74,6 +74,7 @@ export { runWorker, type WorkerOptions } from "./jobs/lazy.js";
 export type { MethodSettings } from "./jobs/method.js";
 export type { JobSpec } from "./jobs/task.js";
 export {
+  CacheKeyError,
   DEFAULT_CACHE_BYTES,
   type DiskGradientCacheOptions,
   defaultCacheDir,

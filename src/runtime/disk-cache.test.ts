@@ -20,7 +20,7 @@ import { float64, int64, type Tensor } from "../tensor/tensor.js";
 import { runCli } from "../testing/cli.js";
 import { fixturePath } from "../testing/fixtures.js";
 import type { Backend } from "./backend.js";
-import { defaultCacheDir, diskGradientCache, gradientCacheFromEnv } from "./disk-cache.js";
+import { CacheKeyError, defaultCacheDir, diskGradientCache, gradientCacheFromEnv } from "./disk-cache.js";
 import { modelKeyParts } from "./gradient-entry.js";
 import { GradientSession } from "./gradient-session.js";
 import { nodeBackend } from "./node.js";
@@ -245,7 +245,7 @@ test("the folder and the switch come from the environment; under the test runner
 });
 
 test("a key that is not a digest is refused (no path outside the folder)", async () => {
-  await assert.rejects(diskGradientCache({ dir: "/x" }).get("../etc/passwd"), RangeError);
+  await assert.rejects(diskGradientCache({ dir: "/x" }).get("../etc/passwd"), CacheKeyError);
 });
 
 test("the CLI fills $PATHLENS_CACHE_DIR, and --no-cache leaves it empty", async () => {

@@ -16,7 +16,13 @@ import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } fro
 import { cpus, homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { PathlensError } from "../errors.js";
 import type { GradientCache } from "./backend.js";
+
+/** Raised when a gradient cache key is not a sha256 digest (it would name a path outside the folder). */
+export class CacheKeyError extends PathlensError {
+  override name = "CacheKeyError";
+}
 
 /** Default bound on the folder's size: 1 GiB. */
 export const DEFAULT_CACHE_BYTES = 1024 ** 3;
@@ -56,7 +62,7 @@ export function diskGradientCache(options: DiskGradientCacheOptions = {}): Gradi
   const maxBytes = options.maxBytes ?? DEFAULT_CACHE_BYTES;
   const pathOf = (key: string) => {
     if (!/^[0-9a-f]{64}$/.test(key))
-      throw new RangeError(`gradient cache key "${key}" is not a sha256 digest`);
+      throw new CacheKeyError(`gradient cache key "${key}" is not a sha256 digest`);
     return join(dir, key + SUFFIX);
   };
   return {
