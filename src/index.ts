@@ -174,7 +174,13 @@ export {
 export type * from "./onnx/types.js";
 export { DataType } from "./onnx/types.js";
 export { WireFormatError } from "./onnx/wire.js";
-export type { Backend, ExecutionProviderConfig, Session, SessionOptions } from "./runtime/backend.js";
+export type {
+  Backend,
+  ExecutionProviderConfig,
+  GradientCache,
+  Session,
+  SessionOptions,
+} from "./runtime/backend.js";
 export { DeviceError, RuntimeError } from "./runtime/backend.js";
 export { cachedBackend, type SessionCacheOptions } from "./runtime/cache.js";
 export { FoldedInputChangedError, type FoldedModel, foldGivenValues } from "./runtime/fold-given.js";

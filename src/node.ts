@@ -80,6 +80,14 @@ export type { EigSettings, JobMethodSettings } from "./jobs/method.js";
 export type { GroupSignificance } from "./jobs/stats.js";
 export type { DatasetSummary } from "./jobs/store.js";
 export type { JobSpec } from "./jobs/task.js";
+export {
+  CacheKeyError,
+  DEFAULT_CACHE_BYTES,
+  type DiskGradientCacheOptions,
+  defaultCacheDir,
+  diskGradientCache,
+  gradientCacheFromEnv,
+} from "./runtime/disk-cache.js";
 export { type NodeBackendOptions, nodeBackend } from "./runtime/node.js";
 export { type OrtOptimizationLevel, onnxruntimeOptimized } from "./runtime/ort-optimize.js";
 export {

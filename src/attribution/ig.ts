@@ -77,6 +77,10 @@ export interface Attribution {
   output: string;
   /** Path points per session run that was used. */
   chunkSize: number;
+  /** Seconds spent building and loading the gradient session before the first path point. */
+  startupSeconds?: number;
+  /** Whether the gradient model came from the gradient cache (see disk-cache.ts). */
+  cacheHit?: boolean;
 }
 
 function isTensor(t: unknown): t is Tensor {
@@ -204,7 +208,13 @@ export async function integratedGradients(
         options.steps === "auto"
           ? await autoSteps(problem, inputs, base, numExamples, options, setIndex, sets.length)
           : await fixedSteps(problem, inputs, base, numExamples, options, setIndex, sets.length);
-      results.push({ ...r, output, chunkSize: chunkRows });
+      results.push({
+        ...r,
+        output,
+        chunkSize: chunkRows,
+        startupSeconds: session.startupSeconds,
+        cacheHit: session.cacheHit,
+      });
     }
     return results.length === 1 ? results[0]! : averageAttributions(results);
   } finally {

@@ -281,6 +281,9 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
     delta: Array.from(result.delta),
     chunkSize: result.chunkSize,
     seconds: (performance.now() - started) / 1000,
+    // building and loading the gradient session (part of seconds); cacheHit: loaded from the disk cache
+    startupSeconds: result.startupSeconds,
+    cacheHit: result.cacheHit,
     notes: notes.length > 0 ? notes : undefined,
   };
   const written = await writeNpyFiles(args.string("out")!, {

@@ -5,6 +5,9 @@
  *
  * Exit codes: 0 success, 1 error (one line on stderr; stack with PATHLENS_DEBUG=1),
  * 2 wrong usage (the message and where to find the usage, on stderr).
+ *
+ * `--no-cache` (any command) builds gradient models afresh instead of loading them from the disk
+ * cache (the same as PATHLENS_CACHE=0; the folder is $PATHLENS_CACHE_DIR, see runtime/disk-cache.ts).
  */
 import { readFileSync } from "node:fs";
 import { assertWritableFolder } from "../io/npy.js";
@@ -64,7 +67,10 @@ function version(): string {
 }
 
 /** Runs the CLI on `argv` (without node and the script); returns the exit code. */
-async function main(argv: readonly string[]): Promise<number> {
+async function main(args: readonly string[]): Promise<number> {
+  const argv = args.filter((a) => a !== "--no-cache");
+  // every command makes its backends with nodeBackend(), which reads this
+  if (argv.length !== args.length) process.env.PATHLENS_CACHE = "0";
   const specs = COMMANDS.map((c) => c.spec);
   const [name, ...rest] = argv;
   if (name === "--help" || name === "-h" || name === "help") {

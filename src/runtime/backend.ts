@@ -23,6 +23,11 @@ export interface SessionOptions {
    * fuses Conv+Relu etc. inside the session only.
    */
   optimization?: "disabled" | "basic" | "extended" | "all";
+  /**
+   * Node only: where onnxruntime writes the graph it optimized (the gradient cache keeps it, so a
+   * later run loads it at "disabled" and skips optimization). Never the user's model.
+   */
+  optimizedModelFilePath?: string;
 }
 
 /** An onnxruntime execution provider with its options (passed through unchanged). */
@@ -51,6 +56,34 @@ export interface Backend {
    */
   readonly device?: GradientDevice;
   createSession(model: Uint8Array, options?: SessionOptions): Promise<Session>;
+  /**
+   * Where built gradient models are kept between processes (Node: a folder on disk, see
+   * `diskGradientCache`); undefined means every session is built from scratch.
+   */
+  readonly gradientCache?: GradientCache;
+}
+
+/**
+ * A store of built gradient models keyed by a digest of everything that built them. Entries are
+ * opaque bytes; a missing, partial or corrupt entry reads as absent or is rejected by the reader,
+ * which then rebuilds and overwrites it.
+ */
+export interface GradientCache {
+  /** The key (a hex digest) of the given parts, in order. */
+  key(parts: readonly (Uint8Array | string)[]): string;
+  /** The entry stored under `key`, or undefined. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** Stores `entry` under `key` atomically (readers see the old entry or the whole new one). */
+  put(key: string, entry: Uint8Array): Promise<void>;
+  /** Removes the entry under `key` (a corrupt one); absent is fine. */
+  remove(key: string): Promise<void>;
+  /**
+   * A fresh temporary file path in the cache for a file the runtime writes itself (onnxruntime's
+   * optimized graph); {@link GradientCache.adopt} then moves it in. Absent: no such files kept.
+   */
+  tempPath?(): string;
+  /** Moves the finished file at `tempPath` in as the entry `key` (atomically), or deletes it. */
+  adopt?(key: string, tempPath: string): Promise<void>;
 }
 
 /** Raised when onnxruntime rejects a model or a run; keeps onnxruntime's message. */

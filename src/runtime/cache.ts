@@ -63,6 +63,7 @@ export function cachedBackend(
   return {
     name: backend.name,
     device: backend.device,
+    gradientCache: backend.gradientCache,
     async createSession(model: Uint8Array, opts?: SessionOptions): Promise<Session> {
       const key = `${fingerprint(model)}|${model.length}|${JSON.stringify(opts ?? {})}`;
       let entry = entries.find((e) => e.key === key && sameBytes(e.bytes, model));

@@ -2,15 +2,29 @@
  * A session that runs a model together with its gradient graph (and, when asked, its
  * Hessian-vector-product graph). This is what the attribution algorithms call.
  */
-import type { ShapeInfo } from "../autodiff/builder.js";
+import type { GradientDevice, ShapeInfo } from "../autodiff/builder.js";
 import { decomposeModel, decompositionNeedsShapes } from "../autodiff/decompose.js";
 import { type GradientModel, gradientModel } from "../autodiff/gradient.js";
 import { widenLowPrecision } from "../autodiff/precision.js";
-import { encodeModel } from "../onnx/codec.js";
+import { decodeModel, encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
 import { type Tensor, type TensorLike, toTensors } from "../tensor/tensor.js";
-import { type Backend, DeviceError, type Session, type SessionOptions } from "./backend.js";
+import {
+  type Backend,
+  DeviceError,
+  type GradientCache,
+  type Session,
+  type SessionOptions,
+} from "./backend.js";
 import { checkFoldedInputs, foldGivenValues } from "./fold-given.js";
+import {
+  decodeGradientEntry,
+  encodeGradientEntry,
+  GRADIENT_ENTRY_VERSION,
+  type GradientEntry,
+  type GradientNames,
+  modelKeyParts,
+} from "./gradient-entry.js";
 import { probeFeeds, probeShapes } from "./probe.js";
 import { decomposeBranches, probeBranchShapes } from "./probe-branches.js";
 
@@ -30,6 +44,11 @@ export interface GradientSessionOptions {
    */
   fixed?: readonly string[];
   session?: SessionOptions;
+  /**
+   * Use the backend's gradient cache (default true when it has one — the Node backend's disk
+   * cache): a model built before with the same options is loaded instead of built again.
+   */
+  cache?: boolean;
 }
 
 /** One evaluation's results. */
@@ -48,17 +67,26 @@ export class GradientSession {
     private readonly session: Session,
     readonly wrt: readonly string[],
     readonly outputs: readonly string[],
-    private readonly first: GradientModel,
-    private readonly second: GradientModel | undefined,
-    /** The gradient (or HVP) model that runs, for inspection or saving. */
-    readonly model: ModelProto,
+    private readonly first: GradientNames,
+    private readonly second: GradientNames | undefined,
+    private modelSource: ModelProto | Uint8Array,
     /** Shape facts of the original model (from the probe). */
     readonly shapes: ShapeInfo,
     /** Given inputs the model was folded on, with their values (runs must feed the same). */
-    readonly foldedOn: ReadonlyMap<string, Tensor> = new Map(),
+    readonly foldedOn: ReadonlyMap<string, Tensor>,
     /** Inputs whose shapes decided unrolled loops, with those shapes (axis 0 may differ). */
-    readonly unrolledFor: ReadonlyMap<string, readonly number[]> = new Map(),
+    readonly unrolledFor: ReadonlyMap<string, readonly number[]>,
+    /** Whether the gradient model came from the backend's gradient cache. */
+    readonly cacheHit: boolean,
+    /** Seconds from the create() call until the session was ready (the start-up cost). */
+    readonly startupSeconds: number,
   ) {}
+
+  /** The gradient (or HVP) model that runs, for inspection or saving (decoded on first use after a cache hit). */
+  get model(): ModelProto {
+    if (this.modelSource instanceof Uint8Array) this.modelSource = decodeModel(this.modelSource);
+    return this.modelSource;
+  }
 
   /**
    * Probes `model` on `feeds` (dynamic axes of size 1 are tiled to 2 for the probe), builds the
@@ -70,6 +98,7 @@ export class GradientSession {
     givenFeeds: Record<string, TensorLike>,
     options: GradientSessionOptions,
   ): Promise<GradientSession> {
+    const started = performance.now();
     // float16 / bfloat16 models are differentiated in float32 (feeds and results are float32)
     model = widenLowPrecision(model);
     const feeds = toTensors(givenFeeds);
@@ -81,49 +110,70 @@ export class GradientSession {
       Object.keys(feeds).filter((k) => !options.wrt.includes(k) && feeds[k]!.dims.length === 0);
     const folded = await foldGivenValues(backend, model, feeds, new Set(fixed));
     model = folded.model;
-    // Composite ops (recurrent cells, fused and quantized ops) become primitives first.
-    model = decomposeModel(
-      model,
-      decompositionNeedsShapes(model) ? await probeShapes(backend, model, pf) : undefined,
-    );
-    model = await decomposeBranches(backend, model, pf);
-    const shapes = await probeShapes(backend, model, pf);
-    await probeBranchShapes(backend, model, pf, shapes);
-    const outputs = [...(options.outputs ?? model.graph!.output.map((o) => o.name!))];
     const device = backend.device ?? "cpu";
-    if (device !== "cpu") {
-      const f64 = options.wrt.find((w) => shapes.get(w)?.dtype === "float64");
-      if (f64)
-        throw new DeviceError(
-          `"${f64}" is float64: float64 models run on the CPU only (${device} computes in float32)`,
-        );
+    const cache = options.cache === false ? undefined : backend.gradientCache;
+    const key = cache?.key([...modelKeyParts(model), cacheKeyText(options, device, feeds, pf)]);
+    const optimizedKey = cache && key ? optimizedGraphKey(backend, options.session, cache, key) : undefined;
+    // both entries are read at once (tens of megabytes each for big models)
+    const [bytes, optimized] = await Promise.all([
+      key && cache?.get(key),
+      optimizedKey && cache?.get(optimizedKey),
+    ]);
+    if (cache && key) {
+      if (bytes) {
+        try {
+          const entry = decodeGradientEntry(bytes);
+          const session = await loadSession(
+            backend,
+            entry.model,
+            options.session,
+            cache,
+            optimizedKey,
+            optimized,
+          );
+          return GradientSession.fromEntry(session, options.wrt, entry, started);
+        } catch {
+          // a corrupt or unloadable entry: rebuild and overwrite it
+          await cache.remove(key);
+        }
+      }
     }
-    const first = gradientModel(model, { wrt: options.wrt, outputs, shapes: new Map(shapes), device });
-    let second: GradientModel | undefined;
-    let runModel = first.model;
-    if (options.hvp) {
-      const feeds2 = { ...pf, ...probeSeeds(first, shapes, outputs) };
-      const shapes2 = await probeShapes(backend, first.model, feeds2);
-      await probeBranchShapes(backend, first.model, feeds2, shapes2);
-      second = gradientModel(first.model, {
-        wrt: options.wrt,
-        outputs: first.gradients,
-        shapes: shapes2,
-        device,
-      });
-      runModel = second.model;
-    }
-    const session = await backend.createSession(encodeModel(runModel), options.session);
+    const built = await buildGradientModel(backend, model, pf, options, device);
+    const modelBytes = encodeModel(built.runModel);
+    const entry: GradientEntry = {
+      outputs: built.outputs,
+      first: namesOf(built.first),
+      second: built.second && namesOf(built.second),
+      shapes: built.shapes,
+      foldedOn: folded.decidedBy,
+      unrolledFor: folded.unrolledFor,
+      model: modelBytes,
+    };
+    // a cache that cannot be written (full disk, read-only folder) only costs the next start-up
+    if (cache && key) await cache.put(key, encodeGradientEntry(entry)).catch(() => {});
+    const session = await loadSession(backend, modelBytes, options.session, cache, optimizedKey, optimized);
+    return GradientSession.fromEntry(session, options.wrt, entry, started, built.runModel);
+  }
+
+  private static fromEntry(
+    session: Session,
+    wrt: readonly string[],
+    e: GradientEntry,
+    started: number,
+    model?: ModelProto,
+  ): GradientSession {
     return new GradientSession(
       session,
-      options.wrt,
-      outputs,
-      first,
-      second,
-      runModel,
-      shapes,
-      folded.decidedBy,
-      folded.unrolledFor,
+      wrt,
+      e.outputs,
+      e.first,
+      e.second,
+      model ?? e.model,
+      e.shapes,
+      e.foldedOn,
+      e.unrolledFor,
+      model === undefined,
+      (performance.now() - started) / 1000,
     );
   }
 
@@ -174,6 +224,131 @@ export class GradientSession {
   async dispose(): Promise<void> {
     await this.session.dispose();
   }
+}
+
+/**
+ * Loads the gradient model. With a cache that keeps the runtime's files (Node, CPU), onnxruntime's
+ * optimized graph of it is kept as well and loaded at optimization "disabled" next time, which
+ * skips graph optimization (resnet18's gradient graph: ≈ 1 s); outputs are bit-identical.
+ */
+async function loadSession(
+  backend: Backend,
+  model: Uint8Array,
+  options: SessionOptions = {},
+  cache?: GradientCache,
+  optimizedKey?: string,
+  optimized?: Uint8Array | "" | undefined,
+): Promise<Session> {
+  if (!cache || !optimizedKey) return backend.createSession(model, options);
+  if (optimized) {
+    try {
+      return await backend.createSession(optimized, { ...options, optimization: "disabled" });
+    } catch {
+      await cache.remove(optimizedKey); // corrupt: optimize again below
+    }
+  }
+  const path = cache.tempPath!();
+  const session = await backend.createSession(model, { ...options, optimizedModelFilePath: path });
+  await cache.adopt!(optimizedKey, path).catch(() => {});
+  return session;
+}
+
+/** The cache key of onnxruntime's optimized graph of the entry `key`, when the cache keeps one (Node, CPU). */
+function optimizedGraphKey(
+  backend: Backend,
+  options: SessionOptions = {},
+  cache: GradientCache,
+  key: string,
+): string | undefined {
+  const keeps =
+    cache.tempPath &&
+    cache.adopt &&
+    (backend.device ?? "cpu") === "cpu" &&
+    !options.executionProviders &&
+    options.optimization !== "disabled" &&
+    !options.optimizedModelFilePath;
+  return keeps ? cache.key([key, "onnxruntime-optimized", backend.name, JSON.stringify(options)]) : undefined;
+}
+
+/** The built graphs of {@link GradientSession.create} before loading. */
+interface BuiltGradient {
+  runModel: ModelProto;
+  outputs: string[];
+  first: GradientModel;
+  second?: GradientModel;
+  shapes: ShapeInfo;
+}
+
+/**
+ * Decomposes composite ops, probes shapes and builds the gradient graph (and the HVP graph):
+ * the start-up work a gradient-cache hit skips.
+ */
+async function buildGradientModel(
+  backend: Backend,
+  model: ModelProto,
+  pf: Record<string, Tensor>,
+  options: GradientSessionOptions,
+  device: GradientDevice,
+): Promise<BuiltGradient> {
+  // Composite ops (recurrent cells, fused and quantized ops) become primitives first.
+  model = decomposeModel(
+    model,
+    decompositionNeedsShapes(model) ? await probeShapes(backend, model, pf) : undefined,
+  );
+  model = await decomposeBranches(backend, model, pf);
+  const shapes = await probeShapes(backend, model, pf);
+  await probeBranchShapes(backend, model, pf, shapes);
+  const outputs = [...(options.outputs ?? model.graph!.output.map((o) => o.name!))];
+  if (device !== "cpu") {
+    const f64 = options.wrt.find((w) => shapes.get(w)?.dtype === "float64");
+    if (f64)
+      throw new DeviceError(
+        `"${f64}" is float64: float64 models run on the CPU only (${device} computes in float32)`,
+      );
+  }
+  const first = gradientModel(model, { wrt: options.wrt, outputs, shapes: new Map(shapes), device });
+  if (!options.hvp) return { runModel: first.model, outputs, first, shapes };
+  const feeds2 = { ...pf, ...probeSeeds(first, shapes, outputs) };
+  const shapes2 = await probeShapes(backend, first.model, feeds2);
+  await probeBranchShapes(backend, first.model, feeds2, shapes2);
+  const second = gradientModel(first.model, {
+    wrt: options.wrt,
+    outputs: first.gradients,
+    shapes: shapes2,
+    device,
+  });
+  return { runModel: second.model, outputs, first, second, shapes };
+}
+
+function namesOf(g: GradientModel): GradientNames {
+  return { seeds: g.seeds, gradients: g.gradients, outputs: g.outputs };
+}
+
+/**
+ * The options and feed facts the built graphs depend on, as text for the cache key: wrt,
+ * outputs, hvp, the device, and the dtypes and dims of the caller's feeds and of the probe's
+ * (size-1 dynamic axes tiled to 2), plus the entry format version.
+ */
+function cacheKeyText(
+  options: GradientSessionOptions,
+  device: GradientDevice,
+  feeds: Record<string, Tensor>,
+  probe: Record<string, Tensor>,
+): string {
+  const facts = (f: Record<string, Tensor>) =>
+    Object.keys(f)
+      .sort()
+      .map((k) => [k, f[k]!.dtype, f[k]!.dims]);
+  return JSON.stringify({
+    version: GRADIENT_ENTRY_VERSION,
+    wrt: options.wrt,
+    outputs: options.outputs ?? null,
+    hvp: options.hvp === true,
+    fixed: options.fixed ?? null,
+    device,
+    feeds: facts(feeds),
+    probe: facts(probe),
+  });
 }
 
 function onesLike(dtype: "float32" | "float64", dims: number[]): Tensor {

@@ -132,6 +132,11 @@ export function ortBackend(
       const o = { ...defaults, ...options };
       const opts: Record<string, unknown> = { graphOptimizationLevel: o.optimization ?? "all" };
       if (o.intraOpThreads) opts.intraOpNumThreads = o.intraOpThreads;
+      if (o.optimizedModelFilePath) {
+        opts.optimizedModelFilePath = o.optimizedModelFilePath;
+        // onnxruntime warns that an "all"-level graph is for this machine only: it is (a local cache)
+        opts.logSeverityLevel = 3;
+      }
       const eps = o.executionProviders ?? providers;
       if (eps) opts.executionProviders = eps;
       try {
