@@ -1,8 +1,8 @@
 /**
  * Gradient graphs built for WebGPU in a real browser: headless Chromium with
  * --enable-unsafe-webgpu (SwiftShader's adapter where no GPU exists) runs the gradient and
- * Hessian-vector-product graphs of the digits CNN, the shapes CNN (MaxPool), tiny BERT and the
- * sentiment text model (at its word embeddings) with pathlens/web on onnxruntime-web's WebGPU
+ * Hessian-vector-product graphs of the digits CNN, the shapes CNN (MaxPool), tiny BERT, the
+ * sentiment text model (at its word embeddings) and resnet18 at 32×32 (when its large fixture is there) with pathlens/web on onnxruntime-web's WebGPU
  * provider (demo/web/gpu-check.html); the results match onnxruntime-node's CPU provider.
  * Placement (no data-sized node off the GPU) is checked for the same graphs in Node
  * (src/runtime/webgpu.test.ts), where onnxruntime's profiler names each node's provider.
@@ -24,7 +24,7 @@ import { Random } from "./tensor/random.js";
 import { float32, int64, relativeL2, type Tensor } from "./tensor/tensor.js";
 import { chromiumPath } from "./testing/browser.js";
 import { ROOT } from "./testing/cli.js";
-import { readModelFixture, readNpyFixture } from "./testing/fixtures.js";
+import { fixturePath, readModelFixture, readNpyFixture } from "./testing/fixtures.js";
 
 const skip = !chromiumPath()
   ? "no Chromium installed (tools/install-browser.sh installs Debian's chromium)"
@@ -47,6 +47,19 @@ interface Case {
 async function cases(): Promise<Case[]> {
   const bert = readModelFixture("models/tiny_bert_emb2logits.onnx");
   const text = await loadModel(join(ROOT, "examples", "text-sentiment", "model.onnx"));
+  const resnet: Case[] = [];
+  if (existsSync(fixturePath("models/resnet18.onnx"))) {
+    // fully convolutional up to a global pool: free the spatial axes to run it at 32×32
+    const m = readModelFixture("models/resnet18.onnx");
+    const dims = m.graph!.input[0]!.type!.tensorType!.shape!.dim;
+    for (const k of [2, 3]) dims[k] = { dimParam: `side${k}` };
+    resnet.push({
+      name: "resnet18",
+      model: m,
+      feeds: { [m.graph!.input[0]!.name!]: randn([1, 3, 32, 32]) },
+      wrt: m.graph!.input[0]!.name!,
+    });
+  }
   const ids = [2, 14, 33, 20, 3, 0];
   return [
     {
@@ -79,6 +92,7 @@ async function cases(): Promise<Case[]> {
       },
       wrt: wordEmbeddingOutput(text),
     },
+    ...resnet,
   ];
 }
 

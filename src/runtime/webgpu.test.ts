@@ -12,7 +12,7 @@ import { loadModel } from "../io/model-file.js";
 import { encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
 import { Random } from "../tensor/random.js";
-import { float32, type Tensor } from "../tensor/tensor.js";
+import { float32, int64, type Tensor } from "../tensor/tensor.js";
 import { fixturePath, readModelFixture, readNpyFixture } from "../testing/fixtures.js";
 import { softwareWebGpu } from "../testing/webgpu.js";
 import { GradientSession } from "./gradient-session.js";
@@ -84,6 +84,16 @@ const cases: Case[] = [
     wrt: (m) => m.graph!.input[0]!.name!,
     available: () => existsSync(fixturePath("models/resnet18.onnx")),
   },
+  {
+    name: "sentiment text model (at its word embeddings)",
+    model: () => loadModel("examples/text-sentiment/model.onnx"),
+    feeds: () => ({
+      input_ids: int64([2, 6], [2, 14, 33, 20, 3, 0, 2, 14, 17, 20, 3, 0]),
+      attention_mask: int64([2, 6], [1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0]),
+    }),
+    // the word-embedding lookup: the Gather of input_ids from a 2-D table
+    wrt: (m) => m.graph!.node.find((n) => n.opType === "Gather" && n.input[1] === "input_ids")!.output[0]!,
+  },
 ];
 
 for (const c of cases) {
@@ -95,6 +105,7 @@ for (const c of cases) {
     const model = await c.model();
     const feeds = c.feeds(model);
     const wrt = c.wrt(model);
+    const batch = Object.values(feeds)[0]!.dims[0]!;
     const forwardOff = new Set(
       (await placementReport(encodeModel(model), feeds, { device: "webgpu" })).offDevice.map((n) => n.node),
     );
@@ -108,7 +119,7 @@ for (const c of cases) {
       const seeds = Object.fromEntries(
         s.outputs.map((o) => {
           // the probe's dims, at the feeds' batch (the probe tiles a batch of 1 to 2)
-          const d = [feeds[wrt]!.dims[0]!, ...s.shapes.get(o)!.dims.slice(1)];
+          const d = [batch, ...s.shapes.get(o)!.dims.slice(1)];
           return [
             o,
             float32(
@@ -118,10 +129,11 @@ for (const c of cases) {
           ];
         }),
       );
+      const wrtDims = feeds[wrt]?.dims ?? [batch, ...s.shapes.get(wrt)!.dims.slice(1)];
       const v = {
         [wrt]: float32(
-          feeds[wrt]!.dims,
-          Float32Array.from(feeds[wrt]!.data as Float32Array, () => r.normal()),
+          wrtDims,
+          Float32Array.from({ length: wrtDims.reduce((a, b) => a * b, 1) }, () => r.normal()),
         ),
       };
       const out = await s.run(feeds, seeds, v);
