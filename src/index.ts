@@ -194,6 +194,7 @@ export type { DeviceOptions } from "./runtime/ort.js";
 export { probeFeeds, probeShapes } from "./runtime/probe.js";
 export {
   featureSignificance,
+  SignificanceError,
   type SignificanceOptions,
   type SignificanceResult,
 } from "./stats/significance.js";

@@ -11,21 +11,6 @@ export {
   compareAttributions,
   type MethodComparison,
 } from "./explain/compare.js";
-export { type ExplainImageOptions, explainImage, type ImageExplanation } from "./explain/image.js";
-export { checkPreprocess, type Preprocess, PreprocessError } from "./explain/preprocess.js";
-export {
-  type ExplainTabularOptions,
-  explainTabular,
-  type TabularExplanation,
-  TabularInputError,
-} from "./explain/tabular.js";
-export {
-  type ExplainTextOptions,
-  explainText,
-  TextExplainError,
-  type TextExplanation,
-  type TextModel,
-} from "./explain/text.js";
 export type { EmbeddingHints, EmbeddingLookup } from "./explain/text-embeddings.js";
 export {
   EMBEDDING_CHOICES,
@@ -96,9 +81,6 @@ export {
   type PlacementReport,
   placementReport,
 } from "./runtime/placement.js";
-export { featureSignificance, SignificanceError, type SignificanceResult } from "./stats/significance.js";
-export { tCdf, tSurvival } from "./stats/t-distribution.js";
-export { adjustPValues, ranks, welchTTest } from "./stats/tests.js";
 export {
   type ComparisonReportOptions,
   comparisonReport,
