@@ -139,6 +139,7 @@ export {
 } from "./explain/text.js";
 export type { TextAttributionOptions } from "./explain/text-attribution.js";
 export type { EmbeddingChoice, EmbeddingKind } from "./explain/text-embeddings.js";
+export type { TextTokenizer } from "./explain/text-encode.js";
 export type { TextInteractions } from "./explain/text-explanation.js";
 export type { NumericTable } from "./io/csv.js";
 export type { RgbaImage } from "./io/image.js";

@@ -34,6 +34,9 @@ export type ShapeInfo = Map<string, TensorInfo>;
  */
 export type GradientDevice = "cpu" | "webgpu";
 
+/** Inputs (or outputs) per Concat/Split node in graphs built for WebGPU (a shader binds each as a storage buffer). */
+export const WEBGPU_FAN_IN = 6;
+
 /** Attributes given to {@link GraphBuilder.op}; `undefined` values are left out. */
 export type Attrs = Record<string, AttrValue | undefined>;
 
@@ -106,6 +109,41 @@ export class GraphBuilder {
       level = next;
     }
     return level[0]!;
+  }
+
+  /**
+   * Concat along `axis`. On WebGPU a shader binds each input as a storage buffer and devices allow
+   * few of them per shader (WebGPU guarantees 8), so long lists are joined in a tree of Concats of
+   * at most {@link WEBGPU_FAN_IN} inputs; the CPU keeps one Concat.
+   */
+  concat(parts: readonly string[], axis: number): string {
+    if (parts.length === 1) return parts[0]!;
+    if (this.device === "cpu" || parts.length <= WEBGPU_FAN_IN)
+      return this.op("Concat", [...parts], { axis });
+    const groups: string[] = [];
+    for (let k = 0; k < parts.length; k += WEBGPU_FAN_IN)
+      groups.push(this.concat(parts.slice(k, k + WEBGPU_FAN_IN), axis));
+    return this.concat(groups, axis);
+  }
+
+  /**
+   * Splits `x` along `axis` into pieces of the given static sizes: one Split on the CPU (sizes as
+   * input from opset 13, attribute before); on WebGPU, when there are more pieces than a shader
+   * may bind outputs ({@link WEBGPU_FAN_IN}), one Slice per piece.
+   */
+  split(x: string, sizes: readonly number[], axis: number): string[] {
+    if (sizes.length === 1) return [x];
+    if (this.device !== "cpu" && sizes.length > WEBGPU_FAN_IN && this.opset >= 10) {
+      let start = 0;
+      return sizes.map((size) => {
+        const piece = this.slice(x, [start], [start + size], [axis]);
+        start += size;
+        return piece;
+      });
+    }
+    if (this.opset >= 13)
+      return this.opN("Split", [x, this.int64s(sizes)], { axis }, { outputs: sizes.length });
+    return this.opN("Split", [x], { axis, split: [...sizes] }, { outputs: sizes.length });
   }
 
   /** Records facts for a new tensor (so later rules and passes can query it). */

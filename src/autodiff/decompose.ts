@@ -12,7 +12,7 @@ import { NameScope, producerMap } from "../onnx/graph.js";
 import { cloneModel, describeNode, ModelStructureError, opsetOf } from "../onnx/model.js";
 import type { GraphProto, ModelProto, NodeProto } from "../onnx/types.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { GraphBuilder, type ShapeInfo } from "./builder.js";
+import { type GradientDevice, GraphBuilder, type ShapeInfo } from "./builder.js";
 import { constantValues } from "./constants.js";
 
 /** What a decomposition sees of the node it rewrites. */
@@ -145,13 +145,17 @@ const MAX_PASSES = 8;
  * nodes are themselves decomposable). Returns the model unchanged (same object) when nothing
  * applies. `shapes` must be given when {@link decompositionNeedsShapes} says so.
  */
-export function decomposeModel(source: ModelProto, shapes?: ShapeInfo): ModelProto {
+export function decomposeModel(
+  source: ModelProto,
+  shapes?: ShapeInfo,
+  device: GradientDevice = "cpu",
+): ModelProto {
   if (!hasDecomposableNodes(source)) return source;
   const model = cloneModel(source);
   const graph = model.graph!;
   const opset = opsetOf(model);
   for (let pass = 0; pass < MAX_PASSES; pass++) {
-    if (!rewritePass(graph, opset, shapes)) return model;
+    if (!rewritePass(graph, opset, shapes, device)) return model;
   }
   throw new ModelStructureError(
     `decomposing composite ops did not finish after ${MAX_PASSES} passes (an op keeps rewriting into itself)`,
@@ -159,10 +163,15 @@ export function decomposeModel(source: ModelProto, shapes?: ShapeInfo): ModelPro
 }
 
 /** One pass over the graph; true when something was rewritten. */
-function rewritePass(graph: GraphProto, opset: number, shapes: ShapeInfo | undefined): boolean {
+function rewritePass(
+  graph: GraphProto,
+  opset: number,
+  shapes: ShapeInfo | undefined,
+  device: GradientDevice,
+): boolean {
   const scope = new NameScope(graph);
   const info: ShapeInfo = new Map(shapes ?? []);
-  const b = new GraphBuilder(scope, opset, info, "dec");
+  const b = new GraphBuilder(scope, opset, info, "dec", device);
   const constants = constantValues(graph);
   const where = applyContext(graph, opset);
   const out: NodeProto[] = [];

@@ -6,15 +6,31 @@
  * (token ids given directly, tokenizers that rewrite text) sub-word pieces are merged by their
  * markers instead.
  */
-import type { Tokenizer } from "@huggingface/tokenizers";
 import { PathlensError } from "../errors.js";
 import type { ModelProto } from "../onnx/types.js";
+
+/**
+ * What pathlens uses of a tokenizer — the part of `@huggingface/tokenizers`' `Tokenizer` the text
+ * explainers call. Declared here so that pathlens's types never pull that package's declarations
+ * into a consumer's compilation.
+ */
+export interface TextTokenizer {
+  /** Token ids (special tokens included) and token type ids of a text, or of a pair of texts. */
+  encode(
+    text: string,
+    options: { text_pair?: string | null; return_token_type_ids?: boolean; add_special_tokens?: boolean },
+  ): { ids: number[]; token_type_ids: number[] };
+  /** A token's id (undefined when not in the vocabulary). */
+  token_to_id(token: string): number | undefined;
+  /** A token id's text (undefined when not in the vocabulary). */
+  id_to_token(id: number): string | undefined;
+}
 
 /** A tokenizer plus what the explainers need to know about the model. */
 export interface TextModel {
   model: ModelProto;
-  /** A Hugging Face tokenizers tokenizer (from tokenizer.json). */
-  tokenizer: Tokenizer;
+  /** The tokenizer (a Hugging Face tokenizers `Tokenizer` read from tokenizer.json). */
+  tokenizer: TextTokenizer;
   /** Class names by index (config.json id2label). */
   labels?: string[];
   /** Longest input the model takes (position embeddings). */
@@ -107,7 +123,7 @@ export function encodeText(tm: TextModel, text: string, options: EncodeOptions =
 }
 
 /** Ids the tokenizer inserts around texts ([CLS], [SEP], <s>, …): special ids except [UNK] and [MASK]. */
-export function insertedIds(tokenizer: Tokenizer): Set<number> {
+export function insertedIds(tokenizer: TextTokenizer): Set<number> {
   const t = tokenizer as unknown as { all_special_ids?: number[] };
   const named = (names: string[]) =>
     names.map((s) => tokenizer.token_to_id(s)).filter((v): v is number => v !== undefined);
@@ -119,7 +135,7 @@ export function insertedIds(tokenizer: Tokenizer): Set<number> {
 }
 
 /** The id of the tokenizer's pad, unk or mask token. */
-export function tokenId(tokenizer: Tokenizer, kind: "pad" | "unk" | "mask"): number {
+export function tokenId(tokenizer: TextTokenizer, kind: "pad" | "unk" | "mask"): number {
   const candidates = { pad: ["[PAD]", "<pad>"], unk: ["[UNK]", "<unk>"], mask: ["[MASK]", "<mask>"] }[kind];
   for (const c of candidates) {
     const id = tokenizer.token_to_id(c);
@@ -129,7 +145,7 @@ export function tokenId(tokenizer: Tokenizer, kind: "pad" | "unk" | "mask"): num
   throw new TextExplainError(`the tokenizer has no ${kind} token (${candidates.join(" / ")})`);
 }
 
-function tokenText(tokenizer: Tokenizer, id: number): string {
+function tokenText(tokenizer: TextTokenizer, id: number): string {
   return tokenizer.id_to_token(id) ?? String(id);
 }
 
@@ -141,7 +157,7 @@ type Callable<A, R> = ((a: A) => R) | undefined | null;
  * inside a word, tokenizers that work otherwise).
  */
 function alignWords(
-  tokenizer: Tokenizer,
+  tokenizer: TextTokenizer,
   tokens: string[],
   special: boolean[],
   fullLength: number,

@@ -294,6 +294,7 @@ async function buildGradientModel(
   model = decomposeModel(
     model,
     decompositionNeedsShapes(model) ? await probeShapes(backend, model, pf) : undefined,
+    device,
   );
   model = await decomposeBranches(backend, model, pf);
   const shapes = await probeShapes(backend, model, pf);

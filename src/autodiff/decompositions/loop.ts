@@ -83,9 +83,7 @@ const loop: Decomposition = {
       outs.slice(1 + carried.length).forEach((s, k) => scans[k]!.push(b.unsqueeze(s, [0])));
     }
     const finals = carried.map((c) => b.op("Identity", [c]));
-    const stacked = scans.map((parts) =>
-      parts.length === 1 ? parts[0]! : b.op("Concat", parts, { axis: 0 }),
-    );
+    const stacked = scans.map((parts) => b.concat(parts, 0));
     return [...finals, ...stacked];
   },
 };

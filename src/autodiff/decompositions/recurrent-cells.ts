@@ -60,9 +60,7 @@ export interface Cell {
 
 /** Split along `axis` into pieces of the given sizes (split sizes as input from opset 13). */
 export function split(b: GraphBuilder, x: string, sizes: readonly number[], axis: number): string[] {
-  if (sizes.length === 1) return [x];
-  if (b.opset >= 13) return b.opN("Split", [x, b.int64s(sizes)], { axis }, { outputs: sizes.length });
-  return b.opN("Split", [x], { axis, split: [...sizes] }, { outputs: sizes.length });
+  return b.split(x, sizes, axis);
 }
 
 /** Clip to [−c, c] (bounds as inputs from opset 11, attributes before); identity without c. */

@@ -208,7 +208,7 @@ function decomposeRecurrent(ctx: DecomposeContext, cell: Cell): (string | undefi
 }
 
 function concat(ctx: DecomposeContext, parts: string[], axis: number): string {
-  return parts.length === 1 ? parts[0]! : ctx.b.op("Concat", parts, { axis });
+  return ctx.b.concat(parts, axis);
 }
 
 /** Assembles Y [T, D, B, H], Y_h and Y_c [D, B, H] (layout 1: [B, T, D, H] and [B, D, H]). */

@@ -53,7 +53,12 @@ const scan: Decomposition = {
       );
     const slices = scanInputs.map((x, j) => {
       const attrs = ctx.opset >= 18 ? { axis: inAxes[j]!, num_outputs: length } : { axis: inAxes[j]! };
-      const parts = length === 1 ? [x] : b.opN("Split", [x], attrs, { outputs: length });
+      const parts =
+        length === 1
+          ? [x]
+          : b.device !== "cpu"
+            ? b.split(x, new Array(length).fill(1), inAxes[j]!)
+            : b.opN("Split", [x], attrs, { outputs: length });
       const squeezed = parts.map((p) => b.squeeze(p, [inAxes[j]!]));
       return inDirs[j] ? squeezed.reverse() : squeezed;
     });
@@ -71,9 +76,7 @@ const scan: Decomposition = {
     }
     const stacked = outs.map((parts, j) => {
       const ordered = outDirs[j] ? [...parts].reverse() : parts;
-      return ordered.length === 1
-        ? b.op("Identity", ordered)
-        : b.op("Concat", ordered, { axis: outAxes[j]! });
+      return ordered.length === 1 ? b.op("Identity", ordered) : b.concat(ordered, outAxes[j]!);
     });
     return [...states.map((s) => b.op("Identity", [s])), ...stacked];
   },

@@ -27,6 +27,7 @@ async function checkOp(
     consts?: (Tensor | "")[];
     opset?: number;
     extra?: Record<string, Tensor>;
+    device?: "cpu" | "webgpu";
   } = {},
 ) {
   const consts = opts.consts ?? [];
@@ -50,7 +51,7 @@ async function checkOp(
       { op: "Mul", inputs: ["zz", "z"], outputs: ["y"] },
     ],
   });
-  const r = await gradcheck(model, { x }, { wrt: ["x"], hvp: true });
+  const r = await gradcheck(model, { x }, { wrt: ["x"], hvp: true, device: opts.device });
   assert.ok(r.worst <= 1, `${op} opset ${opts.opset ?? 17}: ${r.message}`);
 }
 
@@ -125,6 +126,15 @@ test("Slice: negative bounds, steps, omitted axes, opset 9/10/11/13", async () =
   await checkOp("Slice", x, { consts: [i64([0, 1]), i64([5, 4]), "", i64([2, 1])], opset: 13 });
   await checkOp("Slice", x, { consts: [i64([1]), i64([-1]), i64([2])], opset: 10 });
   await checkOp("Slice", x, { attrs: { starts: [1, 0], ends: [3, -2], axes: [1, 2] }, opset: 9 });
+});
+
+test("Slice for WebGPU (pads computed at run time), run on the CPU: negative and clamped bounds, omitted axes", async () => {
+  const x = rand([4, 5, 6]);
+  const webgpu = { device: "webgpu" as const };
+  await checkOp("Slice", x, { consts: [i64([1, -4]), i64([3, 100]), i64([0, 2])], ...webgpu });
+  await checkOp("Slice", x, { consts: [i64([0, 1, 2]), i64([2, 3, 5])], ...webgpu });
+  await checkOp("Slice", x, { consts: [i64([-100, 2]), i64([-1, 1]), i64([2, 1])], opset: 13, ...webgpu });
+  await checkOp("Slice", x, { consts: [i64([0, 1]), i64([5, 4]), "", i64([2, 1])], opset: 13, ...webgpu });
 });
 
 test("Pad (constant): input pads, attribute pads, axes input, negative pads", async () => {

@@ -114,7 +114,7 @@ const split: GradientRule = {
     const r = b.rank(ctx.x(0));
     const axis = normAxis(attrInt(node, "axis", 0), r);
     const parts = node.output.map((o, i) => ctx.dy(i) ?? zerosOf(b, o));
-    return [b.op("Concat", parts, { axis })];
+    return [b.concat(parts, axis)];
   },
 };
 
@@ -138,6 +138,10 @@ const slice: GradientRule = {
     const { b, node } = ctx;
     const x = ctx.x(0);
     const g = ctx.dy(0)!;
+    if (b.device !== "cpu" && ctx.opset >= 11) {
+      const padded = padBackAtRunTime(ctx, x, g);
+      if (padded) return [padded];
+    }
     if (ctx.opset >= 11) {
       const flatIdx = b.op("Range", [b.int64Scalar(0), b.op("Size", [x]), b.int64Scalar(1)]);
       const idx = b.op("Reshape", [flatIdx, b.shape(x)]);
@@ -153,6 +157,49 @@ const slice: GradientRule = {
     return [padBack(ctx, x, g)];
   },
 };
+
+/**
+ * WebGPU (int64 index tensors and scatters run on its CPU side): a step-1 Slice's gradient is g
+ * padded back with zeros, the pads computed at run time from x's dims and the bounds (clamped as
+ * Slice clamps them) — shape arithmetic on a few int64 values, while the data stays on the GPU.
+ * Undefined (use the general form) for steps ≠ 1 or computed axes.
+ */
+function padBackAtRunTime(ctx: RuleContext, x: string, g: string): string | undefined {
+  const { b } = ctx;
+  const r = b.rank(x);
+  if (ctx.x(4)) {
+    const steps = ctx.constant(4);
+    if (!steps || intValues(steps).some((v) => v !== 1)) return undefined;
+  }
+  const n = b.dims(ctx.x(1))[0] ?? 0;
+  let axes = Array.from({ length: n }, (_, i) => i);
+  if (ctx.x(3)) {
+    const a = ctx.constant(3);
+    if (!a) return undefined;
+    axes = intValues(a).map((v) => normAxis(v, r));
+  }
+  const i64 = (name: string) => (b.dtype(name) === "int64" ? name : b.op("Cast", [name], { to: 7 }));
+  const dims = b.op("Gather", [b.shape(x), b.int64s(axes)], { axis: 0 });
+  const zeros = b.int64s(new Array(n).fill(0));
+  const clamp = (v: string) => {
+    const pos = b.op("Where", [b.op("Less", [v, zeros]), b.op("Add", [v, dims]), v]);
+    const low = b.op("Where", [b.op("Less", [pos, zeros]), zeros, pos]);
+    return b.op("Where", [b.op("Less", [dims, low]), dims, low]);
+  };
+  const start = clamp(i64(ctx.x(1)));
+  const endRaw = clamp(i64(ctx.x(2)));
+  const end = b.op("Where", [b.op("Less", [endRaw, start]), start, endRaw]);
+  const after = b.op("Sub", [dims, end]);
+  const pick = (v: string, axis: number) => {
+    const k = axes.indexOf(axis);
+    return k < 0 ? b.int64s([0]) : b.slice(v, [k], [k + 1], [0]);
+  };
+  const all = Array.from({ length: r }, (_, a) => a);
+  const pads = b.op("Concat", [...all.map((a) => pick(start, a)), ...all.map((a) => pick(after, a))], {
+    axis: 0,
+  });
+  return b.op("Pad", [g, pads]);
+}
 
 /** Pre-opset-11 Slice gradient: Pad with pads computed from constant bounds and probe dims. */
 function padBack(ctx: RuleContext, x: string, g: string): string {
