@@ -83,6 +83,7 @@ export {
   type OpOptions,
   type ShapeInfo,
   type TensorInfo,
+  WEBGPU_FAN_IN,
 } from "./autodiff/builder.js";
 export type { ApplyContext } from "./autodiff/decompose.js";
 export {
