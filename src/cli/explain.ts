@@ -13,7 +13,7 @@ import { modelNotes } from "../autodiff/model-notes.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
-import { castFloat, isFloat, shapeString, type Tensor, tensor } from "../tensor/tensor.js";
+import { castFloat, isFloat, type Tensor, tensor } from "../tensor/tensor.js";
 import {
   CliError,
   type CommandSpec,
@@ -27,6 +27,7 @@ import { loadCheckedModel } from "./check.js";
 import { backendFor, DEVICE_OPTION } from "./device.js";
 import { INTERACTION_METHODS, type InteractionMethod, runInteractionMethod } from "./explain-interactions.js";
 import { PATH_EXPLAIN_METHODS, PATH_EXPLAIN_OPTIONS, runPathExplainIfAsked } from "./explain-paths.js";
+import { readBaseline, readTarget } from "./paths-args.js";
 import { progressReporter } from "./progress-line.js";
 
 /** Noise tunnel types of `--noise-tunnel`. */
@@ -164,9 +165,11 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
     "--method",
     explainCommand,
   );
-  const target = await parseTarget(args.string("target"));
+  const target = await readTarget(args.string("target"), explainCommand);
   const baselines =
-    layer && !args.string("baseline") ? undefined : await parseBaseline(args.string("baseline"));
+    layer && !args.string("baseline")
+      ? undefined
+      : await readBaseline(args.string("baseline"), explainCommand);
   if ((INTERACTION_METHODS as readonly string[]).includes(methodName ?? "")) {
     if (steps === "auto")
       throw new UsageError(`--steps auto applies to Integrated Gradients only`, explainCommand);
@@ -381,34 +384,6 @@ export function parseMethod(
     throw new UsageError(`--method must be one of ${QUADRATURE_METHODS.join(", ")}, got "${v}"`, spec);
   }
   return v as QuadratureMethod;
-}
-
-async function parseTarget(v: string | undefined): Promise<Target | undefined> {
-  if (v === undefined) return undefined;
-  if (/^\d+$/.test(v)) return Number(v);
-  if (!v.endsWith(".npy"))
-    throw new UsageError(`--target must be a class index or a .npy file, got "${v}"`, explainCommand);
-  const t = await readNpy(v);
-  if (isFloat(t.dtype)) return t;
-  if (t.dims.length > 1)
-    throw new CliError(
-      `${v}: integer targets must be one index per example (1-D), got shape ${shapeString(t.dims)}`,
-    );
-  return Array.from(t.data as ArrayLike<number | bigint>, Number);
-}
-
-async function parseBaseline(v: string | undefined): Promise<Baseline | undefined> {
-  if (v === undefined || v === "zero") return "zero";
-  if (v.endsWith(".npy")) {
-    const t = await readNpy(v);
-    if (!isFloat(t.dtype)) throw new CliError(`${v} (--baseline): holds ${t.dtype}; a float array is needed`);
-    return t;
-  }
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n)) {
-    throw new UsageError(`--baseline must be zero, a number or a .npy file, got "${v}"`, explainCommand);
-  }
-  return n;
 }
 
 /** Parses an optional numeric flag value that must pass `ok` (shared with `batch`). */
