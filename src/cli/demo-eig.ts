@@ -24,8 +24,16 @@ function pick(x: Tensor, rows: number[]): Tensor {
   return out;
 }
 
-/** Runs the 5-vs-3 study and writes `outDir/eig-digits/report.html`; returns summary lines. */
-export async function eigDigitsExample(examples: string, outDir: string, perClass = 16): Promise<string[]> {
+/**
+ * Runs the 5-vs-3 study and writes `outDir/eig-digits/report.html`; returns summary lines.
+ * `preview` receives a small heat map (original-linear path, zero baseline) for the demo's index.
+ */
+export async function eigDigitsExample(
+  examples: string,
+  outDir: string,
+  perClass = 16,
+  preview?: (html: string) => void,
+): Promise<string[]> {
   const backend = nodeBackend();
   const dir = join(examples, "digits");
   const cnn = await loadModel(join(dir, "digits_cnn.onnx"));
@@ -79,6 +87,13 @@ export async function eigDigitsExample(examples: string, outDir: string, perClas
       const mean = new Float64Array(64);
       for (let s = 0; s < fives.length; s++)
         for (let j = 0; j < 64; j++) mean[j] += cls.attributions.data[s * 64 + j]! / fives.length;
+      if (path === "original-linear" && kind === "zero")
+        preview?.(
+          heatmapSvg(mean, 8, 8, {
+            cell: 12,
+            title: "mean attribution of the fives (original-linear, zero)",
+          }),
+        );
       const worst = Math.max(...Array.from(cls.delta, Math.abs));
       files[`${path}__${kind}.npy`] = tensor(
         "float32",

@@ -225,7 +225,10 @@ export const DEMO_PARTS: DemoPart[] = [
   { name: "image", run: imagePart },
   { name: "tabular", run: tabularPart },
   { name: "text", run: textPart },
-  { name: "eig-digits", run: (out) => eigDigitsExample(EXAMPLES, out) },
+  {
+    name: "eig-digits",
+    run: (out) => eigDigitsExample(EXAMPLES, out, 16, (html) => PREVIEWS.set("eig-digits", html)),
+  },
 ];
 
 /** Runs `pathlens demo`. */

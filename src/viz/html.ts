@@ -198,7 +198,7 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: 
 h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
 table { border-collapse: collapse; margin: .5rem 0; } th, td { border: 1px solid #ccc; padding: .25rem .5rem; text-align: right; } th { background: #f3f3f3; }
 td.name, th.name { text-align: left; }
-.grid { display: flex; flex-wrap: wrap; gap: 1rem; } .card { border: 1px solid #ddd; border-radius: 6px; padding: .5rem; min-width: 140px; } figure { margin: 0; } figcaption { font-size: .85rem; color: #444; max-width: 240px; }
+.grid { display: flex; flex-wrap: wrap; gap: 1rem; } .card { border: 1px solid #ddd; border-radius: 6px; padding: .5rem; min-width: 140px; } .card > a { text-decoration: none; color: inherit; } figure { margin: 0; } figcaption { font-size: .85rem; color: #444; max-width: 240px; }
 .tokens span.tok { padding: .1rem .2rem; margin: .1rem; border-radius: 3px; display: inline-block; }
 .meta { color: #444; } code { background: #f3f3f3; padding: 0 .2rem; }
 </style>

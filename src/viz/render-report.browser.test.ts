@@ -176,8 +176,12 @@ test("the demo writes a report for every example and an index with pictures and 
     assert.ok(index.includes(`href="${part}/report.html"`), `the index links ${part}`);
     if (part !== "eig-digits") await visit(join(out, part, "report.html"), `demo-${part}`);
   }
-  assert.ok(
-    (index.match(/<svg class="heatmap"|<img |class="tok"|<ol>/g) ?? []).length >= 4,
-    "pictures on the index",
-  );
+  const cards = index.split('<figure class="card">').slice(1);
+  assert.equal(cards.length, 5, "a card per example");
+  for (const card of cards)
+    assert.match(
+      card.split("</figure>")[0]!,
+      /<svg class="heatmap"|<img |class="tok"|<ol>/,
+      `a picture in ${card.slice(0, 80)}`,
+    );
 });
