@@ -1,7 +1,8 @@
 /**
  * `pathlens explain` on every model of the corpus (test/fixtures/corpus), the architecture zoo
  * (test/fixtures/zoo), the batch-first recurrent classifier (test/fixtures/rnn) and the
- * transformers of test/fixtures/contrib as onnxruntime's optimizer writes them: the CLI's own
+ * transformers of test/fixtures/contrib as onnxruntime's optimizers write them (the LLaMA-like
+ * block in the transformer optimizer's fused form too): the CLI's own
  * `explain` command (parsed and run in this process, one process for all models), Integrated
  * Gradients of seed·output (the fixtures' random cotangent as `--target` weights).
  *
@@ -146,6 +147,18 @@ async function optimizedCases(): Promise<ExplainCase[]> {
       piecewiseLinear: false,
     });
   }
+  // the LLaMA-like block in the transformer optimizer's fused form (RotaryEmbedding, MultiHeadAttention)
+  cases.push({
+    label: "fused_llama (RotaryEmbedding, MultiHeadAttention)",
+    model: join(dir, "fused_llama.onnx"),
+    input: ["x", join(dir, "fused_llama.x.npy")],
+    extra: ["position_ids", "key_padding_mask"].map(
+      (e) => [e, join(dir, `fused_llama.${e}.npy`)] as [string, string],
+    ),
+    target: join(dir, "fused_llama.seed.npy"),
+    reference: readNpyFile(join(dir, "fused_llama.output.npy")),
+    piecewiseLinear: false,
+  });
   return cases;
 }
 
