@@ -2,17 +2,18 @@
  * The opt-in alternative to float32 gradients of a float16 / bfloat16 model: keep the model's own
  * precision. The model is widened to float32 (as by default: pathlens reads and onnxruntime's CPU
  * kernels compute float32), and then every tensor the model holds in float16 (bfloat16) is rounded
- * to float16's 11-bit (bfloat16's 8-bit) significand right where it is produced — the rounding
- * onnxruntime's CPU provider applies when it runs the float16 model (it computes each float16
- * node in float32 and casts the result back). Inputs declared float16 are rounded on entry.
+ * to float16's 11-bit (bfloat16's 8-bit) significand right where it is produced, as the ONNX
+ * model defines it (onnxruntime's CPU provider computes float16 nodes in float32 and skips the
+ * roundings between consecutive ones, so its own float16 run may be closer to float32 than the
+ * model is). Inputs declared float16 are rounded on entry.
  *
  * The rounding is Veltkamp's split in float32 arithmetic, hi = c − (c − x) with c = (2^s + 1)·x
  * (s = 24 − 11 for float16, 24 − 8 for bfloat16): x rounded to nearest on 24 − s bits, in standard
  * ops only, so no float16 tensor reaches the gradient graph. Its derivative is exactly 1 (the
- * gradient rules of Mul and Sub give g·(k − k) + g = g): gradients pass the roundings unchanged
+ * gradient rules of Mul and Sub give (g − g)·k + g = g): gradients pass the roundings unchanged
  * and are accumulated in float32 — the gradient of the float16 forward pass, as mixed-precision
  * training computes it. Not emulated: float16's range (values beyond 65504 stay finite,
- * subnormals keep 11 bits), and roundings inside If/Loop/Scan bodies (their outputs are rounded).
+ * subnormals keep 11 bits), and roundings inside If/Loop/Scan bodies (the main graph's tensors only).
  */
 import { makeNode, tensorToProto } from "../onnx/model.js";
 import type { AttributeProto, GraphProto, ModelProto, NodeProto } from "../onnx/types.js";
