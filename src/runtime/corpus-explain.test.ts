@@ -18,10 +18,10 @@
  * integrand, so IG's quadrature error falls only as 1/steps (mobilenet_v2 from zero: 1.7e-1, 3.8e-2,
  * 8.7e-3 relative at 64, 256, 1024 Gauss–Legendre points; from the reversed input, whose path
  * crosses far more ReLU6 boundaries, 8.1e-2, 2.7e-2, 1.3e-2 at 256, 1024, 4096). They get 1024
- * Gauss–Legendre points and a 3e-2 bar (mobilenet_v2: 1.5e-2) at their newest opset, 128 points
- * and a 0.15 bar at the older ones (mobilenet_v2: 5.0e-2) (the same network: the run, finiteness and F(x) are what is
- * checked there; the suite's time budget does not allow 1024 single-example steps for each); smooth nets `--steps auto` (trapezoid doubling to
- * |delta| ≤ 1e-3·|F(x) − F(x')|) and a 2e-3 bar.
+ * Gauss–Legendre points and a 3e-2 bar (mobilenet_v2: 1.5e-2) at their newest opset; at the
+ * older opsets (the same network) 128 points and a 0.15 bar (mobilenet_v2: 5.0e-2), as the time
+ * budget does not allow 1024 single-example steps for each. Smooth nets: `--steps auto`
+ * (trapezoid doubling to |delta| ≤ 1e-3·|F(x) − F(x')|) and a 2e-3 bar.
  *
  * Not here: the sequence-first recurrent exports (x as time × batch × features, states as
  * layers·directions × batch × hidden). `explain` takes axis 0 of every input as the batch axis,
