@@ -26,8 +26,14 @@ const BFLOAT16 = 16;
 /** Significand bits (with the implicit one) of each low-precision element type. */
 const BITS: Record<number, number> = { [FLOAT16]: 11, [BFLOAT16]: 8 };
 
-/** Ops whose float inputs do not make a float output (indices, shapes, masks). */
+/**
+ * Ops whose float inputs do not make a float output (indices, shapes, masks), and control flow,
+ * whose outputs' types come from its bodies (left unrounded).
+ */
 const NON_FLOAT = new Set([
+  "If",
+  "Loop",
+  "Scan",
   "Shape",
   "Size",
   "ArgMax",
@@ -44,8 +50,17 @@ const NON_FLOAT = new Set([
   "DynamicQuantizeLinear",
 ]);
 
-/** Outputs that are indices even though the op's first output is float. */
-const INDEX_OUTPUTS: Record<string, readonly number[]> = { TopK: [1], MaxPool: [1], Unique: [1, 2, 3] };
+/**
+ * Outputs that are not of the first output's type: indices, Dropout's boolean mask, and
+ * LayerNormalization's mean and inverse deviation (float32 by its default stash_type).
+ */
+const INDEX_OUTPUTS: Record<string, readonly number[]> = {
+  TopK: [1],
+  MaxPool: [1],
+  Unique: [1, 2, 3],
+  Dropout: [1],
+  LayerNormalization: [1, 2],
+};
 
 const attr = (n: NodeProto, name: string): AttributeProto | undefined =>
   n.attribute.find((a) => a.name === name);
