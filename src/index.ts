@@ -111,6 +111,7 @@ export {
   UnsupportedModelError,
 } from "./autodiff/op-support.js";
 export { hasLowPrecision, widenLowPrecision } from "./autodiff/precision.js";
+export { keepLowPrecision } from "./autodiff/precision-keep.js";
 export {
   type GradientRule,
   type OuterScope,

@@ -1,5 +1,5 @@
 """Real-model corpus for pathlens: torchvision architectures with random weights, exported by
-torch 1.13 (Debian's python3-torch) at opsets 13 and 17, with torch references for the input
+torch 1.13 (Debian's python3-torch) at opsets 13 and 17 (three of them at 11 too), with torch references for the input
 gradient of a random seed·output: float64 autograd (the reference), torch's own float32 gradient
 (how far float32 alone is from float64: ReLU/max-pool decisions flip) and, for twice
 differentiable nets, the float64 Hessian-vector product.
@@ -107,6 +107,11 @@ MODELS = [
 ]
 
 
+# Also exported at opset 11 (LayerNorm, GELU, Softmax and Flatten in their pre-13 forms), kept to
+# three small models so the committed corpus stays small.
+OPSET11 = {"mobilenet_v2", "densenet", "vit"}
+
+
 def calibrate_batchnorm(net, shape, batches=4):
     """Running statistics = average over a few random batches (train mode, no gradient)."""
     bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -151,7 +156,7 @@ def build(name, make, shape, smooth, size):
     out64, g64, hv64 = gradient(torch.float64, smooth)
     out32, g32, _ = gradient(torch.float32)
     cases = []
-    for opset in (13, 17):
+    for opset in ((11, 13, 17) if name in OPSET11 else (13, 17)):
         f = f"{name}_opset{opset}.onnx"
         try:
             torch.onnx.export(net, x, os.path.join(out_dir, f), opset_version=opset, input_names=["x"],

@@ -54,9 +54,10 @@ export function lowPrecisionTypes(model: ModelProto): string[] {
 
 /**
  * Notes on how pathlens differentiates `model` (empty for a plain float32/float64 model): say them
- * once, e.g. as a CLI warning and in a summary.
+ * once, e.g. as a CLI warning and in a summary. `keepLowPrecision`: the model is run through
+ * `keepLowPrecision` (precision-keep.ts) rather than widened.
  */
-export function modelNotes(model: ModelProto): string[] {
+export function modelNotes(model: ModelProto, options: { keepLowPrecision?: boolean } = {}): string[] {
   const notes: string[] = [];
   const q = quantizedOpTypes(model);
   if (q.length > 0)
@@ -65,7 +66,12 @@ export function modelNotes(model: ModelProto): string[] {
         "(weights dequantized, activations clipped to their quantization range without rounding)",
     );
   const low = lowPrecisionTypes(model);
-  if (low.length > 0)
+  if (low.length > 0 && options.keepLowPrecision)
+    notes.push(
+      `the model uses ${low.join(" and ")}: it is computed in its own precision (values rounded to ` +
+        `${low.join(" / ")} where the model stores them), gradients are accumulated and returned in float32`,
+    );
+  else if (low.length > 0)
     notes.push(
       `the model uses ${low.join(" and ")}: gradients are computed in float32 and returned as float32`,
     );

@@ -10,6 +10,7 @@ import type { Progress } from "../attribution/path-engine.js";
 import { QUADRATURE_METHODS, type QuadratureMethod } from "../attribution/quadrature.js";
 import type { Target } from "../attribution/targets.js";
 import { modelNotes } from "../autodiff/model-notes.js";
+import { keepLowPrecision } from "../autodiff/precision-keep.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
 import { dtypeOf, elemTypeOf } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
@@ -107,6 +108,10 @@ export const explainCommand: CommandSpec = {
     "memory-budget": { type: "string", value: "MB", help: "memory for one chunk's tensors (default 512)" },
     report: { type: "boolean", help: "Hessian methods: also write report.html (matrix, scatter plots)" },
     quiet: { type: "boolean", help: "no progress bar" },
+    "keep-precision": {
+      type: "boolean",
+      help: "float16/bfloat16 models: compute in the model's own precision (default: float32)",
+    },
     json: { type: "boolean", help: "print the summary as JSON on stdout" },
     out: {
       type: "string",
@@ -130,8 +135,10 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
   if (pathRun) return pathRun;
   const started = performance.now();
   const modelPath = args.positionals["model.onnx"]!;
-  const model = await loadCheckedModel(modelPath);
-  const notes = modelNotes(model);
+  const keepPrecision = args.flag("keep-precision");
+  const loaded = await loadCheckedModel(modelPath);
+  const notes = modelNotes(loaded, { keepLowPrecision: keepPrecision });
+  const model = keepPrecision ? keepLowPrecision(loaded) : loaded;
   for (const note of notes) process.stderr.write(`pathlens: warning: ${note}\n`);
   const inputNames = graphInputs(model);
   const layer = args.string("layer");

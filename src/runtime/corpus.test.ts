@@ -1,6 +1,7 @@
 /**
  * Real-model corpus: torchvision architectures with random weights (BatchNorm statistics from a
- * few random batches), exported by torch 1.13 at opsets 13 and 17 (tools/make_corpus.py).
+ * few random batches), exported by torch 1.13 at opsets 13 and 17, three of them at 11 too
+ * (tools/make_corpus.py).
  * Reduced-width MobileNetV2/V3, EfficientNet, DenseNet, ConvNeXt, ViT and an LRASPP segmentation
  * head are committed in test/fixtures/corpus/; full-size googlenet, inception_v3, resnet50 and a
  * small Swin (~470 KB) are built into .corpus/ by the script and tested when present.

@@ -4,6 +4,7 @@
  */
 import type { GradientDevice, ShapeInfo } from "../autodiff/builder.js";
 import { decomposeModel, decompositionNeedsShapes } from "../autodiff/decompose.js";
+import { normalizeRecurrent } from "../autodiff/decompositions/recurrent-normalize.js";
 import { type GradientModel, gradientModel } from "../autodiff/gradient.js";
 import { widenLowPrecision } from "../autodiff/precision.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
@@ -102,6 +103,8 @@ export class GradientSession {
     // float16 / bfloat16 models are differentiated in float32 (feeds and results are float32)
     model = widenLowPrecision(model);
     const feeds = toTensors(givenFeeds);
+    // layout-1 LSTM/GRU/RNN as layout 0 (onnxruntime refuses 1); a given sequence length 1 kept for the probe
+    model = normalizeRecurrent(model, feeds);
     const pf = probeFeeds(model, feeds);
     // If nodes and loop counts decided by shapes, constants and fixed inputs are folded
     // (evaluated on the caller's feeds, not the probe's tiled ones).

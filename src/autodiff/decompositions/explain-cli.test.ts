@@ -13,7 +13,13 @@ import { ROOT, runCli } from "../../testing/cli.js";
 
 const DIR = join(ROOT, "test/fixtures/contrib");
 
-async function explain(model: string, input: string, note: RegExp | undefined, steps = 32) {
+async function explain(
+  model: string,
+  input: string,
+  note: RegExp | undefined,
+  steps = 32,
+  more: string[] = [],
+) {
   const out = await mkdtemp(join(tmpdir(), "pathlens-contrib-"));
   try {
     const r = await runCli([
@@ -28,6 +34,7 @@ async function explain(model: string, input: string, note: RegExp | undefined, s
       "--quiet",
       "--out",
       out,
+      ...more,
     ]);
     assert.equal(r.code, 0, r.stderr);
     const warnings = r.stderr.split("\n").filter((l) => l.startsWith("pathlens: warning:"));
@@ -61,6 +68,16 @@ test("explain: a float16 model says once that it is differentiated in float32", 
     join(DIR, "half_cnn_fp16.onnx"),
     join(DIR, "half_cnn.input.npy"),
     /float16: gradients are computed in float32/,
+  );
+});
+
+test("explain --keep-precision: a float16 model computed in float16 says so once", async () => {
+  await explain(
+    join(DIR, "half_cnn_fp16.onnx"),
+    join(DIR, "half_cnn.input.npy"),
+    /float16: it is computed in its own precision/,
+    32,
+    ["--keep-precision"],
   );
 });
 
