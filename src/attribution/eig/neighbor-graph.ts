@@ -69,51 +69,80 @@ export interface EndpointLinks {
   toReference: [Float64Array, Float64Array];
   /** Length of the edge between the endpoints (∞: none). */
   between: number;
+  /** Per node: its straight-line distance to `to` (no path from it to `to` is shorter). */
+  rest: Float64Array;
 }
 
 /**
  * Dijkstra from node 0 (`from`) to node 1 (`to`); reference point r is node r + 2. Returns each
  * reached node's predecessor (−1: none), or undefined when `to` is unreachable. Nodes leave the
  * queue by (distance, node index), so ties go to the lower index.
+ *
+ * Plain Dijkstra settles every node nearer to `from` than `to` is (most of the graph when `from`
+ * is a baseline far from the data). So an A* search (straight-line distance to `to` as the
+ * estimate) first finds a path, whose length L bounds the shortest one; Dijkstra then skips every
+ * node v with dist(v) + |v − to| > L·(1 + 1e-7). Such a node is on no shortest path to `to` (the
+ * straight line is a lower bound of any path's rest), and neither is any node it would reach
+ * first, so the predecessors along the returned path are exactly plain Dijkstra's (the margin
+ * covers float rounding of the sums and square roots).
  */
 export function shortestPath(graph: ReferenceGraph, links: EndpointLinks): Int32Array | undefined {
+  const nodes = links.kept.length + 2;
+  const estimate = new Float64Array(nodes);
+  const found = search(graph, links, estimate, true, Number.POSITIVE_INFINITY);
+  if (!found) return undefined;
+  const bound = found.dist[1]! * (1 + 1e-7);
+  return search(graph, links, new Float64Array(nodes), false, bound)?.prev;
+}
+
+/**
+ * Best-first search from node 0 until node 1 leaves the queue: ordered by the distance so far
+ * (`astar` false: Dijkstra) or by it plus the straight-line rest (`astar` true; a node reached
+ * again by a shorter way re-enters the queue). Nodes whose distance plus straight-line rest
+ * exceeds `bound` are not entered. `key` is scratch space for the queue's keys.
+ */
+function search(
+  graph: ReferenceGraph,
+  links: EndpointLinks,
+  key: Float64Array,
+  astar: boolean,
+  bound: number,
+): { prev: Int32Array; dist: Float64Array } | undefined {
   const n = links.kept.length;
   const { start, other, length, owner, rank } = graph;
-  const { kept, toReference, between } = links;
+  const { kept, toReference, between, rest } = links;
+  const inf = Number.POSITIVE_INFINITY;
   const nodes = n + 2;
-  const distTo = new Float64Array(nodes).fill(Number.POSITIVE_INFINITY);
+  const dist = astar ? new Float64Array(nodes).fill(inf) : key.fill(inf);
   const prev = new Int32Array(nodes).fill(-1);
-  const done = new Uint8Array(nodes);
-  const queue = new IndexedHeap(distTo);
+  const queue = new IndexedHeap(key);
   const relax = (u: number, v: number, w: number) => {
-    const d = distTo[u]! + w;
-    if (d < distTo[v]!) {
-      distTo[v] = d;
+    const d = dist[u]! + w;
+    if (d < dist[v]! && d + rest[v]! <= bound) {
+      dist[v] = d;
       prev[v] = u;
+      if (astar) key[v] = d + rest[v]!;
       queue.update(v);
     }
   };
-  distTo[0] = 0;
+  dist[0] = 0;
+  key[0] = astar ? rest[0]! : 0;
   queue.update(0);
   while (queue.size > 0) {
     const u = queue.pop();
-    if (u === 1) return prev;
-    done[u] = 1;
+    if (u === 1) return { prev, dist };
     if (u < 2) {
       const ends = toReference[u]!;
-      if (between < Number.POSITIVE_INFINITY && !done[1 - u]) relax(u, 1 - u, between);
-      for (let r = 0; r < n; r++)
-        if (ends[r]! < Number.POSITIVE_INFINITY && !done[r + 2]) relax(u, r + 2, ends[r]!);
+      if (between < inf) relax(u, 1 - u, between);
+      for (let r = 0; r < n; r++) if (ends[r]! < inf) relax(u, r + 2, ends[r]!);
       continue;
     }
     const r = u - 2;
-    for (let p = start[r]!; p < start[r + 1]!; p++) {
-      const v = other[p]! + 2;
-      if (!done[v] && rank[p]! < kept[owner[p]!]!) relax(u, v, length[p]!);
-    }
+    for (let p = start[r]!; p < start[r + 1]!; p++)
+      if (rank[p]! < kept[owner[p]!]!) relax(u, other[p]! + 2, length[p]!);
     for (let e = 0; e < 2; e++) {
       const w = toReference[e]![r]!;
-      if (w < Number.POSITIVE_INFINITY && !done[e]) relax(u, e, w);
+      if (w < inf) relax(u, e, w);
     }
   }
   return undefined;

@@ -72,7 +72,10 @@ function linkEndpoints(
     kept: new Int32Array(rows),
     toReference: [new Float64Array(rows).fill(inf), new Float64Array(rows).fill(inf)],
     between: inf,
+    rest: new Float64Array(rows + 2),
   };
+  links.rest[0] = Math.sqrt(between2);
+  for (let r = 0; r < rows; r++) links.rest[r + 2] = Math.sqrt(ends[1][r]!);
   for (const e of [0, 1]) {
     const d = ends[e]!;
     const keep = new TopK(k);
