@@ -1,7 +1,8 @@
 /**
  * EIG `original-neighbors` timed side by side against an older revision, in one run:
  *
- *   node --import tsx bench/eig-versus.ts [--rev 2887443] [--runs 3] [rows…]     (default 3600)
+ *   node --import tsx bench/eig-versus.ts [--rev 2887443] [--runs 3] [--no-cache] [rows…]
+ *                                                         (rows default: 360 3600)
  *
  * The old revision's files (src/, examples/digits, package.json, tsconfig.json) are exported with
  * `git archive` into a folder under the system temp directory (kept between runs, keyed by the
@@ -9,8 +10,12 @@
  * checkout's node_modules symlinked in and this checkout's bench/eig-neighbors.ts copied over, so
  * both sides run the same bench code on their own src/. Each run spawns one process per side, the
  * sides interleaved (old, new, old, new, …) so that the machine's load hits both alike; the
- * medians and their ratio are printed with the load average. 2887443 is the revision before the
- * heap/kNN rewrite (issue 13 measured 17.8 s there for 3600 rows).
+ * medians and their ratio are printed with the load average. The sizes run in the given order
+ * within each process, so with the default `360 3600` the 3600-row run comes after a 360-row one
+ * has loaded onnxruntime and compiled the code (on both sides alike). `--no-cache` turns off the
+ * on-disk gradient cache (PATHLENS_CACHE=0), which this checkout has and 2887443 had not, so the
+ * two sides then build their gradient sessions alike. 2887443 is the revision before the
+ * neighbour-graph rewrite (issue 13 measured 0.5 / 2.2 / 17.8 s there for 360 / 1440 / 3600 rows).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -33,13 +38,15 @@ export interface EigVersusOptions {
   rows?: number[];
   /** Called with each line as it is produced. */
   say?: (line: string) => void;
+  /** Run both sides with the on-disk gradient cache off (PATHLENS_CACHE=0). */
+  noCache?: boolean;
 }
 
 /** Side-by-side lines (header, one per process, the medians); see the module comment. */
 export async function eigVersus(options: EigVersusOptions = {}): Promise<string[]> {
   const rev = options.rev ?? EIG_BASE_REVISION;
   const runs = options.runs ?? 3;
-  const rows = options.rows ?? [3600];
+  const rows = options.rows ?? [360, 3600];
   const lines: string[] = [];
   const say = (l: string) => {
     lines.push(l);
@@ -62,12 +69,13 @@ export async function eigVersus(options: EigVersusOptions = {}): Promise<string[
       .join(" ");
   say(
     `old = ${commit.slice(0, 7)} (${oldRoot}), new = this checkout; the same bench/eig-neighbors.ts, ` +
-      `one process per side, interleaved old/new × ${runs}; load average before: ${load()}`,
+      `one process per side, interleaved old/new × ${runs}${options.noCache ? ", gradient cache off" : ""}; ` +
+      `load average before: ${load()}`,
   );
   const times: Record<"old" | "new", EigNeighborsTiming[][]> = { old: [], new: [] };
   for (let r = 0; r < runs; r++) {
     for (const side of ["old", "new"] as const) {
-      const t = await benchProcess(side === "old" ? oldRoot : ROOT, rows);
+      const t = await benchProcess(side === "old" ? oldRoot : ROOT, rows, options.noCache);
       times[side].push(t);
       say(
         `  run ${r + 1} ${side}: ${t.map((x) => `${x.rows} rows ${x.seconds.toFixed(2)} s (CPU ${x.cpuSeconds.toFixed(2)} s)`).join(", ")}`,
@@ -113,12 +121,16 @@ function exportRevision(commit: string): string {
 }
 
 /** One bench process in `root`: its JSON lines. */
-function benchProcess(root: string, rows: number[]): Promise<EigNeighborsTiming[]> {
+function benchProcess(root: string, rows: number[], noCache = false): Promise<EigNeighborsTiming[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
       ["--import", "tsx", "bench/eig-neighbors.ts", "--json", ...rows.map(String)],
-      { cwd: root, stdio: ["ignore", "pipe", "inherit"] },
+      {
+        cwd: root,
+        stdio: ["ignore", "pipe", "inherit"],
+        env: noCache ? { ...process.env, PATHLENS_CACHE: "0" } : process.env,
+      },
     );
     let out = "";
     child.stdout.on("data", (b: Buffer) => {
@@ -145,6 +157,8 @@ function median(v: number[]): number {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
+  const noCache = args.includes("--no-cache");
+  if (noCache) args.splice(args.indexOf("--no-cache"), 1);
   const flag = (name: string) => {
     const i = args.indexOf(name);
     if (i < 0) return undefined;
@@ -159,6 +173,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     rev,
     runs: runs ? Number(runs) : undefined,
     rows: rows.length ? rows : undefined,
+    noCache,
     say: (l) => console.log(l),
   });
 }

@@ -80,7 +80,6 @@ export interface EigResult {
  * ```
  */
 export async function enhancedIntegratedGradients(model: ModelProto, given: EigOptions): Promise<EigResult> {
-  (globalThis as any).__mark?.("start");
   const options = {
     ...given,
     inputs: toTensors(given.inputs),
@@ -127,15 +126,13 @@ export async function enhancedIntegratedGradients(model: ModelProto, given: EigO
           ),
         )
       : undefined;
-    (globalThis as any).__mark?.("reference");
     const neighbours = options.neighbors ?? 5;
-    if (!Number.isInteger(neighbours) || neighbours < 1)
+    if (reference && (!Number.isInteger(neighbours) || neighbours < 1))
       throw new OptionError(`neighbors must be a positive integer, got ${neighbours}`);
     // the reference's own lists once (onnxruntime screens large sets); each path adds its endpoints
     const lists =
       reference &&
       (await referenceNeighbours(reference, Math.min(neighbours, reference.n + 1), options.backend));
-    (globalThis as any).__mark?.("lists");
     for (let b = 0; b < k; b++) {
       for (let s = 0; s < n; s++) {
         const from = row(baselines[s]!, b);
@@ -152,7 +149,6 @@ export async function enhancedIntegratedGradients(model: ModelProto, given: EigO
         paths.push((await toInput(poly)).data);
       }
     }
-    (globalThis as any).__mark?.("paths");
     const extraTiled: Record<string, Tensor> = {};
     const r = await pathAttributions(model, {
       backend: options.backend,
@@ -167,7 +163,6 @@ export async function enhancedIntegratedGradients(model: ModelProto, given: EigO
       onProgress: options.onProgress,
       session: options.session,
     });
-    (globalThis as any).__mark?.("attributions");
     const combined = new Float64Array(n * d);
     const values = new Float64Array(k);
     for (let s = 0; s < n; s++)

@@ -24,6 +24,8 @@ const U32 = 2 ** -24;
  * and TopK: 16 MB blocks took twice as long at 3600 points.
  */
 const BLOCK_BYTES = 2 ** 20;
+/** Fewer rows per run than this and the runs' own overhead shows (10000 points: 26 rows per MB). */
+const MIN_BLOCK_ROWS = 64;
 /** The reference is an initializer of the screening model: beyond this, JavaScript screens instead. */
 const MAX_MODEL_BYTES = 2 ** 30;
 
@@ -56,7 +58,7 @@ export async function gramNeighbours(
   try {
     const maxNorm = norms.reduce((m, v) => Math.max(m, Math.sqrt(v)), 0);
     const top = new TopK(count);
-    const block = Math.max(1, Math.min(n, Math.floor(BLOCK_BYTES / (4 * n))));
+    const block = Math.min(n, Math.max(MIN_BLOCK_ROWS, Math.floor(BLOCK_BYTES / (4 * n))));
     for (let start = 0; start < n; start += block) {
       const rows = Math.min(block, n - start);
       const out = await session.run({

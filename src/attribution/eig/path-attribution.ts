@@ -80,7 +80,6 @@ export async function pathAttributions(
       session: options.session,
     },
   );
-  (globalThis as any).__mark?.("gradient session");
   try {
     const info = session.shapes.get(output)!;
     const seeds = seedsForTarget(
