@@ -32,7 +32,8 @@ const MAX_MODEL_BYTES = 2 ** 30;
 /**
  * The lists of {@link referenceNeighbours} screened by onnxruntime (see the module comment), or
  * undefined when this screen does not apply: a non-finite coordinate, all points equal, fewer
- * than two points, or a reference too large for one model.
+ * than two points, a reference too large for one model (or rows of over 4 million values, where
+ * float32 sums carry no useful bound).
  */
 export async function gramNeighbours(
   reference: Rows,
@@ -41,7 +42,7 @@ export async function gramNeighbours(
 ): Promise<NeighbourLists | undefined> {
   const { n, d } = reference;
   const count = Math.min(k, n - 1);
-  if (count < 1 || d < 1 || n * d * 4 > MAX_MODEL_BYTES) return undefined;
+  if (count < 1 || d < 1 || n * d * 4 > MAX_MODEL_BYTES || d * U32 > 0.25) return undefined;
   const scaled = centredScaled(reference);
   if (!scaled) return undefined;
   const { points, norms, scale2 } = scaled;
@@ -68,9 +69,7 @@ export async function gramNeighbours(
       const indices = out.indices!.data as Int32Array;
       for (let b = 0; b < rows; b++) {
         const i = start + b;
-        // float32 error bound of every screened distance in row i, for the scaled centred points:
-        // 2× the (d + 3)·u·(|c_i| + |c_j|)² of the analysis, plus subnormal flushing
-        const margin = (2 * d + 16) * U32 * (Math.sqrt(norms[i]!) + maxNorm) ** 2 + 4 * (d + 2) * 2 ** -126;
+        const margin = screenMargin(d, Math.sqrt(norms[i]!), maxNorm);
         const certified = measureCandidates(
           reference,
           i,
@@ -94,6 +93,20 @@ export async function gramNeighbours(
     await session.dispose();
   }
   return lists;
+}
+
+/**
+ * A bound on |screened − exact| for every squared distance of row i (scaled centred points, row
+ * norm a, largest norm b). The screen computes v_j = fl32(|c_j|²) − 2·fl32(ĉ_i·ĉ_j) with ĉ the
+ * coordinates rounded to float32, so |v_j − (|c_j|² − 2 c_i·c_j)| ≤ u|c_j|² (norm rounded) +
+ * 2(2u + γ_d)|c_i||c_j| (coordinates rounded, then a d-term float32 dot product in any order,
+ * fused or not) + u|v_j| (adding the norm) ≤ (γ_d + 3u)(|c_i| + |c_j|)², γ_d = d·u / (1 − d·u).
+ * Twice that, which also covers the float64 roundings (centring, norms, this arithmetic: relative
+ * 2⁻⁴⁰ and less), plus an absolute term for float32 subnormals flushed to zero.
+ */
+function screenMargin(d: number, a: number, b: number): number {
+  const gamma = (d * U32) / (1 - d * U32);
+  return 2 * (gamma + 3 * U32) * (a + b) ** 2 + 4 * (d + 2) * 2 ** -126;
 }
 
 /**

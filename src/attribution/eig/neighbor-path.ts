@@ -19,9 +19,10 @@ export class DisconnectedGraphError extends PathlensError {
  * (edges symmetric). Returns the polyline's vertices, from first.
  *
  * The reference points' neighbour lists are computed once per data set and cached (or given:
- * {@link referenceNeighbours} with a backend screens them with onnxruntime); a call adds the two
- * endpoints (distances to every point, O(n·d)), links each point to its k nearest, and runs
- * Dijkstra with a binary heap: O(n·k·log n) per path.
+ * `referenceNeighbours` with a backend screens them with onnxruntime), and so is their edge
+ * layout; a call adds the two endpoints (distances to every point, O(n·d); a recurring endpoint
+ * such as a shared baseline is measured once), links each point to its k nearest, and runs
+ * {@link shortestPath} (A* for a bound, then Dijkstra within it, on an indexed binary heap).
  */
 export function neighborPath(
   reference: Rows,
@@ -107,18 +108,22 @@ function linkEndpoints(
   return links;
 }
 
-/** Endpoints whose distances were measured last, per reference set (a shared baseline recurs). */
+/** The last few endpoints' distances per reference set, most recently used first (a shared baseline recurs). */
 const endpointCache = new WeakMap<Rows, { point: Float64Array; dist: Float64Array }[]>();
 
 /** Squared distances of point `e` to every reference point, each summed over the coordinates in order. */
 function referenceDistances(reference: Rows, e: ArrayLike<number>): Float64Array {
   const { n, d, data } = reference;
   const seen = endpointCache.get(reference) ?? [];
-  const hit = seen.find(({ point }) => {
+  const at = seen.findIndex(({ point }) => {
     for (let c = 0; c < d; c++) if (!Object.is(point[c], e[c])) return false;
     return true;
   });
-  if (hit) return hit.dist;
+  if (at >= 0) {
+    const [hit] = seen.splice(at, 1); // most recently used first
+    seen.unshift(hit!);
+    return hit!.dist;
+  }
   const out = new Float64Array(n);
   for (let r = 0; r < n; r++) {
     let s = 0;
