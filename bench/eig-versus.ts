@@ -75,7 +75,13 @@ export async function eigVersus(options: EigVersusOptions = {}): Promise<string[
   const times: Record<"old" | "new", EigNeighborsTiming[][]> = { old: [], new: [] };
   for (let r = 0; r < runs; r++) {
     for (const side of ["old", "new"] as const) {
-      const t = await benchProcess(side === "old" ? oldRoot : ROOT, rows, options.noCache);
+      let t: EigNeighborsTiming[];
+      try {
+        t = await benchProcess(side === "old" ? oldRoot : ROOT, rows, options.noCache);
+      } catch (e) {
+        say(`skipped: ${(e as Error).message}`); // e.g. the old revision lacks what the bench imports
+        return lines;
+      }
       times[side].push(t);
       say(
         `  run ${r + 1} ${side}: ${t.map((x) => `${x.rows} rows ${x.seconds.toFixed(2)} s (CPU ${x.cpuSeconds.toFixed(2)} s)`).join(", ")}`,
