@@ -1,8 +1,15 @@
 /**
  * EIG `original-neighbors` on the digits CNN with a growing reference set (the 360 digits tiled
- * with seeded jitter to 360 / 1440 / 3600 rows): 16 fives explained from the zero baseline, 8
- * neighbours, 50 segments. Prints seconds per size; `bench/main.ts` reports the 3600-row case.
- * Run alone: `node --import tsx bench/eig-neighbors.ts [rows…]`.
+ * with seeded blends to 360 / 1440 / 3600 / 10000 rows): 16 fives explained from the zero
+ * baseline, 8 neighbours, 50 segments. Prints wall and CPU seconds per size (CPU: this process's
+ * user + system time, onnxruntime's threads included — less sensitive to a loaded machine);
+ * `bench/main.ts` reports some sizes. Run alone:
+ *
+ *   node --import tsx bench/eig-neighbors.ts [--json] [rows…]
+ *
+ * `bench/eig-versus.ts` copies this file into an older revision of the repository and runs it
+ * there too, so it must only import what that revision has (the imports below exist since
+ * 2887443): keep it self-contained.
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +21,9 @@ import { Random } from "../src/tensor/random.js";
 import { type Tensor, tensor } from "../src/tensor/tensor.js";
 
 const DIGITS = join(fileURLToPath(new URL("..", import.meta.url)), "examples", "digits");
+
+/** Reference-set sizes run when none are given. */
+export const EIG_NEIGHBOR_SIZES = [360, 1440, 3600, 10000];
 
 /** `rows` digits: the 360 test digits, then blends (1 − t)·a + t·b of two random ones, t ∈ [0, 0.5) (seeded). */
 function tiled(x: Tensor, rows: number): Tensor<"float32"> {
@@ -29,8 +39,15 @@ function tiled(x: Tensor, rows: number): Tensor<"float32"> {
   return out;
 }
 
-/** Seconds for one EIG original-neighbors run over `rows` reference rows. */
-export async function eigNeighborsSeconds(rows: number): Promise<number> {
+/** Wall and CPU seconds of one EIG original-neighbors run. */
+export interface EigNeighborsTiming {
+  rows: number;
+  seconds: number;
+  cpuSeconds: number;
+}
+
+/** Times one EIG original-neighbors run over `rows` reference rows (data loading not counted). */
+export async function eigNeighborsTiming(rows: number): Promise<EigNeighborsTiming> {
   const cnn = await loadModel(join(DIGITS, "digits_cnn.onnx"));
   const x = await readNpy(join(DIGITS, "digits_test.npy"));
   const labels = Array.from((await readNpy(join(DIGITS, "digits_test_labels.npy"))).data, Number);
@@ -38,6 +55,7 @@ export async function eigNeighborsSeconds(rows: number): Promise<number> {
   const input = tensor("float32", [fives.length, 1, 8, 8]);
   fives.forEach((r, k) => input.data.set((x.data as Float32Array).subarray(r * 64, (r + 1) * 64), k * 64));
   const referenceData = tiled(x, rows);
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await enhancedIntegratedGradients(cnn, {
     backend: nodeBackend(),
@@ -49,13 +67,28 @@ export async function eigNeighborsSeconds(rows: number): Promise<number> {
     target: 5,
     steps: 50,
   });
-  return (performance.now() - started) / 1000;
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { rows, seconds, cpuSeconds: (used.user + used.system) / 1e6 };
+}
+
+/** Seconds for one EIG original-neighbors run over `rows` reference rows. */
+export async function eigNeighborsSeconds(rows: number): Promise<number> {
+  return (await eigNeighborsTiming(rows)).seconds;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const sizes = process.argv.slice(2).map(Number);
-  for (const rows of sizes.length ? sizes : [360, 1440, 3600])
+  const json = process.argv.includes("--json");
+  const sizes = process.argv
+    .slice(2)
+    .filter((a) => a !== "--json")
+    .map(Number);
+  for (const rows of sizes.length ? sizes : EIG_NEIGHBOR_SIZES) {
+    const t = await eigNeighborsTiming(rows);
     console.log(
-      `EIG original-neighbors, ${rows} reference rows: ${(await eigNeighborsSeconds(rows)).toFixed(2)} s`,
+      json
+        ? JSON.stringify(t)
+        : `EIG original-neighbors, ${rows} reference rows: ${t.seconds.toFixed(2)} s (CPU ${t.cpuSeconds.toFixed(2)} s)`,
     );
+  }
 }

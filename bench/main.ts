@@ -387,11 +387,14 @@ async function main(): Promise<void> {
 
   say("\nEIG original-neighbors, digits CNN, 16 fives, 8 neighbours, 50 segments (in process)");
   const { eigNeighborsSeconds } = await import("./eig-neighbors.js");
-  for (const rows of [360, 3600]) {
+  for (const rows of [360, 3600, 10000]) {
     const seconds = await eigNeighborsSeconds(rows);
     results[`eig_neighbors_${rows}_s`] = seconds;
     say(`  ${rows} reference rows: ${seconds.toFixed(2)} s`);
   }
+  say("  side by side with 2887443 (before the neighbour-graph rewrite), bench/eig-versus.ts:");
+  const { eigVersus } = await import("./eig-versus.js");
+  for (const l of await eigVersus({ rows: [360, 3600], runs: 3 })) say(`  ${l}`);
   await finish();
 }
 

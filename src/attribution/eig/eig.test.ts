@@ -187,3 +187,23 @@ test("several baselines per sample: mean by default, median as an option", async
   }
   assert.equal(mean.baselinesPerSample, 3);
 });
+
+test("neighbour paths refuse a neighbour count that is not a positive integer", async () => {
+  const x = float32([1, 4], [1, 2, 3, 4]);
+  const data = float32(
+    [10, 4],
+    Array.from({ length: 40 }, (_, i) => i % 7),
+  );
+  for (const neighbors of [0, 2.5, -1])
+    await assert.rejects(
+      enhancedIntegratedGradients(linear, {
+        backend,
+        inputs: { x },
+        baseline: float32([4], [0, 0, 0, 0]),
+        path: "original-neighbors",
+        referenceData: data,
+        neighbors,
+      }),
+      { name: "OptionError", message: new RegExp(`neighbors must be a positive integer, got ${neighbors}`) },
+    );
+});

@@ -12,6 +12,7 @@ import { OptionError, ShapeMismatchError } from "../errors.js";
 import type { Progress } from "../path-engine.js";
 import type { Target } from "../targets.js";
 import { closeBaselines, kMeansBaselines, medianBaselines, randomBaselines } from "./group-baselines.js";
+import { referenceNeighbours } from "./knn.js";
 import { neighborPath, resamplePolyline } from "./neighbor-path.js";
 import { type PathRule, pathAttributions } from "./path-attribution.js";
 import { type Rows, row, rowsOf } from "./rows.js";
@@ -125,13 +126,19 @@ export async function enhancedIntegratedGradients(model: ModelProto, given: EigO
           ),
         )
       : undefined;
+    const neighbours = options.neighbors ?? 5;
+    if (reference && (!Number.isInteger(neighbours) || neighbours < 1))
+      throw new OptionError(`neighbors must be a positive integer, got ${neighbours}`);
+    // the reference's own lists once (onnxruntime screens large sets); each path adds its endpoints
+    const lists =
+      reference &&
+      (await referenceNeighbours(reference, Math.min(neighbours, reference.n + 1), options.backend));
     for (let b = 0; b < k; b++) {
       for (let s = 0; s < n; s++) {
         const from = row(baselines[s]!, b);
         const to = row(samplePts, s);
         let poly: Rows;
-        if (reference)
-          poly = resamplePolyline(neighborPath(reference, from, to, options.neighbors ?? 5), steps);
+        if (reference) poly = resamplePolyline(neighborPath(reference, from, to, neighbours, lists), steps);
         else {
           const pts = new Float64Array((steps + 1) * from.length);
           for (let q = 0; q <= steps; q++)

@@ -18,7 +18,12 @@ export function rowsOf(t: Tensor, what = "data"): Rows {
   if (t.dims.length < 1) throw new OptionError(`${what} needs a row axis, got a scalar`);
   const n = t.dims[0]!;
   const d = sizeOf(t.dims.slice(1));
-  return { n, d, data: Float64Array.from(t.data as ArrayLike<number>, Number) };
+  // a typed-array copy where the values are numbers (Float64Array.from with a map is ~50× slower)
+  const data =
+    t.data instanceof BigInt64Array
+      ? Float64Array.from(t.data, Number)
+      : new Float64Array(t.data as ArrayLike<number>);
+  return { n, d, data };
 }
 
 /** Row i (a view). */
