@@ -11,7 +11,10 @@ import { gradientCommand } from "../src/cli/gradient.js";
 import { imageCommand } from "../src/cli/image.js";
 import { tabularCommand } from "../src/cli/tabular.js";
 import { textCommand } from "../src/cli/text.js";
+import { decodeModel } from "../src/onnx/codec.js";
+import { dtypeOf } from "../src/onnx/model.js";
 import { nodeBackend } from "../src/runtime/node.js";
+import { type Tensor, tensor } from "../src/tensor/tensor.js";
 import { ROOT } from "../src/testing/cli.js";
 import {
   checkModelEdits,
@@ -46,13 +49,18 @@ const campaigns: [string, number, (n: number) => Promise<void> | void][] = [
     "onnx edits + onnxruntime",
     0.1,
     async (n) => {
-      // Every edited model the checker accepts is loaded by onnxruntime (in this process: a
-      // crash ends the run, which is itself a finding). Its refusals must be typed one-liners;
-      // they are listed as what the checker does not (yet) catch.
+      // Every edited model the checker accepts is loaded by onnxruntime and run once on zeros
+      // shaped as its inputs declare (in this process: a crash ends the run, which is itself a
+      // finding). Its refusals must be typed one-liners; they are listed as what the checker
+      // does not (yet) catch.
       const backend = nodeBackend();
       const r = await fuzzModelEdits({ numRuns: n, seed }, models, async (bytes) => {
         const s = await backend.createSession(bytes);
-        await s.dispose();
+        try {
+          await s.run(zeroFeeds(bytes));
+        } finally {
+          await s.dispose();
+        }
       });
       const kinds = new Map<string, number>();
       for (const m of r.refusedBySession) {
@@ -69,6 +77,18 @@ const campaigns: [string, number, (n: number) => Promise<void> | void][] = [
   ["images", 0.2, (n) => fuzzImages({ numRuns: n, seed }, ROOT)],
   ["cli flags", 0.2, (n) => fuzzCliFlags({ numRuns: n, seed }, specs)],
 ];
+
+/** Zeros for every graph input, shaped as declared (symbolic dimensions as 1). */
+function zeroFeeds(bytes: Uint8Array): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {};
+  for (const v of decodeModel(bytes).graph?.input ?? []) {
+    const t = v.type?.tensorType;
+    const dtype = dtypeOf(t?.elemType);
+    if (!v.name || !dtype) continue;
+    feeds[v.name] = tensor(dtype, t?.shape?.dim.map((d) => (d.dimValue === undefined ? 1 : Number(d.dimValue))) ?? []);
+  }
+  return feeds;
+}
 
 let cases = 0;
 checkModelEdits(models[0]!);

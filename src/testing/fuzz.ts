@@ -451,6 +451,17 @@ const semanticEdit = fc.oneof(
     value: fc.constantFrom("Relu", "Conv", "Gemm", "Nope", "Constant", ""),
   }),
   fc.record({ kind: fc.constant("elemType" as const), value: fc.integer({ min: 0, max: 30 }) }),
+  // A weight reshaped with data to match: only shape checks can tell (Conv channels, Gemm dims).
+  fc.record({
+    kind: fc.constant("resize" as const),
+    at: fc.nat(),
+    value: fc.integer({ min: 1, max: 9 }),
+  }),
+  fc.record({
+    kind: fc.constant("inputDim" as const),
+    at: fc.nat(),
+    value: fc.integer({ min: 1, max: 40 }),
+  }),
 );
 
 function applyEdit(m: ModelProto, e: typeof semanticEdit extends fc.Arbitrary<infer T> ? T : never): void {
@@ -490,6 +501,18 @@ function applyEdit(m: ModelProto, e: typeof semanticEdit extends fc.Arbitrary<in
     case "elemType": {
       const t = g.input[0]?.type?.tensorType;
       if (t) t.elemType = e.value;
+      return;
+    }
+    case "resize": {
+      const t = pick(g.initializer, e.at);
+      if (!t?.dims.length || !t.rawData || t.dataType !== 1) return;
+      t.dims[e.at % t.dims.length] = e.value;
+      t.rawData = new Uint8Array(t.dims.reduce<number>((a, d) => a * Number(d), 4));
+      return;
+    }
+    case "inputDim": {
+      const dims = g.input[0]?.type?.tensorType?.shape?.dim;
+      if (dims?.length) dims[e.at % dims.length] = { dimValue: e.value };
     }
   }
 }
