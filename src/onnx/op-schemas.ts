@@ -45,6 +45,9 @@ const CHANGED_AFTER_SCHEMA = new Set(
     .split(" "),
 );
 
+/** Ops onnxruntime registers in the ONNX domain itself (its contrib ops), at any opset. */
+const ORT_ONNX_DOMAIN_OPS = new Set(["LayerNormalization", "SimplifiedLayerNormalization"]);
+
 const ATTR_TYPE: Record<string, number> = {
   f: 1,
   i: 2,
@@ -244,6 +247,7 @@ export function opSchemaProblems(
     const domain = n.domain ?? "";
     if ((domain !== "" && domain !== "ai.onnx") || !n.opType || functions.has(n.opType)) return;
     const s = schemaAt(n.opType, opset);
+    if (ORT_ONNX_DOMAIN_OPS.has(n.opType) && (s === "unknown" || "since" in s)) return;
     if (s === "unknown") {
       if (opset <= SCHEMA_OPSET)
         out.push(`${label(n, k)}${where}: "${n.opType}" is not an ONNX operator (opset ${opset})`);
