@@ -7,7 +7,7 @@
  * step. Into an existing folder, each file replaces its old version (kept in the staging folder
  * until every move succeeded, and moved back otherwise).
  */
-import { mkdir, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { NpyError } from "./npy-format.js";
 
@@ -153,3 +153,42 @@ export async function writeOutputSet(root: string, files: Record<string, OutputB
   return Object.keys(files).map((rel) => join(root, ...rel.split("/")));
 }
 
+
+/**
+ * A fresh, empty staging folder beside `root` for runs that write through other functions (the
+ * demo's parts); pass it to {@link commitStagedFolder} when the run succeeded, or remove it.
+ * @throws NpyError when the folder cannot be created
+ */
+export async function stagingFolderFor(root: string): Promise<string> {
+  const dest = resolve(root);
+  const stage = join(dirname(dest), `.${basename(dest)}.pathlens-${tagOf()}`);
+  try {
+    await makeFolder(stage);
+  } catch (e) {
+    throw new NpyError(root, `cannot create the output folder (${code(e)})`);
+  }
+  return stage;
+}
+
+async function treeFiles(dir: string, prefix: string, out: Record<string, OutputBody>): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) await treeFiles(join(dir, e.name), rel, out);
+    else if (e.isFile()) out[rel] = new Uint8Array(await readFile(join(dir, e.name)));
+  }
+}
+
+/**
+ * Moves everything in `stage` into `root` as one set ({@link writeOutputSet}), then removes
+ * `stage`.
+ * @returns the paths written
+ */
+export async function commitStagedFolder(stage: string, root: string): Promise<string[]> {
+  try {
+    const files: Record<string, OutputBody> = {};
+    await treeFiles(stage, "", files);
+    return await writeOutputSet(root, files);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}
