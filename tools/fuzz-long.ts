@@ -85,7 +85,10 @@ function zeroFeeds(bytes: Uint8Array): Record<string, Tensor> {
     const t = v.type?.tensorType;
     const dtype = dtypeOf(t?.elemType);
     if (!v.name || !dtype) continue;
-    feeds[v.name] = tensor(dtype, t?.shape?.dim.map((d) => (d.dimValue === undefined ? 1 : Number(d.dimValue))) ?? []);
+    feeds[v.name] = tensor(
+      dtype,
+      t?.shape?.dim.map((d) => (d.dimValue === undefined ? 1 : Number(d.dimValue))) ?? [],
+    );
   }
   return feeds;
 }

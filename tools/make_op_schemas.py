@@ -2,7 +2,7 @@
 output counts, attributes with their types and whether required, type constraints as element-type
 codes) from the `onnx` package's own definitions, for the checker's op-schema pass.
 
-Run with Debian's python: /usr/bin/python3 tools/make_op_schemas.py
+Run with Debian's python: /usr/bin/python3 tools/make_op_schemas.py && npx biome format --write src/onnx/op-schemas.data.ts
 Only schema versions that still apply at opset 7 or later are kept (onnxruntime runs opset 7+).
 """
 import json

@@ -53,7 +53,6 @@ function assertFiniteOutput(path: string, t: Tensor): void {
   }
 }
 
-
 /**
  * Checks before any work that `dir` can hold the outputs, creating nothing: the folder, or when
  * it does not exist yet its nearest existing ancestor, must be a directory in which a probe file

@@ -133,7 +133,9 @@ export async function writeOutputSet(root: string, files: Record<string, OutputB
   } catch (e) {
     throw new NpyError(root, `cannot create the output folder (${code(e)})`);
   }
-  const stage = fresh ? join(dirname(dest), `.${basename(dest)}.pathlens-${tag}`) : join(dest, `.pathlens-${tag}`);
+  const stage = fresh
+    ? join(dirname(dest), `.${basename(dest)}.pathlens-${tag}`)
+    : join(dest, `.pathlens-${tag}`);
   let done = false;
   try {
     await writeStage(stage, root, files);
@@ -141,7 +143,10 @@ export async function writeOutputSet(root: string, files: Record<string, OutputB
       try {
         await rename(stage, dest);
       } catch (e) {
-        throw new NpyError(root, `cannot move the output folder into place (${code(e)}); nothing was written`);
+        throw new NpyError(
+          root,
+          `cannot move the output folder into place (${code(e)}); nothing was written`,
+        );
       }
     } else await moveInto(stage, dest, Object.keys(files));
     done = true;
@@ -152,7 +157,6 @@ export async function writeOutputSet(root: string, files: Record<string, OutputB
   }
   return Object.keys(files).map((rel) => join(root, ...rel.split("/")));
 }
-
 
 /**
  * A fresh, empty staging folder beside `root` for runs that write through other functions (the

@@ -104,7 +104,8 @@ function poolShape(n: NodeProto, x: Dims | undefined): ShapeResult {
   return sp.shape ? { shape: [x[0], x[1], ...sp.shape] } : sp;
 }
 
-const product = (d: Dims) => d.reduce<number | undefined>((a, b) => (a === undefined || b === undefined ? undefined : a * b), 1);
+const product = (d: Dims) =>
+  d.reduce<number | undefined>((a, b) => (a === undefined || b === undefined ? undefined : a * b), 1);
 
 function flattenShape(n: NodeProto, x: Dims | undefined): ShapeResult {
   if (!x) return {};
@@ -174,7 +175,11 @@ export function propagateShape(
 ): ShapeResult {
   const op = n.opType ?? "";
   if (SAME_SHAPE.has(op)) return { shape: s(0) };
-  if (BROADCAST.has(op)) return broadcast(n, n.input.map((_, i) => s(i)));
+  if (BROADCAST.has(op))
+    return broadcast(
+      n,
+      n.input.map((_, i) => s(i)),
+    );
   switch (op) {
     case "Conv":
       return convShape(n, s(0), s(1));

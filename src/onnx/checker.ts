@@ -84,7 +84,9 @@ function versionProblems(model: ModelProto): string[] {
     if (!Number.isSafeInteger(v) || v < 1)
       out.push(`opset_import: domain "${name}" has invalid version ${String(o.version)}`);
     else if (d === "" && v < MIN_DEFAULT_OPSET)
-      out.push(`opset_import: "ai.onnx" version ${v} is older than onnxruntime 1.30 runs (${MIN_DEFAULT_OPSET})`);
+      out.push(
+        `opset_import: "ai.onnx" version ${v} is older than onnxruntime 1.30 runs (${MIN_DEFAULT_OPSET})`,
+      );
     else if (newest !== undefined && v > newest)
       out.push(
         `opset_import: domain "${name}" version ${v} is newer than onnxruntime 1.30 supports (${newest})`,

@@ -58,7 +58,9 @@ test("input counts, empty required inputs, unknown/missing/mistyped attributes a
   const cast = makeNode("Cast", ["x"], ["y"], "c");
   assert.deepEqual(messages(model([cast])), ['Cast node "c": the required attribute "to" is missing']);
   const flat = makeNode("Flatten", ["x"], ["y"], "f", [makeAttribute("axis", [1, 2])]);
-  assert.deepEqual(messages(model([flat])), ['Flatten node "f": attribute "axis" is INTS, Flatten expects INT']);
+  assert.deepEqual(messages(model([flat])), [
+    'Flatten node "f": attribute "axis" is INTS, Flatten expects INT',
+  ]);
 });
 
 test("element types must meet the op's type constraints and agree across a type variable", () => {
@@ -69,7 +71,10 @@ test("element types must meet the op's type constraints and agree across a type 
   const m = model([makeNode("Sqrt", ["x"], ["y"], "s")]);
   m.graph!.input[0]!.type!.tensorType!.elemType = 6; // int32
   assert.throws(() => assertWellFormedModel(m, "m.onnx"), OpSchemaError);
-  assert.match(messages(m)[0]!, /^Sqrt node "s": input "x" is int32, which Sqrt \(opset 17\) does not accept/);
+  assert.match(
+    messages(m)[0]!,
+    /^Sqrt node "s": input "x" is int32, which Sqrt \(opset 17\) does not accept/,
+  );
   // Types flow through nodes: Cast to int64, then Sqrt refuses it.
   const chain = model([
     makeNode("Cast", ["x"], ["xi"], "c", [makeAttribute("to", 7)]),
@@ -124,7 +129,8 @@ test("broadcasting and Reshape element counts are checked; symbolic dims never m
   const sym = model([makeNode("Add", ["x", "b"], ["y"], "add")], [b], 17, ["n", "k"] as never);
   assert.deepEqual(messages(sym), []);
   const shape = (v: bigint[]) => tensorToProto("s", int64([v.length], v));
-  const reshape = (v: bigint[]) => messages(model([makeNode("Reshape", ["x", "s"], ["y"], "rs")], [shape(v)]));
+  const reshape = (v: bigint[]) =>
+    messages(model([makeNode("Reshape", ["x", "s"], ["y"], "rs")], [shape(v)]));
   assert.deepEqual(reshape([3n, 2n]), []);
   assert.deepEqual(reshape([-1n, 2n]), []);
   assert.deepEqual(reshape([0n, -1n]), []);

@@ -64,8 +64,17 @@ const ATTR_TYPE: Record<string, number> = {
   tp: 13,
   tps: 14,
 };
-const ATTR_NAME = ["undefined", "FLOAT", "INT", "STRING", "TENSOR", "GRAPH", "FLOATS", "INTS", "STRINGS"]
-  .concat(["TENSORS", "GRAPHS", "SPARSE_TENSOR", "SPARSE_TENSORS", "TYPE_PROTO", "TYPE_PROTOS"]);
+const ATTR_NAME = [
+  "undefined",
+  "FLOAT",
+  "INT",
+  "STRING",
+  "TENSOR",
+  "GRAPH",
+  "FLOATS",
+  "INTS",
+  "STRINGS",
+].concat(["TENSORS", "GRAPHS", "SPARSE_TENSOR", "SPARSE_TENSORS", "TYPE_PROTO", "TYPE_PROTOS"]);
 
 /** The schema of `op` that applies at `opset`, "unknown" or "later" (exists only from a newer opset). */
 export function schemaAt(op: string, opset: number): OpSchemaVersion | "unknown" | { since: number } {
@@ -89,7 +98,8 @@ function formal(spec: string): Formal {
   return { type: m[1]!, optional: m[2] === "?", variadic: m[2] === "*", homogeneous: m[3] !== "~" };
 }
 
-const label = (n: NodeProto, index: number) => `${n.opType || "?"} node "${n.name || n.output[0] || `#${index}`}"`;
+const label = (n: NodeProto, index: number) =>
+  `${n.opType || "?"} node "${n.name || n.output[0] || `#${index}`}"`;
 
 /** Element types of the tensors of one graph, filled in as the nodes are checked in order. */
 export type ElementTypes = Map<string, number>;
@@ -182,12 +192,17 @@ class NodeSchemaCheck {
       if (!allowed) return;
       if (!allowed.includes(got) && !(lenient && got >= 16))
         this.add(
-          `input "${name}" is ${typeName}, which ${n.opType} (opset ${this.opset}) does not accept (${allowed.filter((c) => c > 0).map(dataTypeName).join(", ")})`,
+          `input "${name}" is ${typeName}, which ${n.opType} (opset ${this.opset}) does not accept (${allowed
+            .filter((c) => c > 0)
+            .map(dataTypeName)
+            .join(", ")})`,
         );
       else if (f.homogeneous) {
         const b = bound.get(f.type);
         if (b && b.type !== got)
-          this.add(`inputs "${b.tensor}" (${dataTypeName(b.type)}) and "${name}" (${typeName}) must have the same element type`);
+          this.add(
+            `inputs "${b.tensor}" (${dataTypeName(b.type)}) and "${name}" (${typeName}) must have the same element type`,
+          );
         else if (!b) bound.set(f.type, { type: got, tensor: name });
       }
     });
@@ -221,8 +236,7 @@ function outputType(
     return to === undefined ? undefined : Number(to);
   }
   if (n.opType === "Constant") return n.attribute.find((a) => a.name === "value")?.t?.dataType;
-  if (n.opType === "ConstantOfShape")
-    return n.attribute.find((a) => a.name === "value")?.t?.dataType ?? 1;
+  if (n.opType === "ConstantOfShape") return n.attribute.find((a) => a.name === "value")?.t?.dataType ?? 1;
   if (f.type.startsWith("#")) return Number(f.type.slice(1));
   const b = bound.get(f.type);
   if (b) return b.type;
@@ -254,7 +268,9 @@ export function opSchemaProblems(
       return;
     }
     if ("since" in s) {
-      out.push(`${label(n, k)}${where}: ${n.opType} exists from opset ${s.since}, the model imports opset ${opset}`);
+      out.push(
+        `${label(n, k)}${where}: ${n.opType} exists from opset ${s.since}, the model imports opset ${opset}`,
+      );
       return;
     }
     if (opset > SCHEMA_OPSET && CHANGED_AFTER_SCHEMA.has(n.opType)) return;
