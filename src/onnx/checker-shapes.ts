@@ -130,6 +130,27 @@ function smallIntConstants(g: GraphProto): Map<string, number[]> {
   return values;
 }
 
+/** Most elements a shape built from constants (Expand, ConstantOfShape) may have: 2³¹ (8 GiB of float32). */
+export const MAX_BUILT_ELEMENTS = 2 ** 31;
+
+/** Expand / ConstantOfShape to a constant shape too large to allocate, caught before onnxruntime tries. */
+function allocationProblems(n: NodeProto, constants: ReadonlyMap<string, number[]>): string[] {
+  if (n.opType !== "Expand" && n.opType !== "ConstantOfShape") return [];
+  const name = n.input[n.opType === "Expand" ? 1 : 0] ?? "";
+  const shape = constants.get(name);
+  if (!shape) return [];
+  if (shape.some((d) => d < 0 || !Number.isSafeInteger(d)))
+    return [
+      `${describeNode(n)}: shape "${name}" [${shape.join(", ")}] has a negative or out-of-range dimension`,
+    ];
+  const count = shape.reduce((a, d) => a * Math.max(d, 1), 1);
+  return count > MAX_BUILT_ELEMENTS
+    ? [
+        `${describeNode(n)}: shape "${name}" [${shape.join(", ")}] makes ${count.toExponential(2)} elements, more than the ${MAX_BUILT_ELEMENTS.toExponential(2)} pathlens lets a model allocate`,
+      ]
+    : [];
+}
+
 /** Shape mismatches in the top-level graph, shapes propagated in node order; one line each. */
 export function staticShapeProblems(g: GraphProto): string[] {
   const shapes = knownShapes(g);
@@ -141,6 +162,7 @@ export function staticShapeProblems(g: GraphProto): string[] {
     const check = CHECKS[n.opType ?? ""];
     const found = check ? check(n, s) : [];
     if (n.opType === "Reshape") found.push(...reshapeProblems(n, s(0), constants.get(n.input[1] ?? "")));
+    found.push(...allocationProblems(n, constants));
     out.push(...found);
     if (found.length > 0) continue;
     const result = propagateShape(n, s, constants);

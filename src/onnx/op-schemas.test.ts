@@ -140,3 +140,21 @@ test("broadcasting and Reshape element counts are checked; symbolic dims never m
   assert.equal(reshape([-1n, 4n]).length, 1);
   assert.equal(reshape([-1n, -1n]).length, 1);
 });
+
+test("Expand and ConstantOfShape to huge constant shapes are refused before onnxruntime allocates", () => {
+  const shape = (v: bigint[]) => tensorToProto("s", int64([v.length], v));
+  const cos = (v: bigint[]) => messages(model([makeNode("ConstantOfShape", ["s"], ["y"], "c")], [shape(v)]));
+  assert.deepEqual(cos([2n, 3n]), []);
+  assert.match(
+    cos([100000n, 100000n])[0]!,
+    /ConstantOfShape node "c": shape "s" \[100000, 100000\] makes 1\.00e\+10 elements/,
+  );
+  const expand = messages(
+    model([makeNode("Expand", ["x", "s"], ["y"], "e")], [shape([1n << 20n, 1n << 20n, 3n])]),
+  );
+  assert.match(expand[0]!, /Expand node "e": shape "s" .* more than/);
+  assert.throws(
+    () => assertWellFormedModel(model([makeNode("Expand", ["x", "s"], ["y"], "e")], [shape([-2n, 3n])])),
+    ModelShapeError,
+  );
+});

@@ -100,3 +100,36 @@ test("prepareAttribution on a graph without inputs or outputs is a typed error",
   await assert.rejects(prepareAttribution(empty(true, false), options), ModelStructureError);
   await assert.rejects(prepareAttribution({ ...empty(true, true), graph: undefined }, options), /no graph/);
 });
+
+test("pathlens eig: samples × baselines × path points are budgeted before any session (--max-points)", async () => {
+  const { eigCommand, runEig } = await import("../cli/eig.js");
+  const { parseCommand } = await import("../cli/args.js");
+  const { BudgetError } = await import("../attribution/budget.js");
+  const dir = await mkdtemp(join(tmpdir(), "pathlens-eig-"));
+  try {
+    const argv = (extra: string[]) => [
+      join(ROOT, "examples/digits/digits_cnn.onnx"),
+      "--input",
+      join(ROOT, "examples/digits/digits_sample.npy"),
+      "--path",
+      "original-linear",
+      "--out",
+      join(dir, "out"),
+      "--quiet",
+      ...extra,
+    ];
+    const parsed = (extra: string[]) => {
+      const r = parseCommand(eigCommand, argv(extra));
+      assert.ok(!r.help);
+      return r.args;
+    };
+    await assert.rejects(
+      runEig(parsed(["--steps", "1000000"])),
+      (e: unknown) =>
+        e instanceof BudgetError && e.message.includes("12 sample(s) × 1 baseline(s) × 1000001 path points"),
+    );
+    await assert.rejects(runEig(parsed(["--max-points", "100"])), /612 path points .* limit of 100/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
