@@ -124,7 +124,7 @@ export function encodeText(tm: TextModel, text: string, options: EncodeOptions =
   const aligned = options.ids
     ? undefined
     : guarded(tm, () => alignWords(tokenizer, tokens, special, full, [text, options.textPair]));
-  const { words, owner } = aligned ?? mergePieces(tokens, special);
+  const { words, owner } = aligned ?? guarded(tm, () => mergePieces(tokens, special));
   return { ids, typeIds, tokens, special, owner, words, warnings };
 }
 

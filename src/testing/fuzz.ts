@@ -41,12 +41,22 @@ export function assertTypedError(e: unknown, what: string): void {
   assert.ok(!/[\r\n]/.test(e.message), `${what}: message spans lines: ${JSON.stringify(e.message)}`);
 }
 
+/** Outcomes of every {@link typedOrValue} call (`what: accepted` or `what: ErrorClass`), for the long run's report. */
+export const outcomeTally = new Map<string, number>();
+
+function tally(key: string): void {
+  outcomeTally.set(key, (outcomeTally.get(key) ?? 0) + 1);
+}
+
 /** Runs `fn`; a thrown error must meet {@link assertTypedError}. Returns the value or undefined. */
 export function typedOrValue<T>(fn: () => T, what: string): T | undefined {
   try {
-    return fn();
+    const v = fn();
+    tally(`${what}: accepted`);
+    return v;
   } catch (e) {
     assertTypedError(e, what);
+    tally(`${what}: ${(e as Error).name}`);
     return undefined;
   }
 }
