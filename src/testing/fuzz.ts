@@ -264,6 +264,52 @@ export const MODEL_EDITS: ModelEdit[] = [
     expect: /external/,
   },
   { name: "Conv weight channels", apply: (m) => convWeight(m), expect: /channels/ },
+  // Op-schema cases onnxruntime refused with its own text before the op-schema pass.
+  {
+    name: "unknown op",
+    apply: (m) => {
+      m.graph!.node[0]!.opType = "Nope";
+    },
+    expect: /"Nope" is not an ONNX operator/,
+  },
+  {
+    name: "int32 input to Conv",
+    apply: (m) => {
+      m.graph!.input[0]!.type!.tensorType!.elemType = 6;
+    },
+    expect: /is int32, which Conv \(opset 14\) does not accept/,
+  },
+  {
+    name: "weight of another type than the input",
+    apply: (m) => {
+      const conv = m.graph!.node.find((n) => n.opType === "Conv")!;
+      const w = m.graph!.initializer.find((t) => t.name === conv.input[1])!;
+      w.dataType = 11;
+      w.rawData = new Uint8Array(w.rawData!.length * 2);
+    },
+    expect: /must have the same element type/,
+  },
+  {
+    name: "empty required input",
+    apply: (m) => {
+      m.graph!.node[0]!.input[0] = "";
+    },
+    expect: /input 0 is required but empty/,
+  },
+  {
+    name: "attribute of another op",
+    apply: (m) => {
+      m.graph!.node.find((n) => n.opType === "Gemm")!.opType = "Relu";
+    },
+    expect: /does not define|takes 1/,
+  },
+  {
+    name: "Relu at opset 5 (no onnxruntime kernel)",
+    apply: (m) => {
+      m.opsetImport[0]!.version = 5;
+    },
+    expect: /older than onnxruntime/,
+  },
 ];
 
 function convWeight(m: ModelProto): void {
