@@ -20,7 +20,7 @@ import { encodeText } from "../explain/text-encode.js";
 import { loadTextModel } from "../explain/text-model.js";
 import { parseNumericCsv } from "../io/csv.js";
 import { parseNpy } from "../io/npy-format.js";
-import { assertTypedError, type FuzzRun, mutatedBytes } from "./fuzz.js";
+import { assertTypedError, type FuzzRun, mutatedBytes, tally } from "./fuzz.js";
 
 function params(run: FuzzRun): fc.Parameters<unknown> {
   return {
@@ -62,8 +62,10 @@ export async function fuzzCsv(run: FuzzRun): Promise<void> {
         const t = parseNumericCsv(text, "fuzz.csv");
         assert.equal(t.values.length, t.rows * t.header.length);
         assert.ok(t.values.every(Number.isFinite), "non-finite value accepted");
+        tally("parseNumericCsv: accepted");
       } catch (e) {
         assertNamedError(e, "parseNumericCsv", /fuzz\.csv/);
+        tally(`parseNumericCsv: ${(e as Error).name}`);
       }
     }),
     params(run),
@@ -158,6 +160,7 @@ export async function fuzzTextFiles(run: FuzzRun, root: string): Promise<void> {
                 (e as Error).name === "TypeError" ? (e as Error).stack : "",
               );
             assertNamedError(e, `text model with an edited ${file}`, /\.json|model\.onnx|tokenizer|"/);
+            tally(`text model, edited ${file}: ${(e as Error).name}`);
           }
         },
       ),

@@ -44,18 +44,24 @@ export function assertTypedError(e: unknown, what: string): void {
 /** Outcomes of every {@link typedOrValue} call (`what: accepted` or `what: ErrorClass`), for the long run's report. */
 export const outcomeTally = new Map<string, number>();
 
-function tally(key: string): void {
+/** Counts one outcome in {@link outcomeTally}. */
+export function tally(key: string): void {
   outcomeTally.set(key, (outcomeTally.get(key) ?? 0) + 1);
 }
 
 /** Runs `fn`; a thrown error must meet {@link assertTypedError}. Returns the value or undefined. */
-export function typedOrValue<T>(fn: () => T, what: string): T | undefined {
+export function typedOrValue<T>(fn: () => T, what: string, names?: RegExp): T | undefined {
   try {
     const v = fn();
     tally(`${what}: accepted`);
     return v;
   } catch (e) {
     assertTypedError(e, what);
+    if (names)
+      assert.ok(
+        names.test((e as Error).message),
+        `${what}: the message names nothing: ${(e as Error).message}`,
+      );
     tally(`${what}: ${(e as Error).name}`);
     return undefined;
   }
@@ -69,6 +75,9 @@ function params(run: FuzzRun): fc.Parameters<unknown> {
     endOnFailure: true,
   };
 }
+
+/** What a checker message must name: a quoted tensor/node/field, the IR version, an opset or the graph. */
+const NAMES_SOMETHING = /"|IR version|ir_version|opset|the model|the graph|node #/;
 
 /** Byte-level mutations: flips, overwrites with extreme varints, insertions, deletions, truncation. */
 export function mutatedBytes(seeds: readonly Uint8Array[]): fc.Arbitrary<Uint8Array> {
@@ -124,11 +133,14 @@ export function exampleModels(root: string): Uint8Array[] {
 export async function fuzzModelBytes(run: FuzzRun, seeds: readonly Uint8Array[]): Promise<void> {
   await fc.assert(
     fc.property(mutatedBytes(seeds), (bytes) => {
-      const model = typedOrValue(() => decodeModel(bytes, "fuzz.onnx"), "decodeModel");
+      const model = typedOrValue(() => decodeModel(bytes, "fuzz.onnx"), "decodeModel", /fuzz\.onnx/);
       if (!model) return;
       const problems = typedOrValue(() => findModelProblems(model), "findModelProblems");
-      for (const p of problems ?? [])
+      if (problems) tally(problems.length ? `checker: refused (${problems[0]!.kind})` : "checker: clean");
+      for (const p of problems ?? []) {
         assert.ok(!/[\r\n]/.test(p.message) || p.message.includes('"'), p.message);
+        assert.ok(NAMES_SOMETHING.test(p.message), `a checker message names nothing: ${p.message}`);
+      }
       typedOrValue(() => checkModel(model), "checkModel");
     }),
     params(run),
@@ -382,7 +394,7 @@ export async function fuzzNpy(run: FuzzRun): Promise<void> {
   );
   await fc.assert(
     fc.property(bytes, (b) => {
-      const t = typedOrValue(() => parseNpy(b, "fuzz.npy"), "parseNpy");
+      const t = typedOrValue(() => parseNpy(b, "fuzz.npy"), "parseNpy", /fuzz\.npy/);
       if (t)
         assert.equal(
           t.data.length,
@@ -412,7 +424,7 @@ export async function fuzzImages(run: FuzzRun, root: string): Promise<void> {
     fc.property(
       fc.tuple(mutatedBytes(validImages(root)), fc.boolean()).map(([b, fix]) => (fix ? fixPngCrcs(b) : b)),
       (b) => {
-        const img = typedOrValue(() => decodeImage(b, "fuzz.png"), "decodeImage");
+        const img = typedOrValue(() => decodeImage(b, "fuzz.png"), "decodeImage", /fuzz\.png/);
         if (!img) return;
         assert.ok(img.width > 0 && img.height > 0);
         assert.equal(img.data.length, img.width * img.height * 4);
@@ -594,9 +606,12 @@ export async function fuzzModelEdits(
         for (const e of edits) applyEdit(m, e);
         const bytes = typedOrValue(() => encodeModel(m), "encodeModel");
         if (!bytes) return;
-        const again = typedOrValue(() => decodeModel(bytes, "edited.onnx"), "decodeModel");
+        const again = typedOrValue(() => decodeModel(bytes, "edited.onnx"), "decodeModel", /edited\.onnx/);
         if (!again) return;
         const problems = typedOrValue(() => findModelProblems(again), "findModelProblems");
+        if (problems) tally(problems.length ? `checker: refused (${problems[0]!.kind})` : "checker: clean");
+        for (const p of problems ?? [])
+          assert.ok(NAMES_SOMETHING.test(p.message), `a checker message names nothing: ${p.message}`);
         typedOrValue(() => checkModel(again), "checkModel");
         if (!problems || problems.length > 0 || !session) return;
         accepted++;
