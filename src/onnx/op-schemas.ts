@@ -9,7 +9,7 @@
  * added later (bfloat16 on many ops, float8, int4, …) are not flagged, and unknown ops pass.
  */
 import { OP_SCHEMAS } from "./op-schemas.data.js";
-import { type AttributeProto, dataTypeName, type GraphProto, type NodeProto } from "./types.js";
+import { dataTypeName, type GraphProto, type NodeProto } from "./types.js";
 
 /** One version of an op's schema (see op-schemas.data.ts for the field meanings). */
 export interface OpSchemaVersion {
@@ -165,7 +165,7 @@ class NodeSchemaCheck {
         continue;
       }
       const want = ATTR_TYPE[spec.replace("!", "")]!;
-      const got = attrType(a);
+      const got = a.type || undefined;
       if (got !== undefined && got !== want)
         this.add(`attribute "${name}" is ${ATTR_NAME[got] ?? got}, ${n.opType} expects ${ATTR_NAME[want]}`);
     }
@@ -217,12 +217,6 @@ class NodeSchemaCheck {
 
 function range([lo, hi]: [number, number]): string {
   return lo === hi ? `${lo}` : hi >= 2 ** 31 - 1 ? `${lo} or more` : `${lo} to ${hi}`;
-}
-
-/** The attribute's declared type, or the one its set fields imply. */
-function attrType(a: AttributeProto): number | undefined {
-  if (a.type) return a.type;
-  return undefined;
 }
 
 function outputType(
