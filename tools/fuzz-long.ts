@@ -66,7 +66,7 @@ const campaigns: [string, number, (n: number) => Promise<void> | void][] = [
       });
       const kinds = new Map<string, number>();
       for (const m of r.refusedBySession) {
-        const k = m.replace(/\(.*$/, "").slice(0, 90);
+        const k = process.env.FUZZ_VERBOSE ? m : m.replace(/\(.*$/, "").slice(0, 90);
         kinds.set(k, (kinds.get(k) ?? 0) + 1);
       }
       console.log(

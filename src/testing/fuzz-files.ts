@@ -151,6 +151,7 @@ export async function fuzzTextFiles(run: FuzzRun, root: string): Promise<void> {
               enc.ids.every((id) => Number.isSafeInteger(id) && id >= 0),
               "ids that are not integers",
             );
+            tally(`text model, edited ${file}: loaded and encoded`);
           } catch (e) {
             if (process.env.FUZZ_VERBOSE)
               console.log(
