@@ -1,7 +1,7 @@
 /**
  * Static shape checks, as ONNX shape inference makes them, from declared shapes (graph inputs,
  * value_info, initializer dims) propagated node by node through the common ops (element-wise,
- * broadcasting, Conv/pooling, Gemm/MatMul, Flatten, Reshape, Transpose, Concat): Conv input
+ * broadcasting, Conv/pooling, Gemm/MatMul, Flatten, Reshape, Transpose): Conv input
  * channels against the weight and group, Conv bias length, Gemm/MatMul inner dimensions, the Gemm
  * bias, broadcasting, Reshape element counts and kernels larger than their (padded) input. A
  * dimension that is unknown or symbolic is never a mismatch; onnxruntime checks the rest at run
