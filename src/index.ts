@@ -152,6 +152,7 @@ export {
   findModelProblems,
   type ModelProblem,
   ModelShapeError,
+  OpSchemaError,
   SUPPORTED_IR_VERSIONS,
   SUPPORTED_OPSETS,
   TensorDataError,

@@ -52,3 +52,52 @@ test("runs above the path-point budget are refused up front with the numbers and
   );
   assert.equal(DEFAULT_MAX_PATH_POINTS, 1_000_000);
 });
+
+test("Expected Gradients: samples × examples are budgeted before any draw or session", async () => {
+  const { expectedGradients } = await import("./expected-gradients.js");
+  const model = readModelFixture("models/digits_cnn.onnx");
+  const x = float32([2, 1, 8, 8], new Array(128).fill(0.5));
+  const references = float32([3, 1, 8, 8], new Array(192).fill(0));
+  await assert.rejects(
+    expectedGradients(model, {
+      backend: unreachable,
+      inputs: { input: x },
+      references,
+      target: 0,
+      samples: 1e8,
+    }),
+    (e: unknown) =>
+      e instanceof BudgetError &&
+      e.message.includes("200,000,002 path points (100000000 samples + 1 × 2 example(s))"),
+  );
+  await assert.rejects(
+    expectedGradients(model, {
+      backend: unreachable,
+      inputs: { input: x },
+      references,
+      target: 0,
+      samples: 100,
+      maxPathPoints: 100,
+    }),
+    /202 path points .* more than the limit of 100/,
+  );
+});
+
+test("memory: one path point above the limit is refused with the estimate and the option", async () => {
+  const { autoChunkRows, DEFAULT_MEMORY_LIMIT } = await import("./chunking.js");
+  // A probe at batch 2 with a [2, 2²⁹] float32 activation: 2 GiB per example, × 2.5 for the gradients.
+  const shapes = new Map([
+    ["x", { dims: [2, 4], dtype: "float32" as const }],
+    ["big", { dims: [2, 2 ** 29], dtype: "float32" as const }],
+  ]);
+  assert.throws(
+    () => autoChunkRows(shapes as never),
+    (e: unknown) =>
+      e instanceof BudgetError &&
+      /needs about 5,121 MB .* memory limit of 4,096 MB/.test(e.message) &&
+      e.message.includes("--memory-budget"),
+  );
+  assert.equal(DEFAULT_MEMORY_LIMIT, 4 * 2 ** 30);
+  // An explicit budget that holds one point is honoured (one row per run).
+  assert.equal(autoChunkRows(shapes as never, 6 * 2 ** 30), 1);
+});

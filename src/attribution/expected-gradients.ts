@@ -12,6 +12,7 @@ import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { GradientSession } from "../runtime/gradient-session.js";
 import { Random } from "../tensor/random.js";
 import { sizeOf, type Tensor, type TensorLike, tensor, toTensor, toTensors } from "../tensor/tensor.js";
+import { assertPathBudget, type BudgetOptions } from "./budget.js";
 import { autoChunkRows } from "./chunking.js";
 import { assertFinite, OptionError, ShapeMismatchError } from "./errors.js";
 import { evaluatePath, gridPoints, type PathProblem, type Progress } from "./path-engine.js";
@@ -19,7 +20,7 @@ import { prepareAttribution } from "./prepare.js";
 import { seedsForTarget, type Target } from "./targets.js";
 
 /** Options of {@link expectedGradients}. */
-export interface ExpectedGradientsOptions {
+export interface ExpectedGradientsOptions extends BudgetOptions {
   backend: Backend;
   /** The attributed tensor by input name (batch axis 0); with `layer`, the model inputs. */
   inputs: Record<string, TensorLike>;
@@ -202,6 +203,8 @@ function draws(
   }
   const k = options.samples ?? 200;
   if (!Number.isInteger(k) || k < 1) throw new OptionError(`samples must be a positive integer, got ${k}`);
+  // Checked before the draws are made: K samples per example plus one point at x.
+  assertPathBudget("Expected Gradients", n * (k + 1), `${k} samples + 1 × ${n} example(s)`, options);
   const rng = new Random(options.seed ?? 0);
   const index: number[] = [];
   const alpha: number[] = [];

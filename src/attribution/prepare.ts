@@ -6,7 +6,7 @@
 import { encodeModel } from "../onnx/codec.js";
 import { bindInputs } from "../onnx/fold.js";
 import { cutModel, UnknownTensorError } from "../onnx/graph.js";
-import { declaredDims } from "../onnx/model.js";
+import { declaredDims, ModelStructureError } from "../onnx/model.js";
 import type { ModelProto } from "../onnx/types.js";
 import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { isFloat, type Tensor } from "../tensor/tensor.js";
@@ -38,12 +38,23 @@ export interface PreparedAttribution {
   numExamples: number;
 }
 
+/** A model pathlens can attribute: a graph with inputs and outputs (else a typed error, not a TypeError). */
+function assertExplainable(model: ModelProto): void {
+  const g = model.graph;
+  if (!g) throw new ModelStructureError("the model has no graph");
+  if (g.input.length === 0)
+    throw new ModelStructureError("the model's graph has no inputs: there is nothing to attribute to");
+  if (g.output.length === 0)
+    throw new ModelStructureError("the model's graph has no outputs: there is nothing to explain");
+}
+
 /** Validates and prepares an attribution (see {@link PreparedAttribution}). */
 export async function prepareAttribution(
   model: ModelProto,
   options: PrepareOptions,
 ): Promise<PreparedAttribution> {
   const { backend } = options;
+  assertExplainable(model);
   const allExtra = options.extra ?? {};
   // Scalar extras (a sample rate, a mode flag) have no batch axis: they hold for every example
   // and become constants of the model, so If nodes and loop counts they decide are folded.

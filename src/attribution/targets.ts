@@ -58,6 +58,10 @@ export function seedsForTarget(
   }
   if (isTensor(target)) {
     const t = target;
+    if (t.dtype === "bool")
+      throw new TargetError(
+        `target weights for output "${outputName}" are bool: give float weights, or class indices as numbers`,
+      );
     const shared = t.data.length === row;
     const perExample = t.data.length === row * numExamples;
     if (!shared && !perExample) {

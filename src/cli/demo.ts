@@ -3,7 +3,7 @@
  * (attributions, summaries, reports) into one folder — what `npm run demo` runs.
  */
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { integratedGradients } from "../attribution/ig.js";
@@ -16,6 +16,7 @@ import { readNumericCsv } from "../io/csv.js";
 import { encodePng, readImage } from "../io/image.js";
 import { loadModel } from "../io/model-file.js";
 import { readNpy, writeNpyFiles } from "../io/npy.js";
+import { commitStagedFolder, stagingFolderFor } from "../io/output-set.js";
 import { nodeBackend } from "../runtime/node.js";
 import { castFloat, type Tensor, tensor } from "../tensor/tensor.js";
 import { escapeHtml, heatmapSvg, reportPage } from "../viz/html.js";
@@ -234,13 +235,27 @@ export const DEMO_PARTS: DemoPart[] = [
 /** Runs `pathlens demo`. */
 export async function runDemo(args: ParsedArgs): Promise<string[]> {
   const outDir = resolve(args.string("out") ?? join("out", "demo"));
-  const lines: string[] = [`pathlens demo → ${outDir}`];
+  // Every part writes into a staging folder; all of it moves into `outDir` at the end, or none.
+  const stage = await stagingFolderFor(outDir);
+  try {
+    const lines = await runDemoParts(stage, outDir);
+    await commitStagedFolder(stage, outDir);
+    lines.push("", `open ${join(outDir, "index.html")}`);
+    return lines;
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}
+
+async function runDemoParts(stage: string, outDir: string): Promise<string[]> {
+  let lines: string[] = [`pathlens demo → ${outDir}`];
   for (const part of DEMO_PARTS) {
     const started = performance.now();
-    const got = await part.run(outDir);
+    const got = await part.run(stage);
     lines.push("", ...got, `  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
-  const reports = DEMO_PARTS.map((p) => p.name).filter((n) => existsSync(join(outDir, n, "report.html")));
+  lines = lines.map((l) => l.split(stage).join(outDir));
+  const reports = DEMO_PARTS.map((p) => p.name).filter((n) => existsSync(join(stage, n, "report.html")));
   // the log without this machine's folder: the index can be shared
   const log = lines.map((l) => l.split(`${outDir}/`).join("").split(outDir).join("."));
   const cards = reports
@@ -253,7 +268,6 @@ export async function runDemo(args: ParsedArgs): Promise<string[]> {
     { heading: "Reports", html: `<div class="grid">${cards}</div>` },
     { heading: "Log", html: `<pre>${escapeHtml(log.join("\n"))}</pre>` },
   ]);
-  await writeNpyFiles(outDir, { "summary.txt": `${lines.join("\n")}\n`, "index.html": index });
-  lines.push("", `open ${join(outDir, "index.html")}`);
+  await writeNpyFiles(stage, { "summary.txt": `${lines.join("\n")}\n`, "index.html": index });
   return lines;
 }

@@ -3,6 +3,7 @@
  * feature significance of attributions).
  */
 
+import { assertPathBudget, DEFAULT_MAX_PATH_POINTS } from "../attribution/budget.js";
 import { type EigBaselineKind, type EigPath, enhancedIntegratedGradients } from "../attribution/eig/eig.js";
 import type { PathRule } from "../attribution/eig/path-attribution.js";
 import type { Target } from "../attribution/targets.js";
@@ -45,6 +46,11 @@ export const eigCommand: CommandSpec = {
     rule: { type: "string", value: "left|trapezoid", help: "discretisation (default trapezoid)" },
     aggregate: { type: "string", value: "mean|median", help: "combining several baselines (default mean)" },
     seed: { type: "string", value: "S", help: "seed of k-means++ and random baselines (default 0)" },
+    "max-points": {
+      type: "string",
+      value: "N",
+      help: `most path points (samples × baselines × (steps + 1)) before refusing (default ${DEFAULT_MAX_PATH_POINTS.toLocaleString("en-US")})`,
+    },
     quiet: { type: "boolean", help: "no progress bar" },
     json: { type: "boolean", help: "print the summary as JSON" },
     out: { type: "string", short: "o", required: true, value: "DIR", help: "output folder" },
@@ -88,8 +94,28 @@ export async function runEig(args: ParsedArgs): Promise<string[]> {
   let target: Target | undefined;
   if (targetRaw !== undefined) {
     if (/^\d+$/.test(targetRaw)) target = Number(targetRaw);
-    else target = Array.from((await readNpy(targetRaw)).data as ArrayLike<number | bigint>, Number);
+    else {
+      const t = await readNpy(targetRaw);
+      if (t.dtype === "bool" || isFloat(t.dtype))
+        throw new CliError(
+          `${targetRaw} (--target): holds ${t.dtype}; give one integer class index per sample`,
+        );
+      target = Array.from(t.data as ArrayLike<number | bigint>, Number);
+    }
   }
+  const baseline = args.string("baseline") ? await readNpy(args.string("baseline")!) : undefined;
+  const steps = int(args.string("steps"), "--steps");
+  // Budget before any session: samples × baselines per sample × points per path.
+  const perSample =
+    int(args.string("num-baselines"), "--num-baselines") ??
+    (baseline && baseline.dims.length > x.dims.length ? (baseline.dims[1] ?? 1) : 1);
+  const maxPoints = int(args.string("max-points"), "--max-points");
+  assertPathBudget(
+    "Enhanced Integrated Gradients",
+    (x.dims[0] ?? 1) * perSample * ((steps ?? 50) + 1),
+    `${x.dims[0] ?? 1} sample(s) × ${perSample} baseline(s) × ${(steps ?? 50) + 1} path points`,
+    { maxPathPoints: maxPoints },
+  );
   const progress = progressReporter({ quiet: args.flag("quiet") || args.flag("json"), label: "eig" });
   let r: Awaited<ReturnType<typeof enhancedIntegratedGradients>>;
   try {
@@ -99,7 +125,7 @@ export async function runEig(args: ParsedArgs): Promise<string[]> {
       path,
       encoder: args.string("encoder") ? await loadModel(args.string("encoder")!) : undefined,
       decoder: args.string("decoder") ? await loadModel(args.string("decoder")!) : undefined,
-      baseline: args.string("baseline") ? await readNpy(args.string("baseline")!) : undefined,
+      baseline,
       baselineKind: kind,
       baselineData: args.string("baseline-data") ? await readNpy(args.string("baseline-data")!) : undefined,
       numBaselines: int(args.string("num-baselines"), "--num-baselines"),
@@ -108,7 +134,7 @@ export async function runEig(args: ParsedArgs): Promise<string[]> {
         : undefined,
       neighbors: int(args.string("neighbors"), "--neighbors"),
       target,
-      steps: int(args.string("steps"), "--steps"),
+      steps,
       rule: choice(args.string("rule"), ["left", "trapezoid"] as PathRule[], "--rule", eigCommand),
       aggregate: choice(args.string("aggregate"), ["mean", "median"] as const, "--aggregate", eigCommand),
       seed: int(args.string("seed"), "--seed", 0),

@@ -82,6 +82,8 @@ export async function readTarget(v: string | undefined, spec: CommandSpec): Prom
     throw new UsageError(`--target must be a class index or a .npy file, got "${v}"`, spec);
   const t = await readNpy(v);
   if (isFloat(t.dtype)) return t;
+  if (t.dtype === "bool")
+    throw new CliError(`${v} (--target): holds bool; give class indices (integers) or float output weights`);
   if (t.dims.length > 1)
     throw new CliError(
       `${v}: integer targets must be one index per example (1-D), got shape ${shapeString(t.dims)}`,

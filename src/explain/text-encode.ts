@@ -39,6 +39,8 @@ export interface TextModel {
   config?: Record<string, unknown>;
   /** Where the model came from (for messages). */
   source?: string;
+  /** The tokenizer.json it was read from (named when the tokenizer fails on a text). */
+  tokenizerFile?: string;
 }
 
 /** A problem with a text model, its tokenizer or the text. */
@@ -91,12 +93,16 @@ export function encodeText(tm: TextModel, text: string, options: EncodeOptions =
     ids = [...options.ids];
     typeIds = ids.map(() => 0);
   } else {
-    const enc = tokenizer.encode(text, {
-      text_pair: options.textPair ?? null,
-      return_token_type_ids: true,
-    });
+    const enc = guarded(tm, () =>
+      tokenizer.encode(text, { text_pair: options.textPair ?? null, return_token_type_ids: true }),
+    );
     ids = enc.ids;
     typeIds = enc.token_type_ids;
+    const bad = ids.findIndex((id) => !Number.isSafeInteger(id) || id < 0);
+    if (bad >= 0)
+      throw new TextExplainError(
+        `${tokenizerName(tm)}: the tokenizer gave no id for token ${bad} of the text (is the file's vocab or unk_token missing?)`,
+      );
   }
   const full = ids.length;
   const max = tm.maxLength;
@@ -112,14 +118,31 @@ export function encodeText(tm: TextModel, text: string, options: EncodeOptions =
     ids = [...ids.slice(0, max - 1), ids[ids.length - 1]!];
     typeIds = [...typeIds.slice(0, max - 1), typeIds[typeIds.length - 1]!];
   }
-  const inserted = insertedIds(tokenizer);
+  const inserted = guarded(tm, () => insertedIds(tokenizer));
   const special = ids.map((id) => inserted.has(id));
-  const tokens = ids.map((id) => tokenText(tokenizer, id));
+  const tokens = guarded(tm, () => ids.map((id) => tokenText(tokenizer, id)));
   const aligned = options.ids
     ? undefined
-    : alignWords(tokenizer, tokens, special, full, [text, options.textPair]);
-  const { words, owner } = aligned ?? mergePieces(tokens, special);
+    : guarded(tm, () => alignWords(tokenizer, tokens, special, full, [text, options.textPair]));
+  const { words, owner } = aligned ?? guarded(tm, () => mergePieces(tokens, special));
   return { ids, typeIds, tokens, special, owner, words, warnings };
+}
+
+function tokenizerName(tm: TextModel): string {
+  return tm.tokenizerFile ?? (tm.source ? `${tm.source} (tokenizer)` : "tokenizer.json");
+}
+
+/** Runs a tokenizer call; anything it throws (a corrupt tokenizer.json) becomes a typed error naming the file. */
+function guarded<T>(tm: TextModel, call: () => T): T {
+  try {
+    return call();
+  } catch (e) {
+    if (e instanceof PathlensError) throw e;
+    throw new TextExplainError(
+      `${tokenizerName(tm)}: the tokenizer failed on the text (${String((e as Error)?.message ?? e).replace(/\s+/g, " ")}): is the file corrupt?`,
+      { cause: e },
+    );
+  }
 }
 
 /** Ids the tokenizer inserts around texts ([CLS], [SEP], <s>, …): special ids except [UNK] and [MASK]. */

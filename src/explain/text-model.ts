@@ -54,5 +54,6 @@ export async function loadTextModel(path: string, tokenizerPath?: string): Promi
     maxLength: maxLength && maxLength < 1e6 ? maxLength : undefined,
     config,
     source: path,
+    tokenizerFile: tokFile,
   };
 }

@@ -1,11 +1,12 @@
 /**
  * Reading and writing NumPy `.npy` files in Node (the byte format is in `npy-format.ts`).
  */
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { PathlensError } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { encodeNpy, NpyError, parseNpy } from "./npy-format.js";
+import { type OutputBody, writeOutputSet } from "./output-set.js";
 import { FILE_SIZE_LIMITS, readRegularFile } from "./regular-file.js";
 
 export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./npy-format.js";
@@ -53,37 +54,6 @@ function assertFiniteOutput(path: string, t: Tensor): void {
 }
 
 /**
- * `mkdir -p` one level at a time. Node's `mkdir(…, { recursive: true })` retries forever when
- * the system answers ENOENT for a folder whose parent exists (it does under /proc), so each
- * level is made with a plain mkdir and any error ends the walk.
- * @returns the first folder created, or undefined when `dir` already existed
- */
-async function makeFolder(dir: string): Promise<string | undefined> {
-  const missing: string[] = [];
-  let at = resolve(dir);
-  for (;;) {
-    const st = await stat(at).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOENT") return undefined;
-      throw e;
-    });
-    if (st) {
-      if (!st.isDirectory()) throw Object.assign(new Error(`${at} is not a directory`), { code: "ENOTDIR" });
-      break;
-    }
-    missing.push(at);
-    const parent = dirname(at);
-    if (parent === at) break;
-    at = parent;
-  }
-  for (let k = missing.length - 1; k >= 0; k--) {
-    await mkdir(missing[k]!).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== "EEXIST") throw e;
-    });
-  }
-  return missing[missing.length - 1];
-}
-
-/**
  * Checks before any work that `dir` can hold the outputs, creating nothing: the folder, or when
  * it does not exist yet its nearest existing ancestor, must be a directory in which a probe file
  * can be created (and is removed at once). An unwritable or bogus folder fails in milliseconds.
@@ -125,9 +95,9 @@ export const writeOutputFiles = (dir: string, files: Record<string, Tensor | str
   writeNpyFiles(dir, files);
 
 /**
- * Writes several `.npy` files into `dir` (created if missing) as one set: every file is first
- * written to a temporary name in `dir`, and only when all writes succeeded are they renamed into
- * place, so a failure never leaves a partial set of new files.
+ * Writes several `.npy` files into `dir` (created if missing) as one atomic set (see
+ * {@link writeOutputSet}): staged in a temporary folder, moved into place only when every file
+ * was written, so a failure leaves `dir` as it was.
  * @param files - file name → a tensor (written as .npy), or text/bytes written as they are
  *   (summary.json, report.html, PNG images), so a run's whole output is one atomic set
  * @returns the paths written, in the order given
@@ -138,47 +108,13 @@ export async function writeNpyFiles(
   files: Record<string, Tensor | string | Uint8Array>,
 ): Promise<string[]> {
   // Finite or nothing: every tensor is checked before the first byte is written.
-  for (const [name, t] of Object.entries(files))
-    if (typeof t !== "string" && !(t instanceof Uint8Array)) assertFiniteOutput(join(dir, name), t);
-  try {
-    await makeFolder(dir);
-  } catch (e) {
-    throw new NpyError(
-      dir,
-      `cannot create the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
+  const bodies: Record<string, OutputBody> = {};
+  for (const [name, t] of Object.entries(files)) {
+    if (typeof t === "string" || t instanceof Uint8Array) bodies[name] = t;
+    else {
+      assertFiniteOutput(join(dir, name), t);
+      bodies[name] = encodeNpy(t, join(dir, name));
+    }
   }
-  const tag = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const entries = Object.entries(files).map(([name, t]) => {
-    if (name.includes("/") || name.includes("\\") || name.startsWith(".")) {
-      throw new NpyError(join(dir, name), "output file names must be plain names");
-    }
-    return { path: join(dir, name), tmp: join(dir, `.${name}.${tag}.tmp`), t };
-  });
-  let current = dir;
-  const renamed: string[] = [];
-  try {
-    for (const e of entries) {
-      current = e.path;
-      const body = typeof e.t === "string" || e.t instanceof Uint8Array ? e.t : encodeNpy(e.t, e.path);
-      await writeFile(e.tmp, body);
-    }
-    for (const e of entries) {
-      current = e.path;
-      await rename(e.tmp, e.path);
-      renamed.push(e.path);
-    }
-  } catch (err) {
-    // A failed rename midway: the set is incomplete, so the files already moved go too.
-    await Promise.all([
-      ...entries.map((e) => rm(e.tmp, { force: true })),
-      ...renamed.map((f) => rm(f, { force: true })),
-    ]);
-    if (err instanceof NpyError) throw err;
-    throw new NpyError(
-      current,
-      `cannot write the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
-  }
-  return entries.map((e) => e.path);
+  return writeOutputSet(dir, bodies);
 }

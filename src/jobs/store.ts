@@ -13,6 +13,7 @@
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeNpy, parseNpy } from "../io/npy.js";
+import { writeOutputSet } from "../io/output-set.js";
 import { tensor } from "../tensor/tensor.js";
 import { writeAtomicWith, writeFileAtomic } from "./atomic.js";
 import { JobStateError } from "./errors.js";
@@ -227,9 +228,12 @@ export async function finalize(out: string, m: Manifest): Promise<DatasetSummary
       : undefined,
   };
   const delta = Float64Array.from(records, (r) => r.delta);
-  await writeFileAtomic(join(out, "delta.npy"), encodeNpy(tensor("float64", [m.rows], delta), "delta.npy"));
-  await writeFileAtomic(join(out, "rows.parquet"), new Uint8Array(await rowsParquet(records)));
-  await writeFileAtomic(join(out, "dataset.json"), json(summary));
+  // One set: all three appear or none (the streamed attributions.npy is whole before this).
+  await writeOutputSet(out, {
+    "delta.npy": encodeNpy(tensor("float64", [m.rows], delta), "delta.npy"),
+    "rows.parquet": new Uint8Array(await rowsParquet(records)),
+    "dataset.json": json(summary),
+  });
   m.complete = true;
   m.files = ["attributions.npy", "delta.npy", "rows.parquet", "dataset.json"];
   await writeManifest(out, m);

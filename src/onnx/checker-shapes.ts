@@ -1,13 +1,18 @@
 /**
- * Static shape checks the checker can make cheaply, from declared shapes only (graph inputs,
- * value_info, initializer dims): Conv input channels against the weight and group, Conv bias
- * length, Gemm/MatMul inner dimensions and the Gemm bias. A dimension that is unknown or
- * symbolic is never a mismatch; onnxruntime checks the rest at run time.
+ * Static shape checks, as ONNX shape inference makes them, from declared shapes (graph inputs,
+ * value_info, initializer dims) propagated node by node through the common ops (element-wise,
+ * broadcasting, Conv/pooling, Gemm/MatMul, Flatten, Reshape, Transpose): Conv input
+ * channels against the weight and group, Conv bias length, Gemm/MatMul inner dimensions, the Gemm
+ * bias, broadcasting, Reshape element counts and kernels larger than their (padded) input. A
+ * dimension that is unknown or symbolic is never a mismatch; onnxruntime checks the rest at run
+ * time. Linear in the number of nodes.
  */
-import { attrInt, describeNode } from "./model.js";
+import { propagateShape, reshapeProblems } from "./checker-shape-infer.js";
+import { attrInt, attrInts, describeNode, tensorFromProto } from "./model.js";
 import type { GraphProto, NodeProto } from "./types.js";
 
-type Dims = (number | undefined)[];
+/** A shape with unknown (symbolic) dimensions as undefined. */
+export type Dims = (number | undefined)[];
 
 function knownShapes(g: GraphProto): Map<string, Dims> {
   const shapes = new Map<string, Dims>();
@@ -23,7 +28,8 @@ function knownShapes(g: GraphProto): Map<string, Dims> {
   return shapes;
 }
 
-const fmt = (d: Dims) => `[${d.map((x) => x ?? "?").join(", ")}]`;
+/** A shape for messages: `[1, ?, 8]`. */
+export const fmt = (d: Dims) => `[${d.map((x) => x ?? "?").join(", ")}]`;
 
 function convProblems(n: NodeProto, s: (i: number) => Dims | undefined): string[] {
   const [x, w, b] = [s(0), s(1), s(2)];
@@ -35,6 +41,11 @@ function convProblems(n: NodeProto, s: (i: number) => Dims | undefined): string[
     if (x && x.length === w.length && x[1] !== undefined && w[1] !== undefined && x[1] !== w[1] * group)
       out.push(
         `${describeNode(n)}: input "${n.input[0]}" has ${x[1]} channels ${fmt(x)}, weight "${n.input[1]}" ${fmt(w)} with group ${group} expects ${w[1] * group}`,
+      );
+    const kernel = attrInts(n, "kernel_shape", []);
+    if (kernel.length > 0 && kernel.some((k, i) => w[2 + i] !== undefined && w[2 + i] !== k))
+      out.push(
+        `${describeNode(n)}: kernel_shape [${kernel.join(", ")}] does not match weight "${n.input[1]}" ${fmt(w)}`,
       );
     if (b && (b.length !== 1 || (b[0] !== undefined && w[0] !== undefined && b[0] !== w[0])))
       out.push(
@@ -101,13 +112,62 @@ const CHECKS: Record<string, (n: NodeProto, s: (i: number) => Dims | undefined) 
   MatMul: matMulProblems,
 };
 
-/** Shape mismatches found from declared shapes in the top-level graph, one line each. */
+/** Small int64 constants (Reshape shapes and the like), by tensor name. */
+function smallIntConstants(g: GraphProto): Map<string, number[]> {
+  const values = new Map<string, number[]>();
+  const take = (name: string | undefined, t: Parameters<typeof tensorFromProto>[0] | undefined) => {
+    if (!name || !t || t.dataType !== 7 || t.dims.length > 1 || Number(t.dims[0] ?? 1) > 64) return;
+    try {
+      values.set(name, Array.from(tensorFromProto(t).data as BigInt64Array, Number));
+    } catch {
+      // Malformed data is the tensor pass's to report.
+    }
+  };
+  for (const t of g.initializer) take(t.name, t);
+  for (const n of g.node)
+    if (n.opType === "Constant" && (n.domain ?? "") === "")
+      take(n.output[0], n.attribute.find((a) => a.name === "value")?.t);
+  return values;
+}
+
+/** Most elements a shape built from constants (Expand, ConstantOfShape) may have: 2³¹ (8 GiB of float32). */
+export const MAX_BUILT_ELEMENTS = 2 ** 31;
+
+/** Expand / ConstantOfShape to a constant shape too large to allocate, caught before onnxruntime tries. */
+function allocationProblems(n: NodeProto, constants: ReadonlyMap<string, number[]>): string[] {
+  if (n.opType !== "Expand" && n.opType !== "ConstantOfShape") return [];
+  const name = n.input[n.opType === "Expand" ? 1 : 0] ?? "";
+  const shape = constants.get(name);
+  if (!shape) return [];
+  if (shape.some((d) => d < 0 || !Number.isSafeInteger(d)))
+    return [
+      `${describeNode(n)}: shape "${name}" [${shape.join(", ")}] has a negative or out-of-range dimension`,
+    ];
+  const count = shape.reduce((a, d) => a * Math.max(d, 1), 1);
+  return count > MAX_BUILT_ELEMENTS
+    ? [
+        `${describeNode(n)}: shape "${name}" [${shape.join(", ")}] makes ${count.toExponential(2)} elements, more than the ${MAX_BUILT_ELEMENTS.toExponential(2)} pathlens lets a model allocate`,
+      ]
+    : [];
+}
+
+/** Shape mismatches in the top-level graph, shapes propagated in node order; one line each. */
 export function staticShapeProblems(g: GraphProto): string[] {
   const shapes = knownShapes(g);
+  const constants = smallIntConstants(g);
   const out: string[] = [];
   for (const n of g.node) {
-    const check = (n.domain ?? "") === "" ? CHECKS[n.opType ?? ""] : undefined;
-    if (check) out.push(...check(n, (i) => (n.input[i] ? shapes.get(n.input[i]!) : undefined)));
+    if ((n.domain ?? "") !== "" && n.domain !== "ai.onnx") continue;
+    const s = (i: number) => (n.input[i] ? shapes.get(n.input[i]!) : undefined);
+    const check = CHECKS[n.opType ?? ""];
+    const found = check ? check(n, s) : [];
+    if (n.opType === "Reshape") found.push(...reshapeProblems(n, s(0), constants.get(n.input[1] ?? "")));
+    found.push(...allocationProblems(n, constants));
+    out.push(...found);
+    if (found.length > 0) continue;
+    const result = propagateShape(n, s, constants);
+    if (result.problem) out.push(`${describeNode(n)}: ${result.problem}`);
+    else if (result.shape && n.output[0] && !shapes.has(n.output[0])) shapes.set(n.output[0], result.shape);
   }
   return out;
 }

@@ -12,11 +12,12 @@
  */
 import { staticShapeProblems } from "./checker-shapes.js";
 import { firstNaN, tensorProblems } from "./checker-tensors.js";
-import { ModelStructureError } from "./model.js";
+import { ModelStructureError, opsetOf } from "./model.js";
+import { declaredElementTypes, opSchemaProblems } from "./op-schemas.js";
 import type { GraphProto, ModelProto, NodeProto, TensorProto, TypeProto, ValueInfoProto } from "./types.js";
 
 /** Kinds of problem the checker reports, one error class each. */
-export type ModelProblemKind = "version" | "tensor" | "graph" | "shape";
+export type ModelProblemKind = "version" | "tensor" | "graph" | "shape" | "schema";
 
 /** One problem found in a model. */
 export interface ModelProblem {
@@ -35,6 +36,11 @@ export class TensorDataError extends ModelStructureError {
   override name = "TensorDataError";
 }
 
+/** A node that breaks its op's schema: inputs, attributes or element types (op-schemas.ts). */
+export class OpSchemaError extends ModelStructureError {
+  override name = "OpSchemaError";
+}
+
 /** A static shape mismatch between a node's inputs (Conv channels vs weight, Gemm bias, …). */
 export class ModelShapeError extends ModelStructureError {
   override name = "ModelShapeError";
@@ -51,6 +57,9 @@ export const SUPPORTED_OPSETS: Readonly<Record<string, number>> = {
   "com.microsoft.nchwc": 1,
   "ai.onnx.preview.training": 1,
 };
+
+/** Oldest default-domain opset onnxruntime 1.30 has kernels for (its documented minimum). */
+export const MIN_DEFAULT_OPSET = 7;
 
 /** Highest TensorProto.DataType onnxruntime 1.30 knows (26: INT2). */
 const MAX_ELEMENT_TYPE = 26;
@@ -74,6 +83,10 @@ function versionProblems(model: ModelProto): string[] {
     const newest = SUPPORTED_OPSETS[d];
     if (!Number.isSafeInteger(v) || v < 1)
       out.push(`opset_import: domain "${name}" has invalid version ${String(o.version)}`);
+    else if (d === "" && v < MIN_DEFAULT_OPSET)
+      out.push(
+        `opset_import: "ai.onnx" version ${v} is older than onnxruntime 1.30 runs (${MIN_DEFAULT_OPSET})`,
+      );
     else if (newest !== undefined && v > newest)
       out.push(
         `opset_import: domain "${name}" version ${v} is newer than onnxruntime 1.30 supports (${newest})`,
@@ -122,6 +135,8 @@ class GraphChecker {
     private readonly imported: ReadonlySet<string>,
     /** `domain::name` of the model's local functions (custom-domain ops they define). */
     private readonly functions: ReadonlySet<string>,
+    /** The default-domain opset, for the op-schema pass. */
+    private readonly opset: number,
   ) {}
 
   private add(kind: ModelProblemKind, message: string): void {
@@ -164,6 +179,11 @@ class GraphChecker {
         );
     }
     this.cycles(g, defined, producedBy, where);
+    if (this.opset >= MIN_DEFAULT_OPSET) {
+      const types = top ? declaredElementTypes(g) : undefined;
+      const local = new Set([...this.functions].filter((f) => f.startsWith("::")).map((f) => f.slice(2)));
+      for (const p of opSchemaProblems(g, this.opset, types, where, local)) this.add("schema", p);
+    }
     if (top) for (const p of staticShapeProblems(g)) this.add("shape", p);
   }
 
@@ -263,7 +283,7 @@ export function findModelProblems(model: ModelProto): ModelProblem[] {
   if (!model.graph) problems.push({ kind: "graph", message: "the model has no graph" });
   else {
     const functions = new Set(model.functions.map((f) => `${normalDomain(f.domain)}::${f.name ?? ""}`));
-    new GraphChecker(problems, imported, functions).check(model.graph, new Set(), true);
+    new GraphChecker(problems, imported, functions, opsetOf(model)).check(model.graph, new Set(), true);
   }
   return problems;
 }
@@ -273,6 +293,7 @@ const ERROR_OF: Record<ModelProblemKind, new (message: string) => ModelStructure
   tensor: TensorDataError,
   graph: ModelStructureError,
   shape: ModelShapeError,
+  schema: OpSchemaError,
 };
 
 /**

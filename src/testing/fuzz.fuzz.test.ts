@@ -84,3 +84,15 @@ test("issue 12 regressions: a 1 MB .npy header, a deeply nested one and an escap
     /escape sequences in header strings are not supported/,
   );
 });
+
+test("fuzz: CSV tables, tokenizer.json and config.json fail typed and name the file", async () => {
+  const { fuzzCsv, fuzzTextFiles } = await import("./fuzz-files.js");
+  await fuzzCsv({ numRuns: 500, seed: SEED, timeLimitMs: 3000 });
+  await fuzzTextFiles({ numRuns: 60, seed: SEED, timeLimitMs: 8000 }, ROOT);
+});
+
+test("fuzz: whole explain runs on mutated inputs and bombs: no partial output, no exit 0 on garbage", async () => {
+  const { fuzzExplainRuns } = await import("./fuzz-files.js");
+  const r = await fuzzExplainRuns({ numRuns: 25, seed: SEED, timeLimitMs: 15000 }, ROOT);
+  assert.ok(r.succeeded + [...r.refused.values()].reduce((a, b) => a + b, 0) > 0);
+});

@@ -41,12 +41,28 @@ export function assertTypedError(e: unknown, what: string): void {
   assert.ok(!/[\r\n]/.test(e.message), `${what}: message spans lines: ${JSON.stringify(e.message)}`);
 }
 
+/** Outcomes of every {@link typedOrValue} call (`what: accepted` or `what: ErrorClass`), for the long run's report. */
+export const outcomeTally = new Map<string, number>();
+
+/** Counts one outcome in {@link outcomeTally}. */
+export function tally(key: string): void {
+  outcomeTally.set(key, (outcomeTally.get(key) ?? 0) + 1);
+}
+
 /** Runs `fn`; a thrown error must meet {@link assertTypedError}. Returns the value or undefined. */
-export function typedOrValue<T>(fn: () => T, what: string): T | undefined {
+export function typedOrValue<T>(fn: () => T, what: string, names?: RegExp): T | undefined {
   try {
-    return fn();
+    const v = fn();
+    tally(`${what}: accepted`);
+    return v;
   } catch (e) {
     assertTypedError(e, what);
+    if (names)
+      assert.ok(
+        names.test((e as Error).message),
+        `${what}: the message names nothing: ${(e as Error).message}`,
+      );
+    tally(`${what}: ${(e as Error).name}`);
     return undefined;
   }
 }
@@ -59,6 +75,9 @@ function params(run: FuzzRun): fc.Parameters<unknown> {
     endOnFailure: true,
   };
 }
+
+/** What a checker message must name: a quoted tensor/node/field, the IR version, an opset or the graph. */
+const NAMES_SOMETHING = /"|IR version|ir_version|opset|the model|the graph|node #/;
 
 /** Byte-level mutations: flips, overwrites with extreme varints, insertions, deletions, truncation. */
 export function mutatedBytes(seeds: readonly Uint8Array[]): fc.Arbitrary<Uint8Array> {
@@ -114,11 +133,14 @@ export function exampleModels(root: string): Uint8Array[] {
 export async function fuzzModelBytes(run: FuzzRun, seeds: readonly Uint8Array[]): Promise<void> {
   await fc.assert(
     fc.property(mutatedBytes(seeds), (bytes) => {
-      const model = typedOrValue(() => decodeModel(bytes, "fuzz.onnx"), "decodeModel");
+      const model = typedOrValue(() => decodeModel(bytes, "fuzz.onnx"), "decodeModel", /fuzz\.onnx/);
       if (!model) return;
       const problems = typedOrValue(() => findModelProblems(model), "findModelProblems");
-      for (const p of problems ?? [])
+      if (problems) tally(problems.length ? `checker: refused (${problems[0]!.kind})` : "checker: clean");
+      for (const p of problems ?? []) {
         assert.ok(!/[\r\n]/.test(p.message) || p.message.includes('"'), p.message);
+        assert.ok(NAMES_SOMETHING.test(p.message), `a checker message names nothing: ${p.message}`);
+      }
       typedOrValue(() => checkModel(model), "checkModel");
     }),
     params(run),
@@ -254,6 +276,52 @@ export const MODEL_EDITS: ModelEdit[] = [
     expect: /external/,
   },
   { name: "Conv weight channels", apply: (m) => convWeight(m), expect: /channels/ },
+  // Op-schema cases onnxruntime refused with its own text before the op-schema pass.
+  {
+    name: "unknown op",
+    apply: (m) => {
+      m.graph!.node[0]!.opType = "Nope";
+    },
+    expect: /"Nope" is not an ONNX operator/,
+  },
+  {
+    name: "int32 input to Conv",
+    apply: (m) => {
+      m.graph!.input[0]!.type!.tensorType!.elemType = 6;
+    },
+    expect: /is int32, which Conv \(opset 14\) does not accept/,
+  },
+  {
+    name: "weight of another type than the input",
+    apply: (m) => {
+      const conv = m.graph!.node.find((n) => n.opType === "Conv")!;
+      const w = m.graph!.initializer.find((t) => t.name === conv.input[1])!;
+      w.dataType = 11;
+      w.rawData = new Uint8Array(w.rawData!.length * 2);
+    },
+    expect: /must have the same element type/,
+  },
+  {
+    name: "empty required input",
+    apply: (m) => {
+      m.graph!.node[0]!.input[0] = "";
+    },
+    expect: /input 0 is required but empty/,
+  },
+  {
+    name: "attribute of another op",
+    apply: (m) => {
+      m.graph!.node.find((n) => n.opType === "Gemm")!.opType = "Relu";
+    },
+    expect: /does not define|takes 1/,
+  },
+  {
+    name: "Relu at opset 5 (no onnxruntime kernel)",
+    apply: (m) => {
+      m.opsetImport[0]!.version = 5;
+    },
+    expect: /older than onnxruntime/,
+  },
 ];
 
 function convWeight(m: ModelProto): void {
@@ -326,7 +394,7 @@ export async function fuzzNpy(run: FuzzRun): Promise<void> {
   );
   await fc.assert(
     fc.property(bytes, (b) => {
-      const t = typedOrValue(() => parseNpy(b, "fuzz.npy"), "parseNpy");
+      const t = typedOrValue(() => parseNpy(b, "fuzz.npy"), "parseNpy", /fuzz\.npy/);
       if (t)
         assert.equal(
           t.data.length,
@@ -356,7 +424,7 @@ export async function fuzzImages(run: FuzzRun, root: string): Promise<void> {
     fc.property(
       fc.tuple(mutatedBytes(validImages(root)), fc.boolean()).map(([b, fix]) => (fix ? fixPngCrcs(b) : b)),
       (b) => {
-        const img = typedOrValue(() => decodeImage(b, "fuzz.png"), "decodeImage");
+        const img = typedOrValue(() => decodeImage(b, "fuzz.png"), "decodeImage", /fuzz\.png/);
         if (!img) return;
         assert.ok(img.width > 0 && img.height > 0);
         assert.equal(img.data.length, img.width * img.height * 4);
@@ -451,6 +519,17 @@ const semanticEdit = fc.oneof(
     value: fc.constantFrom("Relu", "Conv", "Gemm", "Nope", "Constant", ""),
   }),
   fc.record({ kind: fc.constant("elemType" as const), value: fc.integer({ min: 0, max: 30 }) }),
+  // A weight reshaped with data to match: only shape checks can tell (Conv channels, Gemm dims).
+  fc.record({
+    kind: fc.constant("resize" as const),
+    at: fc.nat(),
+    value: fc.integer({ min: 1, max: 9 }),
+  }),
+  fc.record({
+    kind: fc.constant("inputDim" as const),
+    at: fc.nat(),
+    value: fc.integer({ min: 1, max: 40 }),
+  }),
 );
 
 function applyEdit(m: ModelProto, e: typeof semanticEdit extends fc.Arbitrary<infer T> ? T : never): void {
@@ -490,6 +569,18 @@ function applyEdit(m: ModelProto, e: typeof semanticEdit extends fc.Arbitrary<in
     case "elemType": {
       const t = g.input[0]?.type?.tensorType;
       if (t) t.elemType = e.value;
+      return;
+    }
+    case "resize": {
+      const t = pick(g.initializer, e.at);
+      if (!t?.dims.length || !t.rawData || t.dataType !== 1) return;
+      t.dims[e.at % t.dims.length] = e.value;
+      t.rawData = new Uint8Array(t.dims.reduce<number>((a, d) => a * Number(d), 4));
+      return;
+    }
+    case "inputDim": {
+      const dims = g.input[0]?.type?.tensorType?.shape?.dim;
+      if (dims?.length) dims[e.at % dims.length] = { dimValue: e.value };
     }
   }
 }
@@ -515,9 +606,12 @@ export async function fuzzModelEdits(
         for (const e of edits) applyEdit(m, e);
         const bytes = typedOrValue(() => encodeModel(m), "encodeModel");
         if (!bytes) return;
-        const again = typedOrValue(() => decodeModel(bytes, "edited.onnx"), "decodeModel");
+        const again = typedOrValue(() => decodeModel(bytes, "edited.onnx"), "decodeModel", /edited\.onnx/);
         if (!again) return;
         const problems = typedOrValue(() => findModelProblems(again), "findModelProblems");
+        if (problems) tally(problems.length ? `checker: refused (${problems[0]!.kind})` : "checker: clean");
+        for (const p of problems ?? [])
+          assert.ok(NAMES_SOMETHING.test(p.message), `a checker message names nothing: ${p.message}`);
         typedOrValue(() => checkModel(again), "checkModel");
         if (!problems || problems.length > 0 || !session) return;
         accepted++;
