@@ -19,13 +19,16 @@ import type { GraphBuilder } from "./builder.js";
 /** A recognised subgraph: its gradient w.r.t. `input`, emitted when the backward pass reaches `root`. */
 export interface FusedGradient {
   /** What the subgraph computes (for diagnostics and tests). */
-  readonly kind: "layer-norm" | "gelu-erf";
+  readonly kind: "layer-norm" | "gelu-erf" | "softmax-matmul";
   /** The subgraph's last node: its output gradient is the pattern's output gradient. */
   readonly root: NodeProto;
-  /** The tensor the subgraph reads whose gradient it gives. */
-  readonly input: string;
-  /** Emits the gradient of `input` given the gradient `dy` of the root's output. */
-  backward(b: GraphBuilder, dy: string): string;
+  /** The tensors the subgraph reads from outside whose gradients it gives. */
+  readonly inputs: readonly string[];
+  /**
+   * Emits the gradients of `inputs` (undefined where `needs(i)` is false) given the gradient
+   * `dy` of the root's output.
+   */
+  backward(b: GraphBuilder, dy: string, needs: (i: number) => boolean): (string | undefined)[];
 }
 
 /** What the matcher needs to know about the graph. */
@@ -38,6 +41,8 @@ export interface PatternGraph {
   depends(name: string): boolean;
   constant(name: string): Tensor | undefined;
   rank(name: string): number;
+  /** Dims seen by the shape probe. */
+  dims(name: string): number[];
   /** Version of the default domain. */
   readonly opset: number;
 }
@@ -58,7 +63,14 @@ export function findFusedGradients(graph: PatternGraph): Map<NodeProto, FusedGra
   const found = new Map<NodeProto, FusedGradient>();
   for (const n of graph.order) {
     if ((n.domain ?? "") !== "") continue;
-    const hit = n.opType === "Div" ? layerNorm(m, n) : n.opType === "Mul" ? geluErf(m, n) : undefined;
+    const hit =
+      n.opType === "Div"
+        ? layerNorm(m, n)
+        : n.opType === "Mul"
+          ? geluErf(m, n)
+          : n.opType === "MatMul"
+            ? softmaxMatMul(m, n)
+            : undefined;
     if (hit) found.set(n, hit);
   }
   return found;
@@ -135,12 +147,12 @@ function layerNorm(m: Matcher, div: NodeProto): FusedGradient | undefined {
   return {
     kind: "layer-norm",
     root: div,
-    input: x,
+    inputs: [x],
     backward(b, g) {
       const meanG = b.reduce("ReduceMean", g, axes, true);
       const meanGx = b.reduce("ReduceMean", b.op("Mul", [g, xhat]), axes, true);
       const centredG = b.op("Sub", [g, b.op("Add", [b.op("Mul", [xhat, meanGx]), meanG])]);
-      return b.op("Div", [centredG, sigma]);
+      return [b.op("Div", [centredG, sigma])];
     },
   };
 }
@@ -174,12 +186,56 @@ function geluErf(m: Matcher, mul: NodeProto): FusedGradient | undefined {
   return {
     kind: "gelu-erf",
     root: mul,
-    input: x,
+    inputs: [x],
     backward(b, g) {
       const lnK = b.scalarLike(Math.log((2 * c) / Math.sqrt(Math.PI)), x);
       const pdf = b.op("Exp", [b.op("Sub", [lnK, b.op("Mul", [t, t])])]);
       const slope = b.op("Add", [b.op("Mul", [sum, b.scalarLike(c, x)]), b.op("Mul", [t, pdf])]);
-      return b.op("Mul", [g, slope]);
+      return [b.op("Mul", [g, slope])];
+    },
+  };
+}
+
+/** Transpose of the last two axes. */
+function transposeLast2(b: GraphBuilder, x: string, rank: number): string {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  [perm[rank - 2], perm[rank - 1]] = [rank - 1, rank - 2];
+  return b.op("Transpose", [x], { perm });
+}
+
+/**
+ * O = P·V with P = Softmax(S) over the last axis (attention): dS = P ⊙ (dP − D) with
+ * dP = dO·Vᵀ and D = Σ_j dP_ij·P_ij = Σ_d dO_id·O_id (FlashAttention's identity: the row sums
+ * come from the small O instead of the large P), dV = Pᵀ·dO. Taken when P and V have the same
+ * batch dims (no broadcasting to undo) and P feeds only this MatMul.
+ */
+function softmaxMatMul(m: Matcher, mm: NodeProto): FusedGradient | undefined {
+  const [p, v] = [mm.input[0], mm.input[1]];
+  const softmax = from(m, p, "Softmax");
+  if (!softmax || !p || !v) return undefined;
+  const s = softmax.input[0]!;
+  const rank = m.rank(p);
+  if (rank < 2 || m.rank(v) !== rank || m.rank(s) !== rank) return undefined;
+  const pd = m.dims(p);
+  const vd = m.dims(v);
+  if (pd.slice(0, -2).join() !== vd.slice(0, -2).join()) return undefined;
+  const axis = attrInt(softmax, "axis", m.opset >= 13 ? -1 : 1);
+  if (axis !== -1 && axis !== rank - 1) return undefined;
+  if (!private_(m, p, [mm])) return undefined;
+  const o = mm.output[0]!;
+  return {
+    kind: "softmax-matmul",
+    root: mm,
+    inputs: [s, v],
+    backward(b, dO, needs) {
+      let dS: string | undefined;
+      if (needs(0)) {
+        const dP = b.op("MatMul", [dO, transposeLast2(b, v, rank)]);
+        const rowDot = b.reduceSum(b.op("Mul", [dO, o]), [rank - 1], true);
+        dS = b.op("Mul", [p, b.op("Sub", [dP, rowDot])]);
+      }
+      const dV = needs(1) ? b.op("MatMul", [transposeLast2(b, p, rank), dO]) : undefined;
+      return [dS, dV];
     },
   };
 }

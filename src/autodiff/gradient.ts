@@ -14,12 +14,12 @@ import {
   makeValueInfo,
   opsetOf,
 } from "../onnx/model.js";
-import type { ModelProto, ValueInfoProto } from "../onnx/types.js";
+import type { ModelProto, NodeProto, ValueInfoProto } from "../onnx/types.js";
 import { isFloat } from "../tensor/tensor.js";
 import { type GradientDevice, GraphBuilder, type ShapeInfo } from "./builder.js";
 import { constantValues } from "./constants.js";
 import { controlFlowDetail } from "./decompositions/loop.js";
-import { findFusedGradients } from "./fused-patterns.js";
+import { type FusedGradient, findFusedGradients } from "./fused-patterns.js";
 import { checkIntegerPaths } from "./integer-path.js";
 import { NON_DIFFERENTIABLE, type RuleContext, ruleFor, supportedOps } from "./registry.js";
 import "./decompositions/index.js";
@@ -137,13 +137,14 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
 
   const fused =
     options.fusePatterns === false
-      ? new Map()
+      ? new Map<NodeProto, FusedGradient>()
       : findFusedGradients({
           order,
           pinned: new Set([...outputs, ...options.wrt, ...graph.output.map((o) => o.name!)]),
           depends: (name) => depends.has(name),
           constant: constants,
           rank: (name) => shapes.get(name)?.dims.length ?? -1,
+          dims: (name) => shapes.get(name)?.dims ?? [],
           opset,
         });
 
@@ -190,8 +191,11 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
     if (NON_DIFFERENTIABLE.has(opType)) continue;
     const pattern = fused.get(node);
     if (pattern) {
-      if (dys[0] && depends.has(pattern.input) && isFloatTensor(pattern.input))
-        add(pattern.input, pattern.backward(b, dys[0]));
+      const wanted = (i: number) => depends.has(pattern.inputs[i]!) && isFloatTensor(pattern.inputs[i]!);
+      if (dys[0])
+        pattern.backward(b, dys[0], wanted).forEach((g, i) => {
+          if (g && wanted(i)) add(pattern.inputs[i]!, g);
+        });
       continue;
     }
     const rule = ruleFor(opType, node.domain);
