@@ -135,7 +135,8 @@ function layerNorm(m: Matcher, div: NodeProto): FusedGradient | undefined {
   const pow = from(m, var_?.input[0], "Pow");
   const x = sub.input[0];
   const mean = from(m, sub.input[1], "ReduceMean");
-  if (!var_ || !eps || !pow || !mean || !x || mean.input[0] !== x || pow.input[0] !== centred) return undefined;
+  if (!var_ || !eps || !pow || !mean || !x || mean.input[0] !== x || pow.input[0] !== centred)
+    return undefined;
   if (scalarOf(m, pow.input[1]) !== 2 || m.depends(eps)) return undefined;
   const axes = meanAxes(m, mean);
   const axesVar = meanAxes(m, var_);
@@ -173,7 +174,9 @@ function geluErf(m: Matcher, mul: NodeProto): FusedGradient | undefined {
   const scaleNode = from(m, t, "Div") ?? from(m, t, "Mul");
   if (!scaleNode) return undefined;
   // x: the input of both the half-scaling and the erf-argument scaling
-  const x = [half.input[0], half.input[1]].find((i) => i && (scaleNode.input[0] === i || scaleNode.input[1] === i));
+  const x = [half.input[0], half.input[1]].find(
+    (i) => i && (scaleNode.input[0] === i || scaleNode.input[1] === i),
+  );
   if (!x) return undefined;
   const c = scalarOf(m, other(half, x));
   const kRaw = scalarOf(m, other(scaleNode, x));
