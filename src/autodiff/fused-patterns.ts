@@ -4,7 +4,10 @@
  * Mul/Div/Erf/Add/Mul. Differentiating those node by node costs about twice the elementwise
  * passes of the closed form (each ReduceMean's gradient is an Expand, each Div's a Div, Mul, Neg,
  * ReduceSum), so the transform recognises them and emits the closed form at the pattern's last
- * node instead. The closed forms read only tensors the forward already computes.
+ * node instead. Attention's Softmax→MatMul gets its row sums from the small product instead of
+ * the large probabilities. The closed forms read only tensors the forward already computes.
+ * On tiny BERT (batch 64) the three cut the gradient graph's elementwise kernels from 57 Mul,
+ * 28 Div, 8 Expand, 14 Sum to 35 Mul, 10 Div, 0 Expand, 4 Sum.
  *
  * A pattern is taken only when its inner tensors are used by nothing else (no other node, no
  * graph output, no tensor differentiated with respect to): then no gradient can reach them from
@@ -88,7 +91,7 @@ function from(m: Matcher, name: string | undefined, opType: string): NodeProto |
 }
 
 /** True when every reader of `name` is one of `inside` and it is not pinned. */
-function private_(m: Matcher, name: string, inside: readonly NodeProto[]): boolean {
+function usedOnlyWithin(m: Matcher, name: string, inside: readonly NodeProto[]): boolean {
   if (m.pinned.has(name)) return false;
   return (m.consumers.get(name) ?? []).every((c) => inside.includes(c));
 }
@@ -96,7 +99,7 @@ function private_(m: Matcher, name: string, inside: readonly NodeProto[]): boole
 /** The scalar value of a constant tensor (any float/int type), or undefined. */
 function scalarOf(m: Matcher, name: string | undefined): number | undefined {
   const t = name ? m.constant(name) : undefined;
-  if (!t || t.data.length !== 1) return undefined;
+  if (t?.data.length !== 1) return undefined;
   return Number((t.data as ArrayLike<number | bigint>)[0]);
 }
 
@@ -143,7 +146,7 @@ function layerNorm(m: Matcher, div: NodeProto): FusedGradient | undefined {
   if (!axes || !axesVar || axes.join() !== axesVar.join()) return undefined;
   const inside = [mean, sub, pow, var_, add, sqrt, div];
   const inner = [mean.output[0]!, centred, pow.output[0]!, var_.output[0]!, add.output[0]!, sigma];
-  if (!inner.every((t) => private_(m, t, inside))) return undefined;
+  if (!inner.every((t) => usedOnlyWithin(m, t, inside))) return undefined;
   const xhat = div.output[0]!;
   return {
     kind: "layer-norm",
@@ -184,7 +187,7 @@ function geluErf(m: Matcher, mul: NodeProto): FusedGradient | undefined {
   if (scaleNode.opType === "Div" && scaleNode.input[0] !== x) return undefined; // k/x is not a Gelu
   const inside = [half, scaleNode, erfNode, onePlus, mul];
   const inner = [half.output[0]!, t, erfNode.output[0]!, onePlus.output[0]!];
-  if (!inner.every((n) => private_(m, n, inside))) return undefined;
+  if (!inner.every((n) => usedOnlyWithin(m, n, inside))) return undefined;
   const sum = onePlus.output[0]!;
   return {
     kind: "gelu-erf",
@@ -224,7 +227,7 @@ function softmaxMatMul(m: Matcher, mm: NodeProto): FusedGradient | undefined {
   if (pd.slice(0, -2).join() !== vd.slice(0, -2).join()) return undefined;
   const axis = attrInt(softmax, "axis", m.opset >= 13 ? -1 : 1);
   if (axis !== -1 && axis !== rank - 1) return undefined;
-  if (!private_(m, p, [mm])) return undefined;
+  if (!usedOnlyWithin(m, p, [mm])) return undefined;
   const o = mm.output[0]!;
   return {
     kind: "softmax-matmul",

@@ -55,8 +55,8 @@ export interface GradientOptions {
   /** Keep the original outputs as outputs of the new model (default true). */
   keepOutputs?: boolean;
   /**
-   * Differentiate exported LayerNorm and Gelu subgraphs in closed form (default true; see
-   * fused-patterns.ts). False differentiates them node by node.
+   * Differentiate exported LayerNorm, exact-Gelu and Softmax→MatMul (attention) subgraphs in
+   * closed form (default true; see fused-patterns.ts). False differentiates them node by node.
    */
   fusePatterns?: boolean;
 }
