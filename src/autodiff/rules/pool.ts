@@ -2,8 +2,10 @@
  * Gradient rules: MaxPool, AveragePool and LpPool (1-D, 2-D, 3-D; pads, strides, dilations,
  * ceil_mode, auto_pad). GlobalAveragePool belongs to the reduce family.
  *
- * MaxPool: the forward node is given its Indices output (flat indices into X), and g is sent to
- * those positions. From opset 16 that is one ScatterElements with reduction = add (overlapping
+ * MaxPool, CPU, 2-D float32 with equal strides (most CNNs): the forward keeps its fast one-output
+ * MaxPool and g goes to the first element of each window equal to its maximum (a comparison per
+ * kernel offset; see routeByParity). Otherwise the forward node is given its Indices output (flat
+ * indices into X), and g is sent to those positions. From opset 16 that is one ScatterElements with reduction = add (overlapping
  * windows can pick the same element). Before opset 16 there is no `reduction`: at opsets 11–15 the
  * windows are split into interleaved groups that do not overlap, each placed by a MaxUnpool and
  * the placements summed (float32), or scattered group by group, each scatter adding what the
