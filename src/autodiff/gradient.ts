@@ -14,11 +14,12 @@ import {
   makeValueInfo,
   opsetOf,
 } from "../onnx/model.js";
-import type { ModelProto, ValueInfoProto } from "../onnx/types.js";
+import type { ModelProto, NodeProto, ValueInfoProto } from "../onnx/types.js";
 import { isFloat } from "../tensor/tensor.js";
 import { type GradientDevice, GraphBuilder, type ShapeInfo } from "./builder.js";
 import { constantValues } from "./constants.js";
 import { controlFlowDetail } from "./decompositions/loop.js";
+import { type FusedGradient, findFusedGradients } from "./fused-patterns.js";
 import { checkIntegerPaths } from "./integer-path.js";
 import { NON_DIFFERENTIABLE, type RuleContext, ruleFor, supportedOps } from "./registry.js";
 import "./decompositions/index.js";
@@ -53,6 +54,11 @@ export interface GradientOptions {
   device?: GradientDevice;
   /** Keep the original outputs as outputs of the new model (default true). */
   keepOutputs?: boolean;
+  /**
+   * Differentiate exported LayerNorm, exact-Gelu and Softmax→MatMul (attention) subgraphs in
+   * closed form (default true; see fused-patterns.ts). False differentiates them node by node.
+   */
+  fusePatterns?: boolean;
 }
 
 /** The gradient model and the names of what it adds. */
@@ -129,6 +135,19 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
   // A float → integer → float hop would make the gradient silently zero: refuse it by name.
   checkIntegerPaths(order, depends, reaches, isFloatTensor);
 
+  const fused =
+    options.fusePatterns === false
+      ? new Map<NodeProto, FusedGradient>()
+      : findFusedGradients({
+          order,
+          pinned: new Set([...outputs, ...options.wrt, ...graph.output.map((o) => o.name!)]),
+          depends: (name) => depends.has(name),
+          constant: constants,
+          rank: (name) => shapes.get(name)?.dims.length ?? -1,
+          dims: (name) => shapes.get(name)?.dims ?? [],
+          opset,
+        });
+
   const scope = new NameScope(graph);
   const b = new GraphBuilder(scope, opset, shapes, "grad", options.device ?? "cpu");
   const contributions = new Map<string, string[]>();
@@ -170,6 +189,15 @@ export function gradientModel(source: ModelProto, options: GradientOptions): Gra
     const dys = node.output.map((o) => (o ? total(o) : undefined));
     if (dys.every((d) => d === undefined)) continue;
     if (NON_DIFFERENTIABLE.has(opType)) continue;
+    const pattern = fused.get(node);
+    if (pattern) {
+      const wanted = (i: number) => depends.has(pattern.inputs[i]!) && isFloatTensor(pattern.inputs[i]!);
+      if (dys[0])
+        pattern.backward(b, dys[0], wanted).forEach((g, i) => {
+          if (g && wanted(i)) add(pattern.inputs[i]!, g);
+        });
+      continue;
+    }
     const rule = ruleFor(opType, node.domain);
     if (!rule)
       throw new UnsupportedOpError(

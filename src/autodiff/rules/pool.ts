@@ -2,8 +2,10 @@
  * Gradient rules: MaxPool, AveragePool and LpPool (1-D, 2-D, 3-D; pads, strides, dilations,
  * ceil_mode, auto_pad). GlobalAveragePool belongs to the reduce family.
  *
- * MaxPool: the forward node is given its Indices output (flat indices into X), and g is sent to
- * those positions. From opset 16 that is one ScatterElements with reduction = add (overlapping
+ * MaxPool, CPU, 2-D float32 with equal strides (most CNNs): the forward keeps its fast one-output
+ * MaxPool and g goes to the first element of each window equal to its maximum (a comparison per
+ * kernel offset; see routeByParity). Otherwise the forward node is given its Indices output (flat
+ * indices into X), and g is sent to those positions. From opset 16 that is one ScatterElements with reduction = add (overlapping
  * windows can pick the same element). Before opset 16 there is no `reduction`: at opsets 11–15 the
  * windows are split into interleaved groups that do not overlap, each placed by a MaxUnpool and
  * the placements summed (float32), or scattered group by group, each scatter adding what the
@@ -253,6 +255,114 @@ function routeByComparison(b: GraphBuilder, x: string, y: string, g: string, geo
 }
 
 /**
+ * CPU, 2-D, equal strides s, float32, opset ≥ 11: the forward keeps its one-output MaxPool
+ * (onnxruntime runs it in its blocked NCHWc layout; with an Indices output it falls back to a far
+ * slower NCHW kernel). Per kernel offset t, in row-major window order, the windows whose element
+ * X_t is not below the maximum Y claim what is left of g: below = Cast(X_t < Y),
+ * rest' = rest·below, share_t = rest − rest'; the last offset takes the rest (a window's maximum
+ * is one of its elements). So ties go to the first maximum, as onnxruntime's Indices do. X_t is a
+ * contiguous channel block of SpaceToDepth(X padded with −∞ to whole blocks of s). Offset t lands
+ * on the input elements of one residue class r = (t·d − pb) mod s per axis, shifted by
+ * q = ⌊(t·d − pb)/s⌋ windows: each class sums its shares at window resolution, and one Concat +
+ * DepthToSpace interleaves the s² classes back into X's layout — no full-size tensor per offset.
+ * Measured on resnet18's stem pool (batch 16, 112², kernel 3 stride 2): ≈ 20 % less time for
+ * forward + gradient than MaxPool-with-Indices + MaxUnpool groups. Undefined when the geometry
+ * does not fit (other ranks, unequal strides, float64, a residue class no window reaches).
+ */
+function routeByParity(
+  b: GraphBuilder,
+  x: string,
+  y: string,
+  g: string,
+  geo: WindowGeometry,
+): string | undefined {
+  const s = geo.strides[0]!;
+  if (geo.inSizes.length !== 2 || geo.strides[1] !== s || b.opset < 11 || b.dtype(x) !== "float32")
+    return undefined;
+  const offsets = product(geo.kernel);
+  const landing = (t: number) =>
+    unravel(t, geo.kernel).map((o, a) => o * geo.dilations[a]! - geo.padsBegin[a]!);
+  const residueOf = (at: number[]) => at.map((v) => ((v % s) + s) % s);
+  const reached = new Set(Array.from({ length: offsets }, (_, t) => residueOf(landing(t)).join()));
+  if (reached.size !== s * s) return undefined; // a residue class no window reaches (kernel < stride)
+  const classSizes = geo.inSizes.map((h) => Math.ceil(h / s));
+  // X padded with −∞ to whole blocks of s, then split into its s² residue classes (SpaceToDepth):
+  // the elements at offset t of every window are then one contiguous channel block of it
+  const padsEnd = geo.inSizes.map((size, a) => {
+    const needed = s * (geo.outSizes[a]! - 1) + kernelExtent(geo.kernel[a]!, geo.dilations[a]!);
+    const total = Math.max(needed, geo.padsBegin[a]! + size);
+    return Math.ceil(total / s) * s - geo.padsBegin[a]! - size;
+  });
+  const pads = [0, 0, ...geo.padsBegin, 0, 0, ...padsEnd];
+  const padded = pads.every((p) => p === 0)
+    ? x
+    : b.op("Pad", [x, b.int64s(pads), b.scalarLike(Number.NEGATIVE_INFINITY, x)]);
+  const blocks = s === 1 ? padded : b.op("SpaceToDepth", [padded], { blocksize: s });
+  const channels = b.dims(x)[1]!;
+  const classes = new Map<number, string[]>();
+  let rest = g;
+  for (let t = 0; t < offsets; t++) {
+    // the last offset takes what no earlier one claimed: a window's maximum is one of its elements
+    let share = rest;
+    if (t + 1 < offsets) {
+      const pos = unravel(t, geo.kernel).map((o, a) => o * geo.dilations[a]!);
+      const block = ((pos[0]! % s) * s + (pos[1]! % s)) * channels;
+      const first = pos.map((p) => Math.floor(p / s));
+      const xt = b.slice(
+        blocks,
+        [block, ...first],
+        [block + channels, ...first.map((f, a) => f + geo.outSizes[a]!)],
+        [1, 2, 3],
+      );
+      const below = b.op("Cast", [b.op("Less", [xt, y])], { to: dataTypeOf(b.dtype(x)) });
+      const next = b.op("Mul", [rest, below]);
+      share = b.op("Sub", [rest, next]);
+      rest = next;
+    }
+    const at = landing(t);
+    const residue = residueOf(at);
+    const shift = at.map((v) => Math.floor(v / s));
+    const key = residue[0]! * s + residue[1]!;
+    const placed = shiftWindows(b, share, geo.outSizes, shift, classSizes);
+    classes.set(key, [...(classes.get(key) ?? []), placed]);
+  }
+  const parts = Array.from({ length: s * s }, (_, k) => b.sum(classes.get(k)!));
+  if (s === 1) return parts[0]!;
+  const joined = b.op("DepthToSpace", [b.concat(parts, 1)], { blocksize: s, mode: "DCR" });
+  const full = classSizes.map((c) => c * s);
+  if (full.every((f, a) => f === geo.inSizes[a])) return joined;
+  return b.slice(joined, [0, 0], geo.inSizes, [2, 3]);
+}
+
+/** v [N, C, O…] moved by `shift` windows into a zero tensor [N, C, sizes…] (what falls outside is dropped). */
+function shiftWindows(
+  b: GraphBuilder,
+  v: string,
+  outSizes: number[],
+  shift: number[],
+  sizes: number[],
+): string {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const axes: number[] = [];
+  const padBegin = [0, 0];
+  const padEnd = [0, 0];
+  outSizes.forEach((o, a) => {
+    const before = shift[a]!;
+    const after = sizes[a]! - o - before;
+    if (before < 0 || after < 0) {
+      axes.push(a + 2);
+      starts.push(Math.max(0, -before));
+      ends.push(o - Math.max(0, -after));
+    }
+    padBegin.push(Math.max(0, before));
+    padEnd.push(Math.max(0, after));
+  });
+  const cropped = axes.length ? b.slice(v, starts, ends, axes) : v;
+  return padZeros(b, cropped, padBegin, padEnd);
+}
+
+/**
  * Opsets 11–15 (no scatter reduction): windows m = ⌈extent/stride⌉ apart never overlap, so the
  * windows are split into Π m interleaved groups (a strided Slice of g and of the indices each),
  * within which the argmax positions are distinct. float32: each group is placed by a MaxUnpool
@@ -330,6 +440,10 @@ const maxPool: GradientRule = {
     if (!g) return [undefined];
     const x = ctx.x(0);
     if (b.device === "webgpu") return [routeByComparison(b, x, ctx.y(0), g, poolGeometry(ctx))];
+    if (!ctx.node.output[1]) {
+      const routed = routeByParity(b, x, ctx.y(0), g, poolGeometry(ctx));
+      if (routed) return [routed];
+    }
     const indices = maxPoolIndices(ctx);
     const columnMajor = attrInt(ctx.node, "storage_order", 0) === 1;
     const geo = poolGeometry(ctx);
