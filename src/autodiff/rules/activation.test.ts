@@ -215,8 +215,14 @@ test("Clip with constant bounds (ReLU6): gradient read off the output only, chec
 
 test("Clip with constant bounds: seed ⊙ 1[lo < x < hi], 0 on the bounds as torch's relu6 (closed form)", async () => {
   const model = convRelu6("float64", false);
-  const x = float64([1, 2, 4, 4], [0, 6, -1, 7, 0.5, 5.5, 3, -0.25, 6.5, 1e-9, 6 - 1e-9, 2, 4, -6, 12, 0.1, ...new Array(16).fill(1)]);
-  const seed = float64([1, 2, 4, 4], Array.from({ length: 32 }, (_, i) => i + 1));
+  const x = float64(
+    [1, 2, 4, 4],
+    [0, 6, -1, 7, 0.5, 5.5, 3, -0.25, 6.5, 1e-9, 6 - 1e-9, 2, 4, -6, 12, 0.1, ...new Array(16).fill(1)],
+  );
+  const seed = float64(
+    [1, 2, 4, 4],
+    Array.from({ length: 32 }, (_, i) => i + 1),
+  );
   const backend = nodeBackend();
   const gm = gradientModel(model, { wrt: ["x"], shapes: await probeShapes(backend, model, { x }) });
   const session = await backend.createSession(encodeModel(gm.model));

@@ -13,6 +13,7 @@ import { nodeBackend } from "../../runtime/node.js";
 import { probeShapes } from "../../runtime/probe.js";
 import { Random } from "../../tensor/random.js";
 import { float32, type Tensor } from "../../tensor/tensor.js";
+import { readJsonFixture } from "../../testing/fixtures.js";
 import { gradcheck } from "../../testing/gradcheck.js";
 import { gradientModel } from "../gradient.js";
 
@@ -579,7 +580,12 @@ test("graphs built for WebGPU keep ConvTranspose for strided depthwise Conv (no 
     outputs: [{ name: "y", dtype: "float32" }],
     initializers: { w: float32([4, 1, 3, 3], randomValues(36)) },
     nodes: [
-      { op: "Conv", inputs: ["x", "w"], outputs: ["y"], attrs: { group: 4, strides: [2, 2], pads: [1, 1, 1, 1] } },
+      {
+        op: "Conv",
+        inputs: ["x", "w"],
+        outputs: ["y"],
+        attrs: { group: 4, strides: [2, 2], pads: [1, 1, 1, 1] },
+      },
     ],
   });
   const shapes = await probeShapes(backend, model, { x: float32([2, 4, 8, 8], randomValues(512)) });
@@ -588,7 +594,10 @@ test("graphs built for WebGPU keep ConvTranspose for strided depthwise Conv (no 
       .model.graph!.node.slice(1)
       .map((n) => n.opType);
   assert.ok(ops("cpu").includes("DepthToSpace"), ops("cpu").join(","));
-  assert.ok(ops("webgpu").includes("ConvTranspose") && !ops("webgpu").includes("DepthToSpace"), ops("webgpu").join(","));
+  assert.ok(
+    ops("webgpu").includes("ConvTranspose") && !ops("webgpu").includes("DepthToSpace"),
+    ops("webgpu").join(","),
+  );
 });
 
 /**
@@ -678,3 +687,59 @@ test("Hessian-vector product of a small CNN: Conv → Tanh → Conv stride 2 →
   );
   assert.ok(r.worst <= 1, r.message);
 });
+
+interface TorchConvRef {
+  name: string;
+  x_dims: number[];
+  w_dims: number[];
+  y_dims: number[];
+  strides: number[];
+  pads: number[];
+  group: number;
+  relu6: boolean;
+  x: number[];
+  w: number[];
+  seed: number[];
+  grad: number[];
+}
+
+// tools/make_conv_grad_refs.py: torch float64 autograd of Σ seed·y on float32-exact x, w, seed
+for (const ref of readJsonFixture<TorchConvRef[]>("conv/conv_grad_refs.json")) {
+  test(`Conv input gradient against torch float64 autograd: ${ref.name}`, async () => {
+    const nodes: NodeSpec[] = [
+      {
+        op: "Conv",
+        inputs: ["x", "w"],
+        outputs: [ref.relu6 ? "a" : "y"],
+        attrs: { strides: ref.strides, pads: ref.pads, group: ref.group },
+      },
+    ];
+    if (ref.relu6) nodes.push({ op: "Clip", inputs: ["a", "lo", "hi"], outputs: ["y"] });
+    const model = makeModel({
+      opset: 17,
+      inputs: [{ name: "x", dtype: "float32", dims: ["N", ...ref.x_dims.slice(1)] }],
+      outputs: [{ name: "y", dtype: "float32" }],
+      initializers: { w: float32(ref.w_dims, ref.w), lo: float32([], [0]), hi: float32([], [6]) },
+      nodes,
+    });
+    const x = float32(ref.x_dims, ref.x);
+    const gm = gradientModel(model, {
+      wrt: ["x"],
+      outputs: ["y"],
+      shapes: await probeShapes(backend, model, { x }),
+    });
+    const session = await backend.createSession(encodeModel(gm.model));
+    try {
+      const out = await session.run({ x, [gm.seeds[0]!]: float32(ref.y_dims, ref.seed) }, gm.gradients);
+      const got = out[gm.gradients[0]!]!.data as Float32Array;
+      const scale = Math.max(...ref.grad.map(Math.abs));
+      let worst = 0;
+      for (let i = 0; i < ref.grad.length; i++)
+        worst = Math.max(worst, Math.abs(got[i]! - ref.grad[i]!) / scale);
+      assert.equal(got.length, ref.grad.length);
+      assert.ok(worst < 1e-5, `${ref.name}: max error ${worst.toExponential(2)} of the largest gradient`);
+    } finally {
+      await session.dispose();
+    }
+  });
+}
