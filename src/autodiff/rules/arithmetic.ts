@@ -170,7 +170,7 @@ function clipMaskFromOutput(ctx: RuleContext): string | undefined {
   ] as const) {
     if (!ctx.node.input[i]) continue;
     const bound = ctx.constant(i);
-    if (!bound || bound.data.length !== 1) return undefined;
+    if (bound?.data.length !== 1) return undefined;
     masks.push(b.op(op, [y, b.scalarLike(Number(bound.data[0]), y)]));
   }
   if (masks.length === 0) return undefined;

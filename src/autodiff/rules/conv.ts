@@ -217,7 +217,7 @@ function polyphaseInputGradient(
   )
     return undefined;
   const [m, cPerGroup] = b.dims(w) as [number, number];
-  if (cPerGroup !== 1) return undefined;
+  if (cPerGroup !== 1 || group === 1) return undefined;
   const subKernel = geo.kernel.map((k) => Math.ceil(k / s));
   // phase sequences must reach t = pb + in − 1: u < ⌈(pb + in)/s⌉; the Conv gives out + end pad
   const phaseLength = geo.inSizes.map((n, a) => Math.ceil((geo.padsBegin[a]! + n) / s));

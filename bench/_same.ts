@@ -1,0 +1,13 @@
+import { readFileSync } from "node:fs";
+import { decodeModel, encodeModel } from "/work/wt/conv/src/onnx/codec.js";
+import { GradientSession as NewGS } from "/work/wt/conv/src/runtime/gradient-session.js";
+import { GradientSession as OldGS } from "/tmp/conv_base/src/runtime/gradient-session.js";
+import { nodeBackend as newBackend } from "/work/wt/conv/src/runtime/node.js";
+import { nodeBackend as oldBackend } from "/tmp/conv_base/src/runtime/node.js";
+import { float32 } from "/work/wt/conv/src/tensor/tensor.js";
+const model = decodeModel(new Uint8Array(readFileSync(process.argv[2]!)));
+const x = float32([2, 3, 224, 224], new Float32Array(2 * 3 * 224 * 224).fill(0.5));
+const o = { wrt: ["input"], cache: false };
+const a = encodeModel((await OldGS.create(oldBackend(), model, { input: x }, o as never)).model);
+const b = encodeModel((await NewGS.create(newBackend(), model, { input: x }, o)).model);
+console.log("identical gradient graphs:", a.length === b.length && a.every((v, i) => v === b[i]));
