@@ -10,6 +10,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
+import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { integratedGradients } from "../src/attribution/ig.js";
@@ -96,6 +97,7 @@ function topOps(p: KernelProfile, n: number): string {
  * the largest op types of the forward+gradient graph), then IG against torch unless `ig` is false.
  */
 export async function benchMobile(say: (line: string) => void, ig = true): Promise<void> {
+  say(`load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} on ${cpus().length} CPUs`);
   for (const name of MOBILE_MODELS) {
     const { model, why } = mobileModel(name);
     if (!model) {
