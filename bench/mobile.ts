@@ -97,7 +97,11 @@ function topOps(p: KernelProfile, n: number): string {
  * the largest op types of the forward+gradient graph), then IG against torch unless `ig` is false.
  */
 export async function benchMobile(say: (line: string) => void, ig = true): Promise<void> {
-  say(`load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} on ${cpus().length} CPUs`);
+  say(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")} on ${cpus().length} CPUs`,
+  );
   for (const name of MOBILE_MODELS) {
     const { model, why } = mobileModel(name);
     if (!model) {
