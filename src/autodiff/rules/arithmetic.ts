@@ -144,9 +144,9 @@ const maxMin: GradientRule = {
 /**
  * Clip: gradient passes where the input was not clipped. With constant bounds the mask is read off
  * the output alone, [lo < y < hi] (torch's ReLU6/hardtanh backward): not reading x keeps
- * onnxruntime's Conv+Clip fusion and NCHWc layout in the forward part (mobilenet_v2's gradient
- * graph took 0.84–0.92× the time of the x == y form). Otherwise x == y (bounds included, as torch's
- * clamp).
+ * onnxruntime's Conv+Clip fusion and NCHWc layout in the forward part (with the polyphase
+ * depthwise gradient, mobilenet_v2's gradient graph took 0.84–0.92× the time it took with the
+ * x == y form and ConvTranspose). Otherwise x == y (bounds included, as torch's clamp).
  */
 const clip: GradientRule = {
   opTypes: ["Clip"],
