@@ -266,6 +266,11 @@ async function main(): Promise<void> {
     15,
   );
 
+  if (!process.argv.some((a) => a.startsWith("--only=")) || process.argv.includes("--only=mobile")) {
+    say("\nMobile CNNs (bench/mobile.ts): forward vs forward + input gradient, 224², interleaved medians");
+    const { benchMobile } = await import("./mobile.js");
+    await benchMobile((l) => say(`  ${l}`), !process.argv.includes("--gradient-only"));
+  }
   if (process.argv.includes("--gradient-only")) return finish();
   say("\nIntegrated Gradients, 50 steps, whole CLI process (targets from the issue: Captum on this machine)");
   if (existsSync(fixturePath("models/resnet18.onnx")))

@@ -181,3 +181,56 @@ test("Relu gradient is the closed form seed ⊙ 1[x > 0] (no finite differences)
     await session.dispose();
   }
 });
+
+/** A Conv followed by ReLU6 as torch exports it (Clip with constant bounds, opset 13). */
+function convRelu6(dtype: "float32" | "float64", withConv: boolean) {
+  const make = dtype === "float64" ? float64 : float32;
+  return makeModel({
+    opset: 13,
+    inputs: [{ name: "x", dtype, dims: ["N", 2, 4, 4] }],
+    outputs: [{ name: "y", dtype }],
+    initializers: {
+      w: make([2, 2, 1, 1], [1.5, -0.5, 0.25, 2]),
+      lo: make([], [0]),
+      hi: make([], [6]),
+    },
+    nodes: [
+      ...(withConv ? [{ op: "Conv", inputs: ["x", "w"], outputs: ["a"] }] : []),
+      { op: "Clip", inputs: [withConv ? "a" : "x", "lo", "hi"], outputs: ["y"] },
+    ],
+  });
+}
+
+test("Clip with constant bounds (ReLU6): gradient read off the output only, checked by finite differences", async () => {
+  const model = convRelu6("float32", true);
+  const backend = nodeBackend();
+  const x = sample("float32", [2, 2, 4, 4], -3, 5, [0], 0.3);
+  const gm = gradientModel(model, { wrt: ["x"], shapes: await probeShapes(backend, model, { x }) });
+  // the Clip's input is read by the forward Clip only, so onnxruntime can fuse Conv+Clip
+  const readers = gm.model.graph!.node.filter((n) => n.input.includes("a")).map((n) => n.opType);
+  assert.deepEqual(readers, ["Clip"]);
+  const r = await gradcheck(model, { x }, { wrt: ["x"], eps: 1e-2, rtol: 1e-2 });
+  assert.ok(r.worst <= 1, r.message);
+});
+
+test("Clip with constant bounds: seed ⊙ 1[lo < x < hi], 0 on the bounds as torch's relu6 (closed form)", async () => {
+  const model = convRelu6("float64", false);
+  const x = float64(
+    [1, 2, 4, 4],
+    [0, 6, -1, 7, 0.5, 5.5, 3, -0.25, 6.5, 1e-9, 6 - 1e-9, 2, 4, -6, 12, 0.1, ...new Array(16).fill(1)],
+  );
+  const seed = float64(
+    [1, 2, 4, 4],
+    Array.from({ length: 32 }, (_, i) => i + 1),
+  );
+  const backend = nodeBackend();
+  const gm = gradientModel(model, { wrt: ["x"], shapes: await probeShapes(backend, model, { x }) });
+  const session = await backend.createSession(encodeModel(gm.model));
+  try {
+    const out = await session.run({ x, [gm.seeds[0]!]: seed }, gm.gradients);
+    const expected = Array.from(x.data as Float64Array, (v, i) => (v > 0 && v < 6 ? i + 1 : 0));
+    assert.deepEqual(Array.from(out[gm.gradients[0]!]!.data as Float64Array), expected);
+  } finally {
+    await session.dispose();
+  }
+});

@@ -141,15 +141,42 @@ const maxMin: GradientRule = {
   },
 };
 
-/** Clip: gradient passes where the input was not clipped (x == y, bounds included as torch does). */
+/**
+ * Clip: gradient passes where the input was not clipped. With constant bounds the mask is read off
+ * the output alone, [lo < y < hi] (torch's ReLU6/hardtanh backward): not reading x keeps
+ * onnxruntime's Conv+Clip fusion and NCHWc layout in the forward part (with the polyphase
+ * depthwise gradient, mobilenet_v2's gradient graph took 0.84–0.92× the time it took with the
+ * x == y form and ConvTranspose). Otherwise x == y (bounds included, as torch's clamp).
+ */
 const clip: GradientRule = {
   opTypes: ["Clip"],
   backward(ctx) {
     const { b } = ctx;
     const y = ctx.y(0);
+    const fromOutput = clipMaskFromOutput(ctx);
+    if (fromOutput) return [b.op("Mul", [ctx.dy(0)!, b.castLike(fromOutput, y)])];
     return [b.op("Where", [notEqual(ctx, ctx.x(0), y), b.scalarLike(0, y), ctx.dy(0)!])];
   },
 };
+
+/** [lo < y < hi] for a Clip whose given bounds are constants (opset ≥ 11); undefined otherwise. */
+function clipMaskFromOutput(ctx: RuleContext): string | undefined {
+  const { b } = ctx;
+  const y = ctx.y(0);
+  if (ctx.opset < 11) return undefined;
+  const masks: string[] = [];
+  for (const [i, op] of [
+    [1, "Greater"],
+    [2, "Less"],
+  ] as const) {
+    if (!ctx.node.input[i]) continue;
+    const bound = ctx.constant(i);
+    if (bound?.data.length !== 1) return undefined;
+    masks.push(b.op(op, [y, b.scalarLike(Number(bound.data[0]), y)]));
+  }
+  if (masks.length === 0) return undefined;
+  return masks.length === 1 ? masks[0] : b.op("And", [masks[0]!, masks[1]!]);
+}
 
 const where: GradientRule = {
   opTypes: ["Where"],

@@ -13,6 +13,7 @@ import { nodeBackend } from "../../runtime/node.js";
 import { probeShapes } from "../../runtime/probe.js";
 import { Random } from "../../tensor/random.js";
 import { float32, type Tensor } from "../../tensor/tensor.js";
+import { readJsonFixture } from "../../testing/fixtures.js";
 import { gradcheck } from "../../testing/gradcheck.js";
 import { gradientModel } from "../gradient.js";
 
@@ -377,6 +378,94 @@ const convCases: ConvCase[] = [
     opset: 11,
     expectOp: "Conv",
   },
+  // Depthwise stride > 1: polyphase Conv + DepthToSpace (CRD) + Slice on the CPU
+  {
+    name: "2-D depthwise stride 2, k 3, pads 1, even size (polyphase)",
+    x: [2, 4, 8, 8],
+    w: [4, 1, 3, 3],
+    attrs: { group: 4, strides: [2, 2], pads: [1, 1, 1, 1] },
+    expectOp: "DepthToSpace",
+  },
+  {
+    name: "2-D depthwise stride 2, k 5, pads 2, odd sizes (polyphase)",
+    x: [2, 3, 9, 11],
+    w: [3, 1, 5, 5],
+    attrs: { group: 3, strides: [2, 2], pads: [2, 2, 2, 2] },
+    expectOp: "DepthToSpace",
+  },
+  {
+    name: "2-D depthwise stride 3, asymmetric pads (polyphase)",
+    x: [2, 2, 10, 9],
+    w: [2, 1, 3, 3],
+    attrs: { group: 2, strides: [3, 3], pads: [0, 1, 2, 0] },
+    expectOp: "DepthToSpace",
+  },
+  {
+    name: "2-D depthwise stride 3, k 4 not a multiple of s (polyphase)",
+    x: [2, 2, 11, 10],
+    w: [2, 1, 4, 4],
+    attrs: { group: 2, strides: [3, 3], pads: [1, 2, 1, 0] },
+    expectOp: "DepthToSpace",
+  },
+  {
+    name: "2-D depthwise stride 2, 1×1 kernel smaller than the stride (polyphase)",
+    x: [2, 3, 7, 8],
+    w: [3, 1, 1, 1],
+    attrs: { group: 3, strides: [2, 2] },
+    expectOp: "DepthToSpace",
+  },
+  {
+    name: "2-D depthwise stride 2, k 2, no pads: phases tile X exactly (no Slice)",
+    x: [2, 3, 8, 6],
+    w: [3, 1, 2, 2],
+    attrs: { group: 3, strides: [2, 2] },
+    expectOp: "DepthToSpace",
+  },
+  {
+    name: "2-D depthwise stride 2, VALID, last rows unread (polyphase)",
+    x: [2, 2, 8, 9],
+    w: [2, 1, 3, 3],
+    attrs: { group: 2, strides: [2, 2], auto_pad: "VALID" },
+    expectOp: "DepthToSpace",
+  },
+  // SAME_UPPER, k 4, s 2, in 7: out 4, total 3·2 + 4 − 7 = 3 → 1/2; in 6: out 3, total 2 → 1/1
+  {
+    name: "2-D depthwise stride 2, auto_pad SAME_UPPER, even kernel (polyphase)",
+    x: [2, 2, 7, 6],
+    w: [2, 1, 4, 4],
+    attrs: { group: 2, strides: [2, 2], auto_pad: "SAME_UPPER" },
+    refPadsBegin: [1, 1],
+    expectOp: "DepthToSpace",
+  },
+  {
+    name: "2-D depthwise multiplier 2, stride 2, bias (polyphase)",
+    x: [2, 3, 7, 7],
+    w: [6, 1, 3, 3],
+    attrs: { group: 3, strides: [2, 2], pads: [1, 0, 0, 1] },
+    bias: true,
+    expectOp: "DepthToSpace",
+  },
+  {
+    name: "2-D depthwise strides 2×1: unequal strides keep ConvTranspose",
+    x: [2, 2, 7, 6],
+    w: [2, 1, 3, 3],
+    attrs: { group: 2, strides: [2, 1], pads: [1, 1, 1, 1] },
+    expectOp: "ConvTranspose",
+  },
+  {
+    name: "2-D depthwise stride 2, dilation 2 keeps ConvTranspose",
+    x: [2, 2, 9, 9],
+    w: [2, 1, 3, 3],
+    attrs: { group: 2, strides: [2, 2], dilations: [2, 2], pads: [2, 2, 2, 2] },
+    expectOp: "ConvTranspose",
+  },
+  {
+    name: "1-D depthwise stride 2 keeps ConvTranspose",
+    x: [2, 3, 11],
+    w: [3, 1, 3],
+    attrs: { group: 3, strides: [2], pads: [1, 1] },
+    expectOp: "ConvTranspose",
+  },
 ];
 
 for (const c of convCases) {
@@ -468,6 +557,14 @@ test("Conv gradient model from a batch-2 probe runs at batch 3", async () => {
     runBatch: 3,
   });
   await checkConvCase({
+    name: "dynamic batch, depthwise stride 2 (polyphase)",
+    x: [2, 4, 7, 6],
+    w: [4, 1, 3, 3],
+    attrs: { group: 4, strides: [2, 2], pads: [1, 1, 1, 1] },
+    runBatch: 3,
+    expectOp: "DepthToSpace",
+  });
+  await checkConvCase({
     name: "dynamic batch, ConvTranspose",
     op: "ConvTranspose",
     x: [2, 2, 3, 4],
@@ -475,6 +572,32 @@ test("Conv gradient model from a batch-2 probe runs at batch 3", async () => {
     attrs: { strides: [2, 2], output_padding: [1, 1] },
     runBatch: 3,
   });
+});
+
+test("graphs built for WebGPU keep ConvTranspose for strided depthwise Conv (no polyphase form)", async () => {
+  const model = makeModel({
+    inputs: [{ name: "x", dtype: "float32", dims: ["N", 4, 8, 8] }],
+    outputs: [{ name: "y", dtype: "float32" }],
+    initializers: { w: float32([4, 1, 3, 3], randomValues(36)) },
+    nodes: [
+      {
+        op: "Conv",
+        inputs: ["x", "w"],
+        outputs: ["y"],
+        attrs: { group: 4, strides: [2, 2], pads: [1, 1, 1, 1] },
+      },
+    ],
+  });
+  const shapes = await probeShapes(backend, model, { x: float32([2, 4, 8, 8], randomValues(512)) });
+  const ops = (device: "cpu" | "webgpu") =>
+    gradientModel(model, { wrt: ["x"], outputs: ["y"], shapes: new Map(shapes), device })
+      .model.graph!.node.slice(1)
+      .map((n) => n.opType);
+  assert.ok(ops("cpu").includes("DepthToSpace"), ops("cpu").join(","));
+  assert.ok(
+    ops("webgpu").includes("ConvTranspose") && !ops("webgpu").includes("DepthToSpace"),
+    ops("webgpu").join(","),
+  );
 });
 
 /**
@@ -496,6 +619,16 @@ const hvpCases: { name: string; node: NodeSpec; w: number[] }[] = [
       attrs: { strides: [2, 2], group: 2, pads: [1, 1, 0, 0] },
     },
     w: [4, 1, 3, 3],
+  },
+  {
+    name: "depthwise Conv stride 2, k 5 (polyphase) → square",
+    node: {
+      op: "Conv",
+      inputs: ["x", "w"],
+      outputs: ["t"],
+      attrs: { strides: [2, 2], group: 2, pads: [2, 1, 2, 2] },
+    },
+    w: [2, 1, 5, 5],
   },
   {
     name: "ConvTranspose stride 2 → square",
@@ -554,3 +687,59 @@ test("Hessian-vector product of a small CNN: Conv → Tanh → Conv stride 2 →
   );
   assert.ok(r.worst <= 1, r.message);
 });
+
+interface TorchConvRef {
+  name: string;
+  x_dims: number[];
+  w_dims: number[];
+  y_dims: number[];
+  strides: number[];
+  pads: number[];
+  group: number;
+  relu6: boolean;
+  x: number[];
+  w: number[];
+  seed: number[];
+  grad: number[];
+}
+
+// tools/make_conv_grad_refs.py: torch float64 autograd of Σ seed·y on float32-exact x, w, seed
+for (const ref of readJsonFixture<TorchConvRef[]>("conv/conv_grad_refs.json")) {
+  test(`Conv input gradient against torch float64 autograd: ${ref.name}`, async () => {
+    const nodes: NodeSpec[] = [
+      {
+        op: "Conv",
+        inputs: ["x", "w"],
+        outputs: [ref.relu6 ? "a" : "y"],
+        attrs: { strides: ref.strides, pads: ref.pads, group: ref.group },
+      },
+    ];
+    if (ref.relu6) nodes.push({ op: "Clip", inputs: ["a", "lo", "hi"], outputs: ["y"] });
+    const model = makeModel({
+      opset: 17,
+      inputs: [{ name: "x", dtype: "float32", dims: ["N", ...ref.x_dims.slice(1)] }],
+      outputs: [{ name: "y", dtype: "float32" }],
+      initializers: { w: float32(ref.w_dims, ref.w), lo: float32([], [0]), hi: float32([], [6]) },
+      nodes,
+    });
+    const x = float32(ref.x_dims, ref.x);
+    const gm = gradientModel(model, {
+      wrt: ["x"],
+      outputs: ["y"],
+      shapes: await probeShapes(backend, model, { x }),
+    });
+    const session = await backend.createSession(encodeModel(gm.model));
+    try {
+      const out = await session.run({ x, [gm.seeds[0]!]: float32(ref.y_dims, ref.seed) }, gm.gradients);
+      const got = out[gm.gradients[0]!]!.data as Float32Array;
+      const scale = Math.max(...ref.grad.map(Math.abs));
+      let worst = 0;
+      for (let i = 0; i < ref.grad.length; i++)
+        worst = Math.max(worst, Math.abs(got[i]! - ref.grad[i]!) / scale);
+      assert.equal(got.length, ref.grad.length);
+      assert.ok(worst < 1e-5, `${ref.name}: max error ${worst.toExponential(2)} of the largest gradient`);
+    } finally {
+      await session.dispose();
+    }
+  });
+}

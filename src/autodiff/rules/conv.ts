@@ -7,9 +7,11 @@
  *   pads d(k−1) − p. onnxruntime runs Conv about twice as fast as ConvTranspose, and folds the
  *   weight transform (Reshape/Transpose/Slice on W) into a constant when W is an initializer.
  * - Conv, stride > 1: ConvTranspose(g, W) with the same attributes and the output_padding that
- *   restores the input size.
+ *   restores the input size; for 2-D depthwise kernels on the CPU a polyphase Conv + DepthToSpace
+ *   + Slice instead (onnxruntime has no fast depthwise ConvTranspose).
  * - ConvTranspose: a Conv of g with the same W, strides, dilations, group and pads.
- * So the rules are closed under each other and a second pass gives Hessian-vector products.
+ * So the rules are closed under each other (DepthToSpace, Pad and Slice have rules too) and a
+ * second pass gives Hessian-vector products.
  *
  * Pads are made explicit from auto_pad / output_shape using the spatial sizes the shape probe saw
  * (spatial sizes are static in CNNs; batch stays dynamic). Weight gradients are not provided.
@@ -168,6 +170,8 @@ export function convInputGradient(
     const wf = flippedKernel(b, w, inChannels, group);
     return b.op("Conv", [g, wf], windowAttrs(geo, group, flipBegin, flipEnd));
   }
+  const polyphase = polyphaseInputGradient(b, g, w, geo, group, inChannels);
+  if (polyphase) return polyphase;
   // ConvTranspose output = s(out − 1) + output_padding + extent − pb − pe must equal the input size.
   const outputPadding: number[] = [];
   for (let a = 0; a < n; a++) {
@@ -177,6 +181,75 @@ export function convInputGradient(
   const attrs: Record<string, number | number[]> = windowAttrs(geo, group);
   if (outputPadding.some((p) => p !== 0)) attrs.output_padding = outputPadding;
   return b.op("ConvTranspose", [g, w], attrs);
+}
+
+/**
+ * The polyphase form of a strided depthwise 2-D Conv's input gradient, for the CPU: one stride-1
+ * Conv of g computes all s² phases of X's gradient, a DepthToSpace (CRD) interleaves them and a
+ * Slice drops the padded border. onnxruntime has no depthwise ConvTranspose kernel (a 3×3 stride-2
+ * depthwise gradient at 112² ran ≈ 3× slower as ConvTranspose than in this form); for dense
+ * kernels its ConvTranspose measured faster than the polyphase Conv, which also multiplies zeros
+ * where k is not a multiple of s, so they keep it. Let t = i + pb = u·s + r: X[i] meets W[j] at
+ * outputs o = (t − j)/s, so only j = r + m·s contribute, and the phase-r gradient is a full
+ * convolution of g with the sub-kernel W[r + m·s] (m = 0 … K − 1, K = ⌈k/s⌉, zero beyond k):
+ * h_r[u] = Σ_m W[r + m·s]·g[u − m], a Conv of g with that sub-kernel flipped and begin pad K − 1.
+ * Output channels are ordered (group, channel, r_h, r_w), which is CRD's depth order, so groups
+ * (depthwise included) stay contiguous. The weight transform is graph ops onnxruntime folds.
+ * Undefined (ConvTranspose is used) off the CPU, for dense or grouped kernels with more than one
+ * input channel per group, dilations, unequal strides, and when not 2-D.
+ */
+function polyphaseInputGradient(
+  b: GraphBuilder,
+  g: string,
+  w: string,
+  geo: WindowGeometry,
+  group: number,
+  inChannels: number,
+): string | undefined {
+  const s = geo.strides[0]!;
+  if (
+    b.device !== "cpu" ||
+    b.opset < 11 ||
+    geo.kernel.length !== 2 ||
+    geo.strides[1] !== s ||
+    s < 2 ||
+    geo.dilations.some((d) => d !== 1)
+  )
+    return undefined;
+  const [m, cPerGroup] = b.dims(w) as [number, number];
+  if (cPerGroup !== 1 || group === 1) return undefined;
+  const subKernel = geo.kernel.map((k) => Math.ceil(k / s));
+  // phase sequences must reach t = pb + in − 1: u < ⌈(pb + in)/s⌉; the Conv gives out + end pad
+  const phaseLength = geo.inSizes.map((n, a) => Math.ceil((geo.padsBegin[a]! + n) / s));
+  const endPads = phaseLength.map((u, a) => Math.max(0, u - geo.outSizes[a]!));
+  // W [M, C/G, kh, kw] → zero-padded to K·s → [G, M/G, C/G, Kh, s, Kw, s] → flip m_h, m_w
+  const padded = b.op("Pad", [
+    w,
+    b.int64s([0, 0, 0, 0, 0, 0, subKernel[0]! * s - geo.kernel[0]!, subKernel[1]! * s - geo.kernel[1]!]),
+  ]);
+  const split = b.op("Reshape", [
+    padded,
+    b.int64s([group, m / group, cPerGroup, subKernel[0]!, s, subKernel[1]!, s]),
+  ]);
+  const flipped = b.slice(split, [-1, -1], [-subKernel[0]! - 1, -subKernel[1]! - 1], [3, 5], [-1, -1]);
+  // → [G, C/G, r_h, r_w, M/G, m_h, m_w] → [C·s², M/G, Kh, Kw]
+  const ordered = b.op("Transpose", [flipped], { perm: [0, 2, 4, 6, 1, 3, 5] });
+  const kernel = b.op("Reshape", [ordered, b.int64s([inChannels * s * s, m / group, ...subKernel])]);
+  const phases = b.op("Conv", [g, kernel], {
+    kernel_shape: subKernel,
+    pads: [subKernel[0]! - 1, subKernel[1]! - 1, ...endPads],
+    group,
+  });
+  const interleaved = b.op("DepthToSpace", [phases], { blocksize: s, mode: "CRD" });
+  const full = geo.outSizes.map((o, a) => (o + endPads[a]!) * s);
+  const exact = geo.padsBegin.every((p) => p === 0) && full.every((f, a) => f === geo.inSizes[a]);
+  if (exact) return interleaved;
+  return b.slice(
+    interleaved,
+    geo.padsBegin,
+    geo.padsBegin.map((p, a) => p + geo.inSizes[a]!),
+    [2, 3],
+  );
 }
 
 /** The gradient of a bias added per output channel: g summed over batch and spatial axes. */
