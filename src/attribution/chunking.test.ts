@@ -1,10 +1,11 @@
 /**
- * Chunk sizes: an explicit size is kept, the adaptive plan never exceeds the memory budget's rows
- * and settles on the fastest size of a (synthetic, deterministic) cost curve, and attributions
- * are the same whatever the chunking (IG on the digits CNN: attributions and deltas bit for bit).
+ * Chunk sizes: an explicit size is kept, the throughput model's choice (closed-form cases) never
+ * exceeds the memory budget's rows and balances the runs, and attributions are the same whatever
+ * the chunking (IG on the digits CNN: attributions and deltas bit for bit).
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { ShapeInfo } from "../autodiff/builder.js";
 import type { Backend, Session } from "../runtime/backend.js";
 import { GradientSession } from "../runtime/gradient-session.js";
 import { nodeBackend } from "../runtime/node.js";
@@ -14,63 +15,61 @@ import { autoChunkRows, ChunkPlan } from "./chunking.js";
 import { OptionError } from "./errors.js";
 import { integratedGradients } from "./ig.js";
 
-/** Runs `points` through a plan with run time `seconds(rows)`; returns the sizes of the runs. */
-function drive(plan: ChunkPlan, points: number, seconds: (rows: number) => number): number[] {
+/** Runs `points` through a plan; returns the sizes of the runs. */
+function drive(plan: ChunkPlan, points: number): number[] {
   const sizes: number[] = [];
   for (let left = points; left > 0; ) {
     const rows = plan.next(left);
     assert.ok(rows >= 1 && rows <= left);
-    plan.record(rows, seconds(rows));
     sizes.push(rows);
     left -= rows;
   }
   return sizes;
 }
 
-/** 0.1 ms per run plus a per-row cost that grows away from 64 rows (a cache-size effect): fastest at 64. */
-const curve = (rows: number) => 1e-4 + rows * 1e-5 * (1 + Math.abs(Math.log2(rows / 64)) * 0.2);
+/** Shapes of a probe at batch 4 whose batch tensors hold `floatsPerRow` float32 values per row. */
+function shapesOf(floatsPerRow: number): ShapeInfo {
+  return new Map([
+    ["x", { dtype: "float32", dims: [4, floatsPerRow / 2] }],
+    ["h", { dtype: "float32", dims: [4, floatsPerRow / 2] }],
+    ["w", { dtype: "float32", dims: [3, 3] }],
+  ]) as ShapeInfo;
+}
 
 test("a fixed plan always runs its size (the last run takes what is left)", () => {
-  const sizes = drive(ChunkPlan.fixed(7), 30, curve);
-  assert.deepEqual(sizes, [7, 7, 7, 7, 2]);
+  assert.deepEqual(drive(ChunkPlan.fixed(7), 30), [7, 7, 7, 7, 2]);
   assert.equal(ChunkPlan.fixed(7).chosen, 7);
-  assert.match(ChunkPlan.fixed(7).describe(), /7 rows per run \(fixed\)/);
+  assert.match(ChunkPlan.fixed(7).describe(), /^7 rows per run \(fixed\)$/);
   assert.throws(() => ChunkPlan.fixed(0), OptionError);
   assert.throws(() => ChunkPlan.fixed(2.5), OptionError);
 });
 
-test("the adaptive plan finds the fastest size of the cost curve and says so", () => {
-  const plan = ChunkPlan.adaptive(2048);
-  const sizes = drive(plan, 20000, curve);
-  assert.equal(plan.chosen, 64);
-  assert.ok(Math.max(...sizes) <= 256, "two doublings past the fastest, no further");
-  // after the trials, the rest runs in balanced chunks: sizes differ by at most one
-  const tail = sizes.slice(-100);
-  assert.ok(Math.max(...tail) - Math.min(...tail) <= 1 && tail.every((s) => s >= 63 && s <= 64));
-  assert.equal(
-    sizes.reduce((a, b) => a + b, 0),
-    20000,
-  );
-  assert.match(
-    plan.describe(),
-    /^64 rows per run, the fastest measured within the memory budget's 2048 \(8: /,
-  );
+test("the model plan aims at 2 MiB runs, at least 8 rows, never past the memory budget", () => {
+  // 1024 floats per row: 2.5 × 4 KiB = 10 KiB per row → ⌊2 MiB / 10 KiB⌋ = 204 rows
+  const small = ChunkPlan.forShapes(shapesOf(1024));
+  assert.equal(small.chosen, 204);
+  assert.match(small.describe(), /^204 rows per run \(10 KiB of tensors per row; runs of about 2 MiB/);
+  // 1 Mi floats per row (10 MiB): the floor of 8 rows
+  assert.equal(ChunkPlan.forShapes(shapesOf(2 ** 20)).chosen, 8);
+  // a budget for 5 such rows: 5, and it says the budget decided
+  const tight = ChunkPlan.forShapes(shapesOf(2 ** 20), 5.5 * 10 * 2 ** 20);
+  assert.equal(tight.chosen, 5);
+  assert.equal(tight.cap, 5);
+  assert.match(tight.describe(), /memory budget's most/);
+  assert.equal(ChunkPlan.forShapes(shapesOf(1024), undefined, 1).chosen, 1, "a fixed batch of 1");
+  assert.throws(() => ChunkPlan.forShapes(shapesOf(1024), undefined, 4), OptionError);
 });
 
-test("the adaptive plan never exceeds the memory budget's rows", () => {
-  for (const cap of [1, 3, 8, 9, 40]) {
-    const plan = ChunkPlan.adaptive(cap);
-    const sizes = drive(plan, 5000, (rows) => 1e-3 + rows * 1e-6); // bigger is always faster per row here
-    assert.ok(Math.max(...sizes) <= cap, `cap ${cap}: ${Math.max(...sizes)}`);
-    assert.equal(plan.chosen, cap, `cap ${cap}`);
-  }
-  // a plan shared by calls with few points each (guided IG) keeps what it learned, and tries
-  // only sizes those calls fill
-  const shared = ChunkPlan.adaptive(1024);
-  for (let call = 0; call < 200; call++) assert.ok(Math.max(...drive(shared, 37, curve)) <= 32);
-  assert.equal(shared.chosen, 32);
-  for (let call = 0; call < 20; call++) drive(shared, 1000, curve);
-  assert.equal(shared.chosen, 64, "a later call with more points goes on trying");
+test("a model plan balances the runs of a call: sizes differ by at most one", () => {
+  const plan = ChunkPlan.forShapes(shapesOf(2 ** 20), 9.5 * 10 * 2 ** 20); // 9 rows at most
+  const sizes = drive(plan, 200);
+  assert.equal(plan.chosen, 8);
+  assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1 && Math.max(...sizes) <= 8);
+  assert.equal(
+    sizes.reduce((a, b) => a + b, 0),
+    200,
+  );
+  assert.deepEqual(drive(plan, 17), [6, 6, 5], "no small remainder run");
 });
 
 /** A backend that records the batch size of every gradient run. */

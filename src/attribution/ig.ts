@@ -6,7 +6,7 @@ import { GradientSession } from "../runtime/gradient-session.js";
 import { sizeOf, type Tensor, type TensorLike, tensor, toTensors } from "../tensor/tensor.js";
 import { type Baseline, resolveBaseline } from "./baselines.js";
 import { assertPathBudget, type BudgetOptions } from "./budget.js";
-import { autoChunkRows, ChunkPlan } from "./chunking.js";
+import { ChunkPlan } from "./chunking.js";
 import { assertFinite, OptionError } from "./errors.js";
 import { evaluatePath, gridPoints, type PathPoint, type PathProblem, type Progress } from "./path-engine.js";
 import { prepareAttribution } from "./prepare.js";
@@ -75,7 +75,7 @@ export interface Attribution {
   method: QuadratureMethod;
   /** The differentiated output. */
   output: string;
-  /** Path points per session run that was used (after the first runs, when picked by measuring). */
+  /** Path points per session run that was used (the last runs of a call may have one fewer). */
   chunkSize: number;
   /** How the chunk size was picked, for summaries (fixed, or measured within the memory budget). */
   chunking?: string;
@@ -187,12 +187,10 @@ export async function integratedGradients(
     const chunkRows =
       options.chunkSize !== undefined
         ? ChunkPlan.fixed(options.chunkSize)
-        : ChunkPlan.adaptive(
-            autoChunkRows(
-              session.shapes,
-              options.memoryBudget,
-              fixedBatch(attributedModel, Object.keys(inputs)),
-            ),
+        : ChunkPlan.forShapes(
+            session.shapes,
+            options.memoryBudget,
+            fixedBatch(attributedModel, Object.keys(inputs)),
           );
     const attributed = Object.entries(inputs).map(([name, t]) => ({
       name,

@@ -60,10 +60,7 @@ export interface PathProblem {
   /** The differentiated output and its per-example seed (batch axis 0). */
   output: string;
   seeds: Tensor;
-  /**
-   * Rows per session run: a fixed number, or a {@link ChunkPlan} that measures the first runs
-   * and keeps the fastest size within the memory budget.
-   */
+  /** Rows per session run: a fixed number, or a {@link ChunkPlan} (the fastest within the memory budget). */
   chunkRows: number | ChunkPlan;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
@@ -136,8 +133,6 @@ export async function evaluatePath(
   const batch: PathPoint[] = [];
   for (let start = 0; start < points.length; start += batch.length) {
     if (problem.signal?.aborted) throw new AbortError("attribution cancelled");
-    // the whole chunk is timed (filling feeds, the run, accumulating): all of it depends on the size
-    const started = performance.now();
     const chunk = plan.next(points.length - start);
     batch.length = 0;
     for (let i = start; i < Math.min(start + chunk, points.length); i++) batch.push(pointAt(points, i));
@@ -207,7 +202,6 @@ export async function evaluatePath(
         );
       }
     }
-    plan.record(rows, (performance.now() - started) / 1000);
     problem.onProgress?.({ done: offset + start + rows, total });
   }
   return { sums, targetValues };

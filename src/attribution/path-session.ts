@@ -49,7 +49,7 @@ export interface PathSession {
   passthrough: Record<string, Tensor>;
   /** Rows per run: the explicit chunk size, else the memory budget's cap. */
   chunkRows: number;
-  /** How {@link gradientsAt} sizes its runs (adaptive within `chunkRows` unless a size was given). */
+  /** How {@link gradientsAt} sizes its runs (the fastest within `chunkRows` unless a size was given). */
   chunkPlan: ChunkPlan;
 }
 
@@ -104,7 +104,14 @@ export async function openPathSession(
       seeds,
       passthrough: prepared.passthrough,
       chunkRows,
-      chunkPlan: options.chunkSize !== undefined ? ChunkPlan.fixed(chunkRows) : ChunkPlan.adaptive(chunkRows),
+      chunkPlan:
+        options.chunkSize !== undefined
+          ? ChunkPlan.fixed(chunkRows)
+          : ChunkPlan.forShapes(
+              session.shapes,
+              options.memoryBudget,
+              typeof declared === "number" ? declared : undefined,
+            ),
     };
   } catch (e) {
     await session.dispose();
