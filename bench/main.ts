@@ -349,7 +349,7 @@ async function main(): Promise<void> {
   }
 
   say(
-    "\nStart-up (cold vs cached, by phase) and chunking (adaptive vs fixed --chunk-size), bench/startup.ts",
+    "\nStart-up (cold vs cached, by phase) and chunking (automatic vs fixed --chunk-size), bench/startup.ts",
   );
   const { benchStartup, benchChunking } = await import("./startup.js");
   for (const l of [...(await benchStartup()), ...(await benchChunking())]) say(`  ${l}`);

@@ -6,7 +6,7 @@
  *    where the time goes (`startupPhases`: fold, hash, check, probe, transform, encode, cache
  *    write, session…), and the same through the whole CLI (`pathlens explain`, 2 steps): the
  *    summary's `startupSeconds` and the process's wall time, cold then cached, interleaved.
- * 2. Chunking: the whole CLI at 50 steps with the adaptive chunk size against fixed
+ * 2. Chunking: the whole CLI at 50 steps with the automatic chunk size against fixed
  *    `--chunk-size` 4/8/16/32/64, interleaved, medians; ratios to the best fixed size (target
  *    ≤ 1.05) for resnet18 (4 images, when present), tiny BERT layer IG 32×128, digits CNN 360 rows.
  *
@@ -192,7 +192,7 @@ export async function benchStartup(): Promise<string[]> {
   return lines;
 }
 
-/** Part 2: the adaptive chunk size against fixed sizes, whole CLI, 50 steps, interleaved. */
+/** Part 2: the automatic chunk size against fixed sizes, whole CLI, 50 steps, interleaved. */
 export async function benchChunking(rounds = 3, only?: string): Promise<string[]> {
   const lines: string[] = [];
   for (const w of await workloads()) {
@@ -207,7 +207,7 @@ export async function benchChunking(rounds = 3, only?: string): Promise<string[]
         if (size !== undefined) args.push("--chunk-size", String(size));
         // start-up excluded (cache off): the comparison is about the path points
         const run = await explain(args, { PATHLENS_CACHE: "0" });
-        const key = size === undefined ? "adaptive" : String(size);
+        const key = size === undefined ? "auto" : String(size);
         const t = run.summary.seconds - run.summary.startupSeconds;
         times.set(key, [...(times.get(key) ?? []), t]);
         if (size === undefined) {
@@ -220,11 +220,11 @@ export async function benchChunking(rounds = 3, only?: string): Promise<string[]
     const row = [...times]
       .map(([k, v]) => `${k} ${median(v).toFixed(2)} s (${(median(v) / best).toFixed(2)})`)
       .join(", ");
-    const ratio = median(times.get("adaptive")!) / best;
+    const ratio = median(times.get("auto")!) / best;
     lines.push(
-      `${w.label}: ${row}; adaptive/best fixed ${ratio.toFixed(3)} ${ratio <= 1.05 ? "(≤ 1.05 ✓)" : "(target ≤ 1.05 ✗)"}; chose ${chosen.join("/")} rows`,
+      `${w.label}: ${row}; auto/best fixed ${ratio.toFixed(3)} ${ratio <= 1.05 ? "(≤ 1.05 ✓)" : "(target ≤ 1.05 ✗)"}; chose ${chosen.join("/")} rows`,
     );
-    lines.push(`  ${"".padEnd(w.label.length)}  adaptive run: peak RSS ${rss}`);
+    lines.push(`  ${"".padEnd(w.label.length)}  auto run: peak RSS ${rss}`);
   }
   return lines;
 }
