@@ -77,7 +77,7 @@ export interface Attribution {
   output: string;
   /** Path points per session run that was used (the last runs of a call may have one fewer). */
   chunkSize: number;
-  /** How the chunk size was picked, for summaries (fixed, or measured within the memory budget). */
+  /** How the chunk size was picked, for summaries (fixed, or for speed within the memory budget). */
   chunking?: string;
   /** Seconds spent building and loading the gradient session before the first path point. */
   startupSeconds?: number;
