@@ -52,7 +52,7 @@ export function autoChunkRows(
 
 /**
  * The working set one run aims at. Measured on this project's bench machine (whole CLI, 50
- * steps): the digits CNN (≈ 38 KiB per row) runs fastest at 32–64 rows and ≈ 1.5× slower at
+ * steps): the digits CNN (≈ 37 KiB per row) runs fastest at 32–64 rows and ≈ 1.5× slower at
  * 2048; tiny BERT 32×128 (≈ 12 MiB per row) fastest at 8–32 rows, ≈ 1.2× slower at the budget's
  * 42 and 1.7× at 64. Runs whose tensors stay near the CPU's caches go fastest; past about 8 rows
  * a big model's kernels are large enough that more rows only add memory traffic.
