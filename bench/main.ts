@@ -353,6 +353,12 @@ async function main(): Promise<void> {
     );
   }
 
+  say(
+    "\nStart-up (cold vs cached, by phase) and chunking (automatic vs fixed --chunk-size), bench/startup.ts",
+  );
+  const { benchStartup, benchChunking } = await import("./startup.js");
+  for (const l of [...(await benchStartup()), ...(await benchChunking())]) say(`  ${l}`);
+
   say("\nPeak memory vs steps (digits CNN, 360 rows, whole process)");
   const mem = async (steps: number) =>
     runCli([

@@ -6,7 +6,7 @@ import { GradientSession } from "../runtime/gradient-session.js";
 import { sizeOf, type Tensor, type TensorLike, tensor, toTensors } from "../tensor/tensor.js";
 import { type Baseline, resolveBaseline } from "./baselines.js";
 import { assertPathBudget, type BudgetOptions } from "./budget.js";
-import { autoChunkRows } from "./chunking.js";
+import { ChunkPlan } from "./chunking.js";
 import { assertFinite, OptionError } from "./errors.js";
 import { evaluatePath, gridPoints, type PathPoint, type PathProblem, type Progress } from "./path-engine.js";
 import { prepareAttribution } from "./prepare.js";
@@ -75,8 +75,10 @@ export interface Attribution {
   method: QuadratureMethod;
   /** The differentiated output. */
   output: string;
-  /** Path points per session run that was used. */
+  /** Path points per session run that was used (the last runs of a call may have one fewer). */
   chunkSize: number;
+  /** How the chunk size was picked, for summaries (fixed, or for speed within the memory budget). */
+  chunking?: string;
   /** Seconds spent building and loading the gradient session before the first path point. */
   startupSeconds?: number;
   /** Whether the gradient model came from the gradient cache (see disk-cache.ts). */
@@ -183,8 +185,13 @@ export async function integratedGradients(
     for (const set of sets)
       for (const [k, b] of Object.entries(set)) assertFinite(b.data as Float32Array, `baseline for "${k}"`);
     const chunkRows =
-      options.chunkSize ??
-      autoChunkRows(session.shapes, options.memoryBudget, fixedBatch(attributedModel, Object.keys(inputs)));
+      options.chunkSize !== undefined
+        ? ChunkPlan.fixed(options.chunkSize)
+        : ChunkPlan.forShapes(
+            session.shapes,
+            options.memoryBudget,
+            fixedBatch(attributedModel, Object.keys(inputs)),
+          );
     const attributed = Object.entries(inputs).map(([name, t]) => ({
       name,
       rowDims: t.dims.slice(1),
@@ -211,7 +218,8 @@ export async function integratedGradients(
       results.push({
         ...r,
         output,
-        chunkSize: chunkRows,
+        chunkSize: chunkRows.chosen,
+        chunking: chunkRows.describe(),
         startupSeconds: session.startupSeconds,
         cacheHit: session.cacheHit,
       });
@@ -259,7 +267,7 @@ function straightLine(inputs: Record<string, Tensor>, base: Record<string, Tenso
   };
 }
 
-type Partial = Omit<Attribution, "output" | "chunkSize">;
+type Partial = Omit<Attribution, "output" | "chunkSize" | "chunking">;
 
 function finish(
   sums: Record<string, Float64Array>,

@@ -4,6 +4,7 @@
  */
 import type { GradientSession } from "../runtime/gradient-session.js";
 import { allocate, type DataOf, sizeOf, type Tensor, tensor } from "../tensor/tensor.js";
+import { ChunkPlan } from "./chunking.js";
 import { AbortError, NonFiniteError } from "./errors.js";
 
 /** One point on one example's path. */
@@ -59,8 +60,8 @@ export interface PathProblem {
   /** The differentiated output and its per-example seed (batch axis 0). */
   output: string;
   seeds: Tensor;
-  /** Rows per session run. */
-  chunkRows: number;
+  /** Rows per session run: a fixed number, or a {@link ChunkPlan} (the fastest within the memory budget). */
+  chunkRows: number | ChunkPlan;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
   /** Evaluations already done before this call (for progress over several calls). */
@@ -94,8 +95,9 @@ function copyRow(src: Tensor, r: number, dst: Tensor["data"], k: number, rowSize
 }
 
 /**
- * Evaluates the gradient at every point, `chunkRows` points per session run, and accumulates
- * weight · gradient per example. Peak memory: one chunk of rows plus the accumulators.
+ * Evaluates the gradient at every point, `chunkRows` points per session run (or as many as its
+ * plan picks), and accumulates weight · gradient per example, in point order whatever the
+ * chunks. Peak memory: one chunk of rows plus the accumulators.
  */
 export async function evaluatePath(
   problem: PathProblem,
@@ -106,7 +108,10 @@ export async function evaluatePath(
   const sums: Record<string, Float64Array> = {};
   for (const a of attributed) sums[a.name] = new Float64Array(numExamples * sizeOf(a.rowDims));
   const targetValues = new Float64Array(points.length);
-  const chunk = Math.max(1, Math.min(problem.chunkRows, points.length));
+  const plan =
+    typeof problem.chunkRows === "number"
+      ? ChunkPlan.fixed(Math.max(1, Math.floor(problem.chunkRows)))
+      : problem.chunkRows;
   const seedRow = sizeOf(problem.seeds.dims.slice(1));
   const seedDtype = problem.seeds.dtype;
   const dirBufs: Record<string, Float64Array> = {};
@@ -114,20 +119,21 @@ export async function evaluatePath(
   const total = problem.progressTotal ?? points.length;
   const offset = problem.progressOffset ?? 0;
 
-  // Feed buffers are allocated once per chunk size and reused: nothing grows with the steps.
+  // Feed buffers are allocated for the largest chunk so far and reused (smaller chunks use a
+  // view of them): nothing grows with the steps.
   const buffers = new Map<string, Tensor["data"]>();
   const buffer = (name: string, dtype: Tensor["dtype"], length: number): Tensor["data"] => {
-    const key = `${name}|${length}`;
-    let b = buffers.get(key);
-    if (!b) {
+    let b = buffers.get(name);
+    if (!b || b.length < length) {
       b = allocate(dtype, length);
-      buffers.set(key, b);
+      buffers.set(name, b);
     }
-    return b;
+    return b.length === length ? b : (b.subarray(0, length) as Tensor["data"]);
   };
   const batch: PathPoint[] = [];
-  for (let start = 0; start < points.length; start += chunk) {
+  for (let start = 0; start < points.length; start += batch.length) {
     if (problem.signal?.aborted) throw new AbortError("attribution cancelled");
+    const chunk = plan.next(points.length - start);
     batch.length = 0;
     for (let i = start; i < Math.min(start + chunk, points.length); i++) batch.push(pointAt(points, i));
     const rows = batch.length;

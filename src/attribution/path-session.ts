@@ -7,7 +7,7 @@ import type { ModelProto } from "../onnx/types.js";
 import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { GradientSession } from "../runtime/gradient-session.js";
 import { sizeOf, type Tensor } from "../tensor/tensor.js";
-import { autoChunkRows } from "./chunking.js";
+import { autoChunkRows, ChunkPlan } from "./chunking.js";
 import { OptionError } from "./errors.js";
 import { evaluatePath, type PathPoint, type Progress } from "./path-engine.js";
 import { prepareAttribution } from "./prepare.js";
@@ -47,7 +47,10 @@ export interface PathSession {
   output: string;
   seeds: Tensor;
   passthrough: Record<string, Tensor>;
+  /** Rows per run: the explicit chunk size, else the memory budget's cap. */
   chunkRows: number;
+  /** How {@link gradientsAt} sizes its runs (the fastest within `chunkRows` unless a size was given). */
+  chunkPlan: ChunkPlan;
 }
 
 /** Prepares the model (checks, pass-through inputs) and opens its gradient session. */
@@ -101,6 +104,14 @@ export async function openPathSession(
       seeds,
       passthrough: prepared.passthrough,
       chunkRows,
+      chunkPlan:
+        options.chunkSize !== undefined
+          ? ChunkPlan.fixed(chunkRows)
+          : ChunkPlan.forShapes(
+              session.shapes,
+              options.memoryBudget,
+              typeof declared === "number" ? declared : undefined,
+            ),
     };
   } catch (e) {
     await session.dispose();
@@ -147,7 +158,7 @@ export async function gradientsAt(
       passthrough,
       output: ps.output,
       seeds,
-      chunkRows: ps.chunkRows,
+      chunkRows: ps.chunkPlan,
       onProgress: progress?.onProgress,
       signal: progress?.signal,
       progressOffset: progress?.done,

@@ -290,6 +290,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
     outputAtBaseline: Array.from(result.outputAtBaseline),
     delta: Array.from(result.delta),
     chunkSize: result.chunkSize,
+    chunking: result.chunking,
     seconds: (performance.now() - started) / 1000,
     // building and loading the gradient session (part of seconds); cacheHit: loaded from the disk cache
     startupSeconds: result.startupSeconds,

@@ -28,6 +28,11 @@ export interface SessionOptions {
    * later run loads it at "disabled" and skips optimization). Never the user's model.
    */
   optimizedModelFilePath?: string;
+  /**
+   * The model is a graph pathlens built from a model that was checked already (gradient, probe
+   * and cached graphs): the structural checker is skipped. User models are always checked.
+   */
+  prechecked?: boolean;
 }
 
 /** An onnxruntime execution provider with its options (passed through unchanged). */
@@ -55,7 +60,11 @@ export interface Backend {
    * (see {@link GradientDevice}). Undefined means "cpu".
    */
   readonly device?: GradientDevice;
-  createSession(model: Uint8Array, options?: SessionOptions): Promise<Session>;
+  /**
+   * Loads a model from its bytes, or (Node) from a file onnxruntime reads itself — only files
+   * pathlens wrote (its gradient cache), which are never checked.
+   */
+  createSession(model: Uint8Array | string, options?: SessionOptions): Promise<Session>;
   /**
    * Where built gradient models are kept between processes (Node: a folder on disk, see
    * `diskGradientCache`); undefined means every session is built from scratch.
@@ -75,6 +84,13 @@ export interface GradientCache {
   get(key: string): Promise<Uint8Array | undefined>;
   /** Stores `entry` under `key` atomically (readers see the old entry or the whole new one). */
   put(key: string, entry: Uint8Array): Promise<void>;
+  /**
+   * The file holding the entry under `key`, when the cache keeps files (Node) and the entry
+   * exists (marked as used); onnxruntime then reads the file itself. Absent: read with get().
+   */
+  locate?(key: string): Promise<string | undefined>;
+  /** The entry under `key` read synchronously, when the cache can (Node). */
+  getSync?(key: string): Uint8Array | undefined;
   /** Removes the entry under `key` (a corrupt one); absent is fine. */
   remove(key: string): Promise<void>;
   /**

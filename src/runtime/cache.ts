@@ -64,7 +64,8 @@ export function cachedBackend(
     name: backend.name,
     device: backend.device,
     gradientCache: backend.gradientCache,
-    async createSession(model: Uint8Array, opts?: SessionOptions): Promise<Session> {
+    async createSession(model: Uint8Array | string, opts?: SessionOptions): Promise<Session> {
+      if (typeof model === "string") return backend.createSession(model, opts); // a cache file: not shared
       const key = `${fingerprint(model)}|${model.length}|${JSON.stringify(opts ?? {})}`;
       let entry = entries.find((e) => e.key === key && sameBytes(e.bytes, model));
       if (!entry) {

@@ -14,8 +14,9 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { readNpy } from "../io/npy.js";
-import { decodeModel } from "../onnx/codec.js";
+import { decodeModel, encodeModel } from "../onnx/codec.js";
 import { makeModel, type NodeSpec } from "../onnx/make.js";
+import { ModelStructureError } from "../onnx/model.js";
 import { float64, int64, type Tensor } from "../tensor/tensor.js";
 import { runCli } from "../testing/cli.js";
 import { fixturePath } from "../testing/fixtures.js";
@@ -38,13 +39,18 @@ async function tempDir(): Promise<string> {
 }
 
 /** A node backend on a disk cache in `dir` that counts sessions created (the probe creates some). */
-function countingBackend(dir: string, maxBytes?: number): Backend & { sessions: number } {
+function countingBackend(
+  dir: string,
+  maxBytes?: number,
+): Backend & { sessions: number; loads: { file: boolean; prechecked: boolean }[] } {
   const inner = nodeBackend({ gradientCache: diskGradientCache({ dir, maxBytes }) });
   const b = {
     ...inner,
     sessions: 0,
-    createSession(model: Uint8Array, options?: Parameters<Backend["createSession"]>[1]) {
+    loads: [] as { file: boolean; prechecked: boolean }[],
+    createSession(model: Uint8Array | string, options?: Parameters<Backend["createSession"]>[1]) {
       b.sessions++;
+      b.loads.push({ file: typeof model === "string", prechecked: options?.prechecked === true });
       return inner.createSession(model, options);
     },
   };
@@ -88,9 +94,18 @@ test("a second create() loads the cached gradient model without probing and give
   assert.ok(cold.startupSeconds > 0);
   const g1 = await gradientOf(cold, x, seed);
   await cold.dispose();
-  assert.equal((await entries(dir)).length, 2, "the gradient model and onnxruntime's optimized graph of it");
+  assert.equal(
+    (await entries(dir)).length,
+    3,
+    "the entry's header, the gradient model and onnxruntime's optimized graph of it",
+  );
+  assert.ok(
+    backend.loads.every((l) => l.prechecked),
+    "the model was checked once by create(): its probe and gradient graphs skip the checker",
+  );
 
   backend.sessions = 0;
+  backend.loads.length = 0;
   const warm = await GradientSession.create(backend, model, { x }, { wrt: ["x"] });
   assert.equal(warm.cacheHit, true);
   assert.equal(
@@ -98,6 +113,12 @@ test("a second create() loads the cached gradient model without probing and give
     1,
     "a hit creates only the gradient session: no fold, probe or decompose run",
   );
+  assert.deepEqual(
+    backend.loads,
+    [{ file: true, prechecked: true }],
+    "onnxruntime reads the optimized graph's file itself, unchecked",
+  );
+  assert.ok(warm.startupPhases.session! >= 0 && !("probe" in warm.startupPhases));
   const g2 = await gradientOf(warm, x, seed);
   assert.deepEqual(g2, g1);
   assert.ok(relL2(g2, grad) < 1e-4, `gradient vs torch float64: rel L2 ${relL2(g2, grad)}`);
@@ -129,38 +150,52 @@ test("a changed option, feed dim or model misses; cache: false neither reads nor
   if (w.rawData?.length) w.rawData = w.rawData.map((b, i) => (i === 0 ? b ^ 1 : b));
   else w.floatData![0]! += 1;
   assert.equal(await create(changed), false, "one weight changed");
-  assert.equal((await entries(dir)).length, 8);
+  assert.equal((await entries(dir)).length, 12);
   assert.equal(await create(model, { x }, false, false), false, "cache: false");
-  assert.equal((await entries(dir)).length, 8);
+  assert.equal((await entries(dir)).length, 12);
 });
 
-test("a corrupt or truncated entry (gradient model or optimized graph) is rebuilt, never a crash", async () => {
+test("a corrupt or truncated entry (header, gradient model or optimized graph) is rebuilt, never a crash", async () => {
   const dir = await tempDir();
   const { model, x, seed, grad } = await fixture();
   const backend = countingBackend(dir);
-  await (await GradientSession.create(backend, model, { x }, { wrt: ["x"] })).dispose();
+  const cold = await GradientSession.create(backend, model, { x }, { wrt: ["x"] });
+  const built = Buffer.from(encodeModel(cold.model));
+  await cold.dispose();
   const names = await entries(dir);
-  assert.equal(names.length, 2);
+  assert.equal(names.length, 3);
+  const whole = new Map<string, Buffer>();
+  for (const name of names) whole.set(name, await readFile(join(dir, name)));
+  const kind = (n: string) =>
+    whole.get(n)!.subarray(0, 4).toString() === "PLGC"
+      ? "header"
+      : whole.get(n)!.equals(built)
+        ? "model"
+        : "optimized";
+  assert.deepEqual(names.map(kind).sort(), ["header", "model", "optimized"]);
+  // the gradient model is read only when onnxruntime's optimized graph cannot serve (or .model):
+  // corrupt it with the optimized graph gone, so the hit has to read it
   for (const name of names) {
     const path = join(dir, name);
-    const whole = await readFile(path);
+    const original = whole.get(name)!;
     for (const bad of [
-      whole.subarray(0, whole.length >> 1),
+      original.subarray(0, original.length >> 1),
       Buffer.from("not an entry"),
-      whole.map((b) => b ^ 0x55),
+      original.map((b) => b ^ 0x55),
     ]) {
       await writeFile(path, bad);
+      if (kind(name) === "model") await rm(join(dir, names.find((n) => kind(n) === "optimized")!));
       const s = await GradientSession.create(backend, model, { x }, { wrt: ["x"] });
       assert.ok(relL2(await gradientOf(s, x, seed), grad) < 1e-4);
       await s.dispose();
       const now = await readFile(path);
-      if (whole.subarray(0, 4).toString() === "PLGC")
-        assert.deepEqual(now, whole, `${name} was rewritten whole`);
+      if (kind(name) !== "optimized") assert.deepEqual(now, original, `${kind(name)} was rewritten whole`);
       // onnxruntime's optimized graph is not byte-for-byte reproducible: it must load again
-      else assert.ok(!now.equals(bad) && now.length > whole.length / 2, `${name} was rewritten`);
+      else assert.ok(!now.equals(bad) && now.length > original.length / 2, `${name} was rewritten`);
       const again = await GradientSession.create(backend, model, { x }, { wrt: ["x"] });
       assert.equal(again.cacheHit, true);
       assert.ok(relL2(await gradientOf(again, x, seed), grad) < 1e-4);
+      assert.equal(again.model.graph!.output.length, 2, "the cached gradient model decodes");
       await again.dispose();
     }
   }
@@ -199,7 +234,7 @@ for (let i = 0; i < 3; i++) {
     [],
     "no temporary file left",
   );
-  assert.equal((await entries(dir)).length, 2);
+  assert.equal((await entries(dir)).length, 3);
   const { model, x, seed, grad } = await fixture();
   const backend = countingBackend(dir);
   const s = await GradientSession.create(backend, model, { x }, { wrt: ["x"] });
@@ -268,7 +303,7 @@ test("the CLI fills $PATHLENS_CACHE_DIR, and --no-cache leaves it empty", async 
   const env = { PATHLENS_CACHE: "1", PATHLENS_CACHE_DIR: cacheDir };
   const r1 = await runCli(args(join(out, "1")), env);
   assert.equal(r1.code, 0, r1.stderr);
-  assert.equal((await entries(cacheDir)).length, 2);
+  assert.equal((await entries(cacheDir)).length, 3);
   const r2 = await runCli(args(join(out, "2")), env);
   assert.equal(r2.code, 0, r2.stderr);
   assert.deepEqual(
@@ -390,4 +425,24 @@ test("explain's summary.json reports the start-up and whether the cache served i
     [false, true],
   );
   for (const s of summaries) assert.ok(s.startupSeconds > 0 && s.startupSeconds < s.seconds);
+});
+
+test("a malformed model fails create() with the checker's typed error before onnxruntime sees it, cold or cached", async () => {
+  const dir = await tempDir();
+  const backend = countingBackend(dir);
+  const broken = makeModel({
+    opset: 13,
+    inputs: [{ name: "x", dtype: "float64", dims: ["N", 3] }],
+    outputs: [{ name: "y", dtype: "float64" }],
+    nodes: [{ op: "Mul", inputs: ["x", "nowhere"], outputs: ["y"] }],
+  });
+  const x = float64([2, 3], [1, 2, 3, 4, 5, 6]);
+  for (let k = 0; k < 2; k++) {
+    await assert.rejects(
+      () => GradientSession.create(backend, broken, { x }, { wrt: ["x"] }),
+      (e: Error) => e instanceof ModelStructureError && /nowhere/.test(e.message),
+    );
+    assert.equal(backend.sessions, 0, "no session was created");
+  }
+  assert.deepEqual(await readdir(dir), [], "nothing cached");
 });

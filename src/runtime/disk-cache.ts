@@ -11,7 +11,7 @@
  * used (by mtime, touched on each hit) evicted first, after each write.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { cpus, homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -100,6 +100,23 @@ export function diskGradientCache(options: DiskGradientCacheOptions = {}): Gradi
         throw e;
       }
       await evict(dir, maxBytes, path);
+    },
+    async locate(key) {
+      const path = pathOf(key);
+      const now = new Date();
+      // touching it both marks it used (eviction order) and tells whether it exists
+      return utimes(path, now, now).then(
+        () => path,
+        () => undefined,
+      );
+    },
+    getSync(key) {
+      try {
+        const b = readFileSync(pathOf(key));
+        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      } catch {
+        return undefined;
+      }
     },
     async remove(key) {
       await unlink(pathOf(key)).catch(() => {});

@@ -1,7 +1,9 @@
 /**
  * The bytes of one gradient-cache entry: what {@link GradientSession} keeps besides the loaded
  * session (seed and gradient names, the probe's shapes, folded-input facts) as JSON, followed by
- * the encoded gradient (or HVP) model. Browser-safe: no Node modules.
+ * an encoded model. The gradient session stores its header with an empty model and the gradient
+ * (or HVP) model as an entry of its own, so a hit that loads onnxruntime's optimized graph never
+ * reads the tens of megabytes of the gradient model. Browser-safe: no Node modules.
  *
  * Layout: magic "PLGC" · u32 format version · u32 header length · header JSON · u32 model length
  * · model bytes (integers little-endian). Anything else (truncated, other version) is rejected.
@@ -13,7 +15,7 @@ import type { ModelProto, TensorProto } from "../onnx/types.js";
 import { type DType, type Tensor, tensor } from "../tensor/tensor.js";
 
 /** Bumped whenever the entry layout or the gradient transform's output changes meaning. */
-export const GRADIENT_ENTRY_VERSION = 1;
+export const GRADIENT_ENTRY_VERSION = 2;
 
 const MAGIC = [0x50, 0x4c, 0x47, 0x43]; // "PLGC"
 

@@ -7,6 +7,7 @@ import { decomposeModel, decompositionNeedsShapes } from "../autodiff/decompose.
 import { normalizeRecurrent } from "../autodiff/decompositions/recurrent-normalize.js";
 import { type GradientModel, gradientModel } from "../autodiff/gradient.js";
 import { widenLowPrecision } from "../autodiff/precision.js";
+import { assertWellFormedModel } from "../onnx/checker.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
 import type { ModelProto } from "../onnx/types.js";
 import { type Tensor, type TensorLike, toTensors } from "../tensor/tensor.js";
@@ -19,6 +20,7 @@ import {
 } from "./backend.js";
 import { checkFoldedInputs, foldGivenValues } from "./fold-given.js";
 import {
+  CorruptCacheEntryError,
   decodeGradientEntry,
   encodeGradientEntry,
   GRADIENT_ENTRY_VERSION,
@@ -26,6 +28,7 @@ import {
   type GradientNames,
   modelKeyParts,
 } from "./gradient-entry.js";
+import { PhaseClock, type Phases } from "./phases.js";
 import { probeFeeds, probeShapes } from "./probe.js";
 import { decomposeBranches, probeBranchShapes } from "./probe-branches.js";
 
@@ -70,7 +73,7 @@ export class GradientSession {
     readonly outputs: readonly string[],
     private readonly first: GradientNames,
     private readonly second: GradientNames | undefined,
-    private modelSource: ModelProto | Uint8Array,
+    private modelSource: ModelSource,
     /** Shape facts of the original model (from the probe). */
     readonly shapes: ShapeInfo,
     /** Given inputs the model was folded on, with their values (runs must feed the same). */
@@ -81,10 +84,17 @@ export class GradientSession {
     readonly cacheHit: boolean,
     /** Seconds from the create() call until the session was ready (the start-up cost). */
     readonly startupSeconds: number,
+    /** Where {@link GradientSession.startupSeconds} went, seconds by phase. */
+    readonly startupPhases: Phases,
   ) {}
 
   /** The gradient (or HVP) model that runs, for inspection or saving (decoded on first use after a cache hit). */
   get model(): ModelProto {
+    if (typeof this.modelSource === "function") {
+      const bytes = this.modelSource();
+      if (!bytes) throw new CorruptCacheEntryError("the cached gradient model was removed from the cache");
+      this.modelSource = bytes;
+    }
     if (this.modelSource instanceof Uint8Array) this.modelSource = decodeModel(this.modelSource);
     return this.modelSource;
   }
@@ -99,13 +109,15 @@ export class GradientSession {
     givenFeeds: Record<string, TensorLike>,
     options: GradientSessionOptions,
   ): Promise<GradientSession> {
-    const started = performance.now();
+    const clock = new PhaseClock();
+    const given = model;
     // float16 / bfloat16 models are differentiated in float32 (feeds and results are float32)
     model = widenLowPrecision(model);
     const feeds = toTensors(givenFeeds);
     // layout-1 LSTM/GRU/RNN as layout 0 (onnxruntime refuses 1); a given sequence length 1 kept for the probe
     model = normalizeRecurrent(model, feeds);
     const pf = probeFeeds(model, feeds);
+    clock.lap("prepare");
     // If nodes and loop counts decided by shapes, constants and fixed inputs are folded
     // (evaluated on the caller's feeds, not the probe's tiled ones).
     const fixed =
@@ -113,36 +125,22 @@ export class GradientSession {
       Object.keys(feeds).filter((k) => !options.wrt.includes(k) && feeds[k]!.dims.length === 0);
     const folded = await foldGivenValues(backend, model, feeds, new Set(fixed));
     model = folded.model;
+    clock.lap("fold");
     const device = backend.device ?? "cpu";
     const cache = options.cache === false ? undefined : backend.gradientCache;
     const key = cache?.key([...modelKeyParts(model), cacheKeyText(options, device, feeds, pf)]);
-    const optimizedKey = cache && key ? optimizedGraphKey(backend, options.session, cache, key) : undefined;
-    // both entries are read at once (tens of megabytes each for big models)
-    const [bytes, optimized] = await Promise.all([
-      key && cache?.get(key),
-      optimizedKey && cache?.get(optimizedKey),
-    ]);
-    if (cache && key) {
-      if (bytes) {
-        try {
-          const entry = decodeGradientEntry(bytes);
-          const session = await loadSession(
-            backend,
-            entry.model,
-            options.session,
-            cache,
-            optimizedKey,
-            optimized,
-          );
-          return GradientSession.fromEntry(session, options.wrt, entry, started);
-        } catch {
-          // a corrupt or unloadable entry: rebuild and overwrite it
-          await cache.remove(key);
-        }
-      }
+    const keys = cache && key ? entryKeys(backend, options.session, cache, key) : undefined;
+    clock.lap("hash");
+    if (cache && keys) {
+      const hit = await loadCached(backend, options.session, cache, keys, clock);
+      if (hit) return GradientSession.fromEntry(hit.session, options.wrt, hit.entry, clock, hit.model);
     }
-    const built = await buildGradientModel(backend, model, pf, options, device);
+    // A model not built before is checked once, here; the graphs built from it are not.
+    assertWellFormedModel(given, "model");
+    clock.lap("check");
+    const built = await buildGradientModel(backend, model, pf, options, device, clock);
     const modelBytes = encodeModel(built.runModel);
+    clock.lap("encode");
     const entry: GradientEntry = {
       outputs: built.outputs,
       first: namesOf(built.first),
@@ -152,18 +150,25 @@ export class GradientSession {
       unrolledFor: folded.unrolledFor,
       model: modelBytes,
     };
-    // a cache that cannot be written (full disk, read-only folder) only costs the next start-up
-    if (cache && key) await cache.put(key, encodeGradientEntry(entry)).catch(() => {});
-    const session = await loadSession(backend, modelBytes, options.session, cache, optimizedKey, optimized);
-    return GradientSession.fromEntry(session, options.wrt, entry, started, built.runModel);
+    // The model first, the entry that points to it last (readers find both or miss). A cache
+    // that cannot be written (full disk, read-only folder) only costs the next start-up.
+    if (cache && keys)
+      await cache
+        .put(keys.model, modelBytes)
+        .then(() => cache.put(keys.entry, encodeGradientEntry({ ...entry, model: new Uint8Array(0) })))
+        .catch(() => {});
+    clock.lap("cache write");
+    const session = await loadSession(backend, modelBytes, options.session, cache, keys?.optimized);
+    clock.lap("session");
+    return GradientSession.fromEntry(session, options.wrt, entry, clock, built.runModel);
   }
 
   private static fromEntry(
     session: Session,
     wrt: readonly string[],
     e: GradientEntry,
-    started: number,
-    model?: ModelProto,
+    clock: PhaseClock,
+    model: ModelSource,
   ): GradientSession {
     return new GradientSession(
       session,
@@ -171,12 +176,13 @@ export class GradientSession {
       e.outputs,
       e.first,
       e.second,
-      model ?? e.model,
+      model,
       e.shapes,
       e.foldedOn,
       e.unrolledFor,
-      model === undefined,
-      (performance.now() - started) / 1000,
+      typeof model === "function" || model instanceof Uint8Array,
+      clock.elapsed(),
+      clock.phases,
     );
   }
 
@@ -229,6 +235,17 @@ export class GradientSession {
   }
 }
 
+/** Where a session's gradient model comes from: built (the graph), or cached (bytes, read on demand). */
+type ModelSource = ModelProto | Uint8Array | (() => Uint8Array | undefined);
+
+/** The cache keys of one gradient session: its entry (header), its model, onnxruntime's optimized graph. */
+interface EntryKeys {
+  entry: string;
+  model: string;
+  /** Only when the cache keeps runtime files (Node, CPU). */
+  optimized?: string;
+}
+
 /**
  * Loads the gradient model. With a cache that keeps the runtime's files (Node, CPU), onnxruntime's
  * optimized graph of it is kept as well and loaded at optimization "disabled" next time, which
@@ -240,29 +257,77 @@ async function loadSession(
   options: SessionOptions = {},
   cache?: GradientCache,
   optimizedKey?: string,
-  optimized?: Uint8Array | "" | undefined,
 ): Promise<Session> {
-  if (!cache || !optimizedKey) return backend.createSession(model, options);
-  if (optimized) {
-    try {
-      return await backend.createSession(optimized, { ...options, optimization: "disabled" });
-    } catch {
-      await cache.remove(optimizedKey); // corrupt: optimize again below
-    }
-  }
+  const base = { ...options, prechecked: true };
+  if (!cache || !optimizedKey) return backend.createSession(model, base);
   const path = cache.tempPath!();
-  const session = await backend.createSession(model, { ...options, optimizedModelFilePath: path });
+  const session = await backend.createSession(model, { ...base, optimizedModelFilePath: path });
   await cache.adopt!(optimizedKey, path).catch(() => {});
   return session;
 }
 
-/** The cache key of onnxruntime's optimized graph of the entry `key`, when the cache keeps one (Node, CPU). */
-function optimizedGraphKey(
+/**
+ * A cache hit: the entry's header, and a session of onnxruntime's optimized graph — a file
+ * onnxruntime reads itself where the cache keeps files, so the tens of megabytes of the gradient
+ * model are not even read (the model is read on demand, by {@link GradientSession.model}).
+ * Undefined on a miss or an unusable entry (removed, rebuilt by the caller).
+ */
+async function loadCached(
+  backend: Backend,
+  options: SessionOptions = {},
+  cache: GradientCache,
+  keys: EntryKeys,
+  clock: PhaseClock,
+): Promise<{ session: Session; entry: GradientEntry; model: ModelSource } | undefined> {
+  const head = await cache.get(keys.entry);
+  if (!head) return undefined;
+  try {
+    const entry = decodeGradientEntry(head);
+    const base = { ...options, prechecked: true, optimization: "disabled" as const };
+    if (keys.optimized && cache.locate && cache.getSync) {
+      const [optimized, model] = await Promise.all([cache.locate(keys.optimized), cache.locate(keys.model)]);
+      clock.lap("cache read");
+      if (optimized && model) {
+        try {
+          const session = await backend.createSession(optimized, base);
+          clock.lap("session");
+          return { session, entry, model: () => cache.getSync!(keys.model) };
+        } catch {
+          await cache.remove(keys.optimized); // corrupt: optimized again below
+        }
+      }
+    } else if (keys.optimized) {
+      const [optimized, model] = await Promise.all([cache.get(keys.optimized), cache.get(keys.model)]);
+      clock.lap("cache read");
+      if (optimized && model) {
+        try {
+          const session = await backend.createSession(optimized, base);
+          clock.lap("session");
+          return { session, entry, model };
+        } catch {
+          await cache.remove(keys.optimized);
+        }
+      }
+    }
+    const model = await cache.get(keys.model);
+    clock.lap("cache read");
+    if (!model) return undefined;
+    const session = await loadSession(backend, model, options, cache, keys.optimized);
+    clock.lap("session");
+    return { session, entry, model };
+  } catch {
+    await cache.remove(keys.entry); // corrupt or unloadable: rebuilt and overwritten
+    return undefined;
+  }
+}
+
+/** The keys of the entry `key`: its model, and onnxruntime's optimized graph when the cache keeps one (Node, CPU). */
+function entryKeys(
   backend: Backend,
   options: SessionOptions = {},
   cache: GradientCache,
   key: string,
-): string | undefined {
+): EntryKeys {
   const keeps =
     cache.tempPath &&
     cache.adopt &&
@@ -270,7 +335,13 @@ function optimizedGraphKey(
     !options.executionProviders &&
     options.optimization !== "disabled" &&
     !options.optimizedModelFilePath;
-  return keeps ? cache.key([key, "onnxruntime-optimized", backend.name, JSON.stringify(options)]) : undefined;
+  return {
+    entry: key,
+    model: cache.key([key, "gradient model"]),
+    optimized: keeps
+      ? cache.key([key, "onnxruntime-optimized", backend.name, JSON.stringify(options)])
+      : undefined,
+  };
 }
 
 /** The built graphs of {@link GradientSession.create} before loading. */
@@ -292,16 +363,19 @@ async function buildGradientModel(
   pf: Record<string, Tensor>,
   options: GradientSessionOptions,
   device: GradientDevice,
+  clock: PhaseClock,
 ): Promise<BuiltGradient> {
   // Composite ops (recurrent cells, fused and quantized ops) become primitives first.
   model = decomposeModel(
     model,
-    decompositionNeedsShapes(model) ? await probeShapes(backend, model, pf) : undefined,
+    decompositionNeedsShapes(model) ? await probeShapes(backend, model, pf, true) : undefined,
     device,
   );
   model = await decomposeBranches(backend, model, pf);
-  const shapes = await probeShapes(backend, model, pf);
+  clock.lap("decompose");
+  const shapes = await probeShapes(backend, model, pf, true);
   await probeBranchShapes(backend, model, pf, shapes);
+  clock.lap("probe");
   const outputs = [...(options.outputs ?? model.graph!.output.map((o) => o.name!))];
   if (device !== "cpu") {
     const f64 = options.wrt.find((w) => shapes.get(w)?.dtype === "float64");
@@ -311,9 +385,10 @@ async function buildGradientModel(
       );
   }
   const first = gradientModel(model, { wrt: options.wrt, outputs, shapes: new Map(shapes), device });
+  clock.lap("transform");
   if (!options.hvp) return { runModel: first.model, outputs, first, shapes };
   const feeds2 = { ...pf, ...probeSeeds(first, shapes, outputs) };
-  const shapes2 = await probeShapes(backend, first.model, feeds2);
+  const shapes2 = await probeShapes(backend, first.model, feeds2, true);
   await probeBranchShapes(backend, first.model, feeds2, shapes2);
   const second = gradientModel(first.model, {
     wrt: options.wrt,

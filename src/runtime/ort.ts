@@ -13,7 +13,7 @@ import { type Backend, DeviceError, RuntimeError, type Session, type SessionOpti
 export interface OrtModule {
   Tensor: new (type: string, data: unknown, dims: readonly number[]) => OrtTensor;
   InferenceSession: {
-    create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession>;
+    create(model: Uint8Array | string, options?: Record<string, unknown>): Promise<OrtSession>;
   };
 }
 
@@ -126,10 +126,11 @@ export function ortBackend(
   return {
     name,
     device: device.device ?? "cpu",
-    async createSession(model: Uint8Array, options: SessionOptions = {}): Promise<Session> {
-      // The checker first: a malformed model fails here with a typed one-line error.
-      assertWellFormedModel(decodeModel(model), "model");
+    async createSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<Session> {
       const o = { ...defaults, ...options };
+      // The checker first: a malformed model fails here with a typed one-line error. Graphs
+      // pathlens built from a checked model skip it (`prechecked`: decoding tens of MB for nothing).
+      if (!o.prechecked && typeof model !== "string") assertWellFormedModel(decodeModel(model), "model");
       const opts: Record<string, unknown> = { graphOptimizationLevel: o.optimization ?? "all" };
       if (o.intraOpThreads) opts.intraOpNumThreads = o.intraOpThreads;
       if (o.optimizedModelFilePath) {

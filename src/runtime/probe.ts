@@ -52,6 +52,8 @@ export async function probeShapes(
   backend: Backend,
   model: ModelProto,
   feeds: Record<string, Tensor>,
+  /** `model` was checked already (or pathlens built it): onnxruntime loads it without the checker. */
+  prechecked = false,
 ): Promise<ShapeInfo> {
   const info: ShapeInfo = new Map();
   const g = model.graph!;
@@ -76,7 +78,7 @@ export async function probeShapes(
       `the shape probe needs a value for input(s) ${missing.map((m) => `"${m.name}"`).join(", ")}`,
     );
   }
-  const session = await backend.createSession(encodeModel(probe), { optimization: "disabled" });
+  const session = await backend.createSession(encodeModel(probe), { optimization: "disabled", prechecked });
   try {
     const out = await session.run(feeds);
     for (const [k, v] of Object.entries(out)) info.set(k, { dtype: v.dtype, dims: [...v.dims] });
