@@ -11,7 +11,7 @@ import { GradientSession } from "../runtime/gradient-session.js";
 import { nodeBackend } from "../runtime/node.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { readModelFixture, readNpyFixture } from "../testing/fixtures.js";
-import { autoChunkRows, ChunkPlan } from "./chunking.js";
+import { autoChunkRows, ChunkPlan, chunkRowBytes } from "./chunking.js";
 import { OptionError } from "./errors.js";
 import { integratedGradients } from "./ig.js";
 
@@ -135,7 +135,8 @@ test("IG attributions are the same whatever the chunking; explicit sizes and the
       wrt: ["input"],
     },
   );
-  let budget = 1024;
+  // from one row's bytes up (a budget below one row is refused by the memory check)
+  let budget = chunkRowBytes(session.shapes);
   while (autoChunkRows(session.shapes, budget) < 5) budget *= 1.25;
   const cap = autoChunkRows(session.shapes, budget);
   await session.dispose();
