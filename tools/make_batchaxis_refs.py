@@ -115,20 +115,21 @@ def main():
     torch.manual_seed(0)
     nets = rebuild()
     cases = {
-        # name: (output explained, attributed inputs)
-        "lstm2": ("y", ["x", "h0", "c0"]),
-        "rnn_relu_bi": ("y", ["x"]),
-        "lstm_bi_bf": ("hn", ["x", "h0", "c0"]),
+        # label: (net, output explained, attributed inputs; the others are fed as given)
+        "lstm2": ("lstm2", "y", ["x", "h0", "c0"]),
+        "lstm2_x": ("lstm2", "y", ["x"]),
+        "rnn_relu_bi": ("rnn_relu_bi", "y", ["x"]),
+        "lstm_bi_bf": ("lstm_bi_bf", "hn", ["x", "h0", "c0"]),
     }
     refs = {"steps": STEPS, "cases": {}}
-    for name, (output, attributed) in cases.items():
+    for label, (name, output, attributed) in cases.items():
         net, inputs, output_names, _ = nets[name]
         stored = check_against_fixture(name, net, inputs, output_names)
         x64 = {n: tensor(stored["inputs"][n]) for n in inputs}
         seed = tensor(stored["seeds"][output])
         index = output_names.index(output)
         attributions, fx, f0 = integrated_gradients(net, x64, attributed, index, seed)
-        refs["cases"][name] = {
+        refs["cases"][label] = {
             "output": output,
             "attributions": {n: as_json(a) for n, a in attributions.items()},
             "outputAtInput": fx,

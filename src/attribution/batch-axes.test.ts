@@ -84,7 +84,7 @@ for (const [name, batchAxes] of Object.entries(AXES)) {
     });
     for (const [k, want] of Object.entries(ref.attributions)) {
       const err = relErr(r.attributions[k]!, want);
-      assert.ok(err < 1e-4, `${name} ${k}: relative L2 ${err.toExponential(2)}`);
+      assert.ok(err < 1e-5, `${name} ${k}: relative L2 ${err.toExponential(2)}`);
     }
     const fx = r.outputAtInput.reduce((a, b) => a + b, 0);
     const fb = r.outputAtBaseline.reduce((a, b) => a + b, 0);
@@ -170,7 +170,7 @@ test("noise tunnel with batchAxes (stdev 0: every copy is the input) equals torc
   });
   for (const [k, want] of Object.entries(ref.attributions)) {
     const err = relErr(r.attributions[k]!, want);
-    assert.ok(err < 1e-4, `${k}: relative L2 ${err.toExponential(2)}`);
+    assert.ok(err < 1e-5, `${k}: relative L2 ${err.toExponential(2)}`);
   }
 });
 
@@ -187,5 +187,5 @@ test("expected gradients with batchAxes (x and states on axis 1) equal torch flo
     draws: { referenceIndex: eg.referenceIndex, alpha: eg.alpha },
   });
   const err = relErr(r.attributions.x!, eg.attributions.x!);
-  assert.ok(err < 1e-4, `relative L2 ${err.toExponential(2)}`);
+  assert.ok(err < 1e-5, `relative L2 ${err.toExponential(2)}`);
 });
