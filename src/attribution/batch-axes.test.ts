@@ -189,3 +189,20 @@ test("expected gradients with batchAxes (x and states on axis 1) equal torch flo
   const err = relErr(r.attributions.x!, eg.attributions.x!);
   assert.ok(err < 1e-5, `relative L2 ${err.toExponential(2)}`);
 });
+
+test("a layer whose axis 0 is not the batch (lstm2's first LSTM output, time × batch × hidden) is refused", async () => {
+  const c = fixture("lstm2");
+  const inputs = { x: f32(c.inputs.x!), h0: f32(c.inputs.h0!), c0: f32(c.inputs.c0!) };
+  await assert.rejects(
+    integratedGradients(model("lstm2"), {
+      backend,
+      inputs,
+      batchAxes: AXES.lstm2,
+      layer: "/rnn/Squeeze_output_0",
+      target: f32(c.seeds.y!),
+    }),
+    (e: Error) =>
+      e instanceof ShapeMismatchError &&
+      /layer "\/rnn\/Squeeze_output_0" has shape \[6, 2, 8\]/.test(e.message),
+  );
+});

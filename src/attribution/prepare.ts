@@ -76,6 +76,11 @@ export async function prepareAttribution(
         Object.fromEntries(headInputs.filter((n) => n in src).map((n) => [n, src[n]!]));
       const all = { ...extra, ...inputs };
       const x = (await headSession.run(pick(all), [options.layer]))[options.layer]!;
+      if (x.dims[0] !== numExamples) {
+        throw new ShapeMismatchError(
+          `layer "${options.layer}" has shape [${x.dims.join(", ")}] for ${numExamples} example(s): its axis 0 is not the batch, so its values cannot be attributed per example (pathlens takes axis 0 as the batch axis); pick a layer whose axis 0 is the batch`,
+        );
+      }
       inputs = { [options.layer]: x };
       if (options.baselineInputs) {
         const bi = { ...all, ...options.baselineInputs };
