@@ -18,7 +18,10 @@ export interface BatchAxesOption {
   /**
    * The batch axis of inputs and outputs, by name, where it is not 0: e.g. `{ x: 1, h0: 1, y: 1 }`
    * for a sequence-first LSTM (x as time × batch × features, h0 as layers·directions × batch ×
-   * hidden). Tensors are given, and attributions returned, in the model's own layout.
+   * hidden). Tensors are given, and attributions returned, in the model's own layout: inputs,
+   * extra inputs, baseline inputs, whole-input baselines and whole-output target weights move
+   * with their batch axis; one-example tensors (shared baselines and weights, expected-gradients
+   * references) need no change, as the other axes keep their order.
    */
   batchAxes?: BatchAxes;
 }
