@@ -141,6 +141,17 @@ test("batchAxes naming no input or output, or an axis out of range: BatchAxisErr
     run({ x: 3 }),
     (e: Error) => e instanceof BatchAxisError && /out of range.*3 axes/.test(e.message),
   );
+  const flat = float32([6, 10], c.inputs.x!.data);
+  await assert.rejects(
+    integratedGradients(model("rnn_relu_bi"), {
+      backend,
+      inputs: { x: flat },
+      batchAxes: { x: 1 },
+      target: 0,
+    }),
+    (e: Error) =>
+      e instanceof ShapeMismatchError && /"x" has shape \[6, 10\]; the model declares 3 axes/.test(e.message),
+  );
 });
 
 test("the wrapper keeps input and output names and moves only the declared batch axis", () => {

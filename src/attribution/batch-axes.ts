@@ -10,7 +10,7 @@ import { type BatchAxes, batchFirstModel, resolveBatchAxes } from "../onnx/batch
 import type { ModelProto } from "../onnx/types.js";
 import { moveAxis } from "../tensor/move-axis.js";
 import { type Tensor, type TensorLike, toTensors } from "../tensor/tensor.js";
-import { TargetError } from "./errors.js";
+import { ShapeMismatchError, TargetError } from "./errors.js";
 import type { Target } from "./targets.js";
 
 /** The option every method of the family takes (see {@link withBatchAxes}). */
@@ -59,7 +59,18 @@ export async function withBatchAxes<
   const wrapped = batchFirstModel(model, given.batchAxes ?? {}, ranks);
   const inputAxis = (name: string) => (axes.get(name)?.kind === "input" ? axes.get(name)!.axis : 0);
   const toBatchFirst = (r: Record<string, Tensor> | undefined) =>
-    r && Object.fromEntries(Object.entries(r).map(([k, t]) => [k, moveAxis(t, inputAxis(k), 0)]));
+    r &&
+    Object.fromEntries(
+      Object.entries(r).map(([k, t]) => {
+        const rank = axes.get(k)?.rank;
+        if (inputAxis(k) !== 0 && t.dims.length !== rank) {
+          throw new ShapeMismatchError(
+            `input "${k}" has shape [${t.dims.join(", ")}]; the model declares ${rank} axes (batch axis ${inputAxis(k)})`,
+          );
+        }
+        return [k, moveAxis(t, inputAxis(k), 0)];
+      }),
+    );
 
   const output = given.output ?? model.graph!.output[0]!.name!;
   const result = await method(wrapped, {
