@@ -120,6 +120,8 @@ def main():
         "lstm2_x": ("lstm2", "y", ["x"]),
         "rnn_relu_bi": ("rnn_relu_bi", "y", ["x"]),
         "lstm_bi_bf": ("lstm_bi_bf", "hn", ["x", "h0", "c0"]),
+        "gru2_bi_bf": ("gru2_bi_bf", "hn", ["x", "h0"]),
+        "rnn_tanh2": ("rnn_tanh2", "y", ["x", "h0"]),
     }
     refs = {"steps": STEPS, "cases": {}}
     for label, (name, output, attributed) in cases.items():

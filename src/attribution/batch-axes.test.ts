@@ -1,7 +1,8 @@
 /**
  * `batchAxes`: Integrated Gradients, noise tunnel and Expected Gradients of torch's
- * sequence-first recurrent exports (test/fixtures/rnn: lstm2 and rnn_relu_bi with x as time ×
- * batch × features; lstm_bi_bf batch-first x but states layers·directions × batch × hidden),
+ * sequence-first recurrent exports (test/fixtures/rnn: lstm2, rnn_tanh2 and rnn_relu_bi with x
+ * as time × batch × features; lstm_bi_bf and gru2_bi_bf batch-first x but states
+ * layers·directions × batch × hidden),
  * given and returned in the models' own layouts. Reference: torch float64 autograd at the same
  * quadrature nodes (tools/make_batchaxis_refs.py → test/fixtures/batchaxis/refs.json), from the
  * rebuilt torch nets checked against the stored outputs — nothing computed by pathlens.
@@ -67,6 +68,8 @@ const AXES: Record<string, Record<string, number>> = {
   lstm2: { x: 1, h0: 1, c0: 1, y: 1 },
   rnn_relu_bi: { x: 1, y: 1 },
   lstm_bi_bf: { h0: 1, c0: 1, hn: 1 },
+  gru2_bi_bf: { h0: 1, hn: 1 },
+  rnn_tanh2: { x: 1, h0: 1, y: 1 },
 };
 
 for (const [name, batchAxes] of Object.entries(AXES)) {
