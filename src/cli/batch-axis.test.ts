@@ -72,6 +72,20 @@ test("pathlens explain --batch-axis on rnn_relu_bi writes torch's IG in the mode
       (e: Error) => e instanceof UsageError && pattern.test(e.message),
     );
   }
+  const hessians = parseCommand(explainCommand, [
+    ...argv.slice(0, 3),
+    "--batch-axis",
+    "x=1",
+    "--method",
+    "integrated_hessians",
+    "-o",
+    work,
+  ]);
+  assert.ok(!hessians.help);
+  await assert.rejects(
+    runExplain(hessians.args),
+    (e: Error) => e instanceof UsageError && /not --method integrated_hessians/.test(e.message),
+  );
 });
 
 test("pathlens explain --batch-axis on lstm2 with the states as --extra (the README's example)", async () => {
