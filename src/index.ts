@@ -146,6 +146,7 @@ export type { TextInteractions } from "./explain/text-explanation.js";
 export type { NumericTable } from "./io/csv.js";
 export type { RgbaImage } from "./io/image.js";
 export { encodeNpy, NpyError, type NpyHeader, parseNpy, parseNpyHeader } from "./io/npy-format.js";
+export { type BatchAxes, BatchAxisError, batchFirstModel } from "./onnx/batch-axes.js";
 export type { ModelProblemKind } from "./onnx/checker.js";
 export {
   assertWellFormedModel,

@@ -12,6 +12,7 @@ import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { GradientSession } from "../runtime/gradient-session.js";
 import { Random } from "../tensor/random.js";
 import { sizeOf, type Tensor, type TensorLike, tensor, toTensor, toTensors } from "../tensor/tensor.js";
+import { type BatchAxesOption, movesBatchAxes, withBatchAxes } from "./batch-axes.js";
 import { assertPathBudget, type BudgetOptions } from "./budget.js";
 import { autoChunkRows } from "./chunking.js";
 import { assertFinite, OptionError, ShapeMismatchError } from "./errors.js";
@@ -20,7 +21,7 @@ import { prepareAttribution } from "./prepare.js";
 import { seedsForTarget, type Target } from "./targets.js";
 
 /** Options of {@link expectedGradients}. */
-export interface ExpectedGradientsOptions extends BudgetOptions {
+export interface ExpectedGradientsOptions extends BudgetOptions, BatchAxesOption {
   backend: Backend;
   /** The attributed tensor by input name (batch axis 0); with `layer`, the model inputs. */
   inputs: Record<string, TensorLike>;
@@ -68,6 +69,7 @@ export async function expectedGradients(
   model: ModelProto,
   given: ExpectedGradientsOptions,
 ): Promise<ExpectedGradientsResult> {
+  if (movesBatchAxes(given)) return withBatchAxes(model, given, expectedGradients);
   const options = {
     ...given,
     inputs: toTensors(given.inputs),

@@ -5,6 +5,7 @@ import type { Backend, SessionOptions } from "../runtime/backend.js";
 import { GradientSession } from "../runtime/gradient-session.js";
 import { sizeOf, type Tensor, type TensorLike, tensor, toTensors } from "../tensor/tensor.js";
 import { type Baseline, resolveBaseline } from "./baselines.js";
+import { type BatchAxesOption, movesBatchAxes, withBatchAxes } from "./batch-axes.js";
 import { assertPathBudget, type BudgetOptions } from "./budget.js";
 import { ChunkPlan } from "./chunking.js";
 import { assertFinite, OptionError } from "./errors.js";
@@ -14,7 +15,7 @@ import { type QuadratureMethod, quadrature } from "./quadrature.js";
 import { seedsForTarget, type Target } from "./targets.js";
 
 /** Options of {@link integratedGradients}. */
-export interface IntegratedGradientsOptions extends BudgetOptions {
+export interface IntegratedGradientsOptions extends BudgetOptions, BatchAxesOption {
   /** Runs the models (nodeBackend() from pathlens/node, webBackend() from pathlens/web). */
   backend: Backend;
   /**
@@ -145,6 +146,7 @@ export async function integratedGradients(
   model: ModelProto,
   given: IntegratedGradientsOptions,
 ): Promise<Attribution> {
+  if (movesBatchAxes(given)) return withBatchAxes(model, given, integratedGradients);
   const options = {
     ...given,
     inputs: toTensors(given.inputs),

@@ -9,6 +9,7 @@ import type { ModelProto } from "../onnx/types.js";
 import { Random } from "../tensor/random.js";
 import { sizeOf, type Tensor, tensor, toTensors } from "../tensor/tensor.js";
 import { type Baseline, resolveBaseline } from "./baselines.js";
+import { movesBatchAxes, withBatchAxes } from "./batch-axes.js";
 import { OptionError } from "./errors.js";
 import { type Attribution, type IntegratedGradientsOptions, integratedGradients } from "./ig.js";
 import type { Target } from "./targets.js";
@@ -54,6 +55,7 @@ export async function noiseTunnel(
   model: ModelProto,
   given: NoiseTunnelOptions,
 ): Promise<NoiseTunnelAttribution> {
+  if (movesBatchAxes(given)) return withBatchAxes(model, given, noiseTunnel);
   const options = { ...given, inputs: toTensors(given.inputs), extra: toTensors(given.extra) };
   const type = options.type ?? "smoothgrad";
   const samples = options.samples ?? 5;

@@ -68,11 +68,12 @@ export async function prepareAttribution(
   let inputs = options.inputs;
   let layerBaselines: Record<string, Tensor> | undefined;
   const numExamples = firstDim(inputs);
+  checkBatchOnAxis0(model, { ...inputs, ...extra });
 
   for (const [k, t] of Object.entries({ ...inputs, ...extra })) {
     if (t.dims.length === 0 || t.dims[0] !== numExamples) {
       throw new ShapeMismatchError(
-        `input "${k}" has shape [${t.dims.join(", ")}]; expected ${numExamples} rows on axis 0 like the others`,
+        `input "${k}" has shape [${t.dims.join(", ")}]; expected ${numExamples} rows on axis 0 like the others. ${BATCH_AXIS_HINT}`,
       );
     }
   }
@@ -86,6 +87,11 @@ export async function prepareAttribution(
         Object.fromEntries(headInputs.filter((n) => n in src).map((n) => [n, src[n]!]));
       const all = { ...extra, ...inputs };
       const x = (await headSession.run(pick(all), [options.layer]))[options.layer]!;
+      if (x.dims[0] !== numExamples) {
+        throw new ShapeMismatchError(
+          `layer "${options.layer}" has shape [${x.dims.join(", ")}] for ${numExamples} example(s): its axis 0 is not the batch, so its values cannot be attributed per example (pathlens takes axis 0 as the batch axis); pick a layer whose axis 0 is the batch`,
+        );
+      }
       inputs = { [options.layer]: x };
       if (options.baselineInputs) {
         const bi = { ...all, ...options.baselineInputs };
@@ -144,10 +150,33 @@ function checkDeclaredShapes(model: ModelProto, given: Record<string, Tensor>): 
       declared.some((d, k) => typeof d === "number" && d > 0 && d !== t.dims[k]);
     if (bad) {
       const want = declared.map((d) => (typeof d === "number" && d > 0 ? d : (d ?? "?"))).join(", ");
+      const axis0 = typeof declared[0] === "number" && declared[0] > 0 && declared[0] !== t.dims[0];
       throw new ShapeMismatchError(
-        `input "${name}" has shape [${t.dims.join(", ")}]; the model expects [${want}]`,
+        `input "${name}" has shape [${t.dims.join(", ")}]; the model expects [${want}]${axis0 ? `. ${BATCH_AXIS_HINT}` : ""}`,
       );
     }
+  }
+}
+
+/** Why a batch on another axis fails, and the option that fixes it. */
+const BATCH_AXIS_HINT =
+  "pathlens takes axis 0 of every input as the batch axis; if the model's batch is on another axis (sequence-first recurrent exports: time × batch × features, states as layers·directions × batch × hidden), name it with the batchAxes option (CLI: --batch-axis NAME=AXIS)";
+
+/**
+ * Refuses inputs whose declared axis 0 is a fixed size above 1 while another axis is dynamic:
+ * the batch is on that other axis (torch's sequence-first exports declare [time, "batch", …]),
+ * and stacking examples on axis 0 would fail later with a misleading message.
+ */
+function checkBatchOnAxis0(model: ModelProto, given: Record<string, Tensor>): void {
+  for (const name of Object.keys(given)) {
+    const declared = declaredDims(model.graph!.input.find((i) => i.name === name));
+    if (!declared || typeof declared[0] !== "number" || declared[0] <= 1) continue;
+    const dynamic = declared.findIndex((d, k) => k > 0 && typeof d !== "number");
+    if (dynamic < 0) continue;
+    const shown = declared.map((d) => d ?? "?").join(", ");
+    throw new ShapeMismatchError(
+      `input "${name}" is declared [${shown}]: axis 0 has the fixed size ${declared[0]} and axis ${dynamic} is dynamic. ${BATCH_AXIS_HINT}, e.g. batchAxes: { ${name}: ${dynamic} } (--batch-axis ${name}=${dynamic})`,
+    );
   }
 }
 

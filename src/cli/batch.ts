@@ -13,7 +13,8 @@ import { CliError, type CommandSpec, type ParsedArgs, splitPair, UsageError } fr
 import { eigCommand } from "./eig.js";
 import { explainCommand, NT_TYPES, optionalNumber, parseMethod, parseSteps } from "./explain.js";
 
-const { report: _report, ...explainOptions } = explainCommand.options;
+// --batch-axis: rows of a data set are examples on axis 0 (a job explains row by row)
+const { report: _report, "batch-axis": _batchAxis, ...explainOptions } = explainCommand.options;
 /** The options of `pathlens eig` that explain does not have (used with --method eig). */
 const EIG_OPTIONS = [
   "path",

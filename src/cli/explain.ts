@@ -24,6 +24,7 @@ import {
   splitPair,
   UsageError,
 } from "./args.js";
+import { BATCH_AXIS_OPTION, readBatchAxes } from "./batch-axis.js";
 import { loadCheckedModel } from "./check.js";
 import { backendFor, DEVICE_OPTION } from "./device.js";
 import { INTERACTION_METHODS, type InteractionMethod, runInteractionMethod } from "./explain-interactions.js";
@@ -49,6 +50,7 @@ export const explainCommand: CommandSpec = {
       help: "tensor to attribute (NAME may be left out for a one-input model)",
     },
     extra: { type: "string", multiple: true, value: "NAME=FILE.npy", help: "input passed through unchanged" },
+    "batch-axis": BATCH_AXIS_OPTION,
     baseline: {
       type: "string",
       value: "zero|NUMBER|FILE.npy",
@@ -131,6 +133,15 @@ export const explainCommand: CommandSpec = {
 
 /** Runs `pathlens explain`; returns the lines to print on success. */
 export async function runExplain(args: ParsedArgs): Promise<string[]> {
+  const other = args.string("method");
+  if (
+    args.strings("batch-axis").length &&
+    [...INTERACTION_METHODS, ...PATH_EXPLAIN_METHODS].some((m) => m === other)
+  )
+    throw new UsageError(
+      `--batch-axis applies to Integrated Gradients and --noise-tunnel, not --method ${other}`,
+      explainCommand,
+    );
   const pathRun = await runPathExplainIfAsked(args);
   if (pathRun) return pathRun;
   const started = performance.now();
@@ -225,6 +236,7 @@ export async function runExplain(args: ParsedArgs): Promise<string[]> {
     backend: backendFor(args),
     inputs,
     extra,
+    batchAxes: readBatchAxes(args, model, { ...extra, ...inputs }, explainCommand),
     target,
     output: args.string("output"),
     steps,

@@ -24,8 +24,9 @@
  * (trapezoid doubling to |delta| ≤ 1e-3·|F(x) − F(x')|) and a 2e-3 bar.
  *
  * Not here: the sequence-first recurrent exports (x as time × batch × features, states as
- * layers·directions × batch × hidden). `explain` takes axis 0 of every input as the batch axis,
- * which those inputs do not have (see the report of issue 11).
+ * layers·directions × batch × hidden), explained with `--batch-axis` / `batchAxes` in
+ * src/attribution/batch-axes.test.ts and src/cli/batch-axis.test.ts (kept apart: this file's
+ * run time is near its budget).
  *
  * Checked from the files the command writes, not from its own `delta`: every attribution is
  * finite, Σ attributions − (F(x) − F(0)) is small against F(x) − F(0) (completeness, recomputed
