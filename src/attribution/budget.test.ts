@@ -4,6 +4,7 @@ import type { Backend } from "../runtime/backend.js";
 import { float32 } from "../tensor/tensor.js";
 import { readModelFixture } from "../testing/fixtures.js";
 import { BudgetError, DEFAULT_MAX_PATH_POINTS } from "./budget.js";
+import { enhancedIntegratedGradients } from "./eig/eig.js";
 import { integratedGradients } from "./ig.js";
 import { integratedHessians } from "./interactions.js";
 
@@ -80,6 +81,38 @@ test("Expected Gradients: samples × examples are budgeted before any draw or se
       maxPathPoints: 100,
     }),
     /202 path points .* more than the limit of 100/,
+  );
+});
+
+test("EIG: samples × baselines × path points counted before any session", async () => {
+  const model = readModelFixture("models/digits_cnn.onnx");
+  const x = float32([4, 1, 8, 8], new Array(256).fill(0.5));
+  await assert.rejects(
+    enhancedIntegratedGradients(model, {
+      backend: unreachable,
+      inputs: { input: x },
+      path: "original-linear",
+      baselineKind: "kmeans",
+      baselineData: float32([3, 1, 8, 8], new Array(192).fill(0)),
+      numBaselines: 3,
+      steps: 99,
+      maxPathPoints: 1000,
+    }),
+    (e: unknown) =>
+      e instanceof BudgetError &&
+      e.message.includes("1,200 path points (4 sample(s) × 3 baseline(s) × 100 path points)") &&
+      e.message.includes("--max-points"),
+  );
+  // [N, K, …] baselines: K per sample
+  await assert.rejects(
+    enhancedIntegratedGradients(model, {
+      backend: unreachable,
+      inputs: { input: x },
+      path: "original-linear",
+      baseline: float32([4, 5, 1, 8, 8], new Array(4 * 5 * 64).fill(0)),
+      steps: 1e6,
+    }),
+    /20,000,020 path points \(4 sample\(s\) × 5 baseline\(s\)/,
   );
 });
 

@@ -3,7 +3,7 @@
  * feature significance of attributions).
  */
 
-import { assertPathBudget, DEFAULT_MAX_PATH_POINTS } from "../attribution/budget.js";
+import { DEFAULT_MAX_PATH_POINTS } from "../attribution/budget.js";
 import { type EigBaselineKind, type EigPath, enhancedIntegratedGradients } from "../attribution/eig/eig.js";
 import type { PathRule } from "../attribution/eig/path-attribution.js";
 import type { Target } from "../attribution/targets.js";
@@ -105,17 +105,7 @@ export async function runEig(args: ParsedArgs): Promise<string[]> {
   }
   const baseline = args.string("baseline") ? await readNpy(args.string("baseline")!) : undefined;
   const steps = int(args.string("steps"), "--steps");
-  // Budget before any session: samples × baselines per sample × points per path.
-  const perSample =
-    int(args.string("num-baselines"), "--num-baselines") ??
-    (baseline && baseline.dims.length > x.dims.length ? (baseline.dims[1] ?? 1) : 1);
   const maxPoints = int(args.string("max-points"), "--max-points");
-  assertPathBudget(
-    "Enhanced Integrated Gradients",
-    (x.dims[0] ?? 1) * perSample * ((steps ?? 50) + 1),
-    `${x.dims[0] ?? 1} sample(s) × ${perSample} baseline(s) × ${(steps ?? 50) + 1} path points`,
-    { maxPathPoints: maxPoints },
-  );
   const progress = progressReporter({ quiet: args.flag("quiet") || args.flag("json"), label: "eig" });
   let r: Awaited<ReturnType<typeof enhancedIntegratedGradients>>;
   try {
@@ -135,6 +125,7 @@ export async function runEig(args: ParsedArgs): Promise<string[]> {
       neighbors: int(args.string("neighbors"), "--neighbors"),
       target,
       steps,
+      maxPathPoints: maxPoints,
       rule: choice(args.string("rule"), ["left", "trapezoid"] as PathRule[], "--rule", eigCommand),
       aggregate: choice(args.string("aggregate"), ["mean", "median"] as const, "--aggregate", eigCommand),
       seed: int(args.string("seed"), "--seed", 0),

@@ -4,10 +4,12 @@
  * are group-agnostic (zero, encoded zero) or chosen from a baseline class (k-means, median,
  * close, random); several baselines per sample are averaged (mean or median).
  */
+
 import { encodeModel } from "../../onnx/codec.js";
 import type { ModelProto } from "../../onnx/types.js";
 import type { Backend, Session, SessionOptions } from "../../runtime/backend.js";
 import { sizeOf, type Tensor, type TensorLike, tensor, toTensor, toTensors } from "../../tensor/tensor.js";
+import { assertPathBudget, type BudgetOptions } from "../budget.js";
 import { OptionError, ShapeMismatchError } from "../errors.js";
 import type { Progress } from "../path-engine.js";
 import type { Target } from "../targets.js";
@@ -23,7 +25,7 @@ export type EigPath = "original-linear" | "latent-linear" | "original-neighbors"
 export type EigBaselineKind = "zero" | "encoded-zero" | "kmeans" | "median" | "close" | "random";
 
 /** Options of {@link enhancedIntegratedGradients}. */
-export interface EigOptions {
+export interface EigOptions extends BudgetOptions {
   backend: Backend;
   /** Samples to explain, by the model's input name: [N, …]. */
   inputs: Record<string, TensorLike>;
@@ -97,6 +99,16 @@ export async function enhancedIntegratedGradients(model: ModelProto, given: EigO
   const steps = options.steps ?? 50;
   if (!Number.isInteger(steps) || steps < 1)
     throw new OptionError(`steps must be a positive integer, got ${steps}`);
+  // Budget before any session: samples × baselines per sample × points per path.
+  const explicit = options.baseline;
+  const perSample =
+    explicit && explicit.dims.length > x.dims.length ? (explicit.dims[1] ?? 1) : (options.numBaselines ?? 1);
+  assertPathBudget(
+    "Enhanced Integrated Gradients",
+    n * perSample * (steps + 1),
+    `${n} sample(s) × ${perSample} baseline(s) × ${steps + 1} path points`,
+    options,
+  );
   const latent = options.path.startsWith("latent");
   const needsAutoencoder = latent || options.baselineKind === "encoded-zero";
   if (needsAutoencoder && (!options.encoder || !options.decoder)) {
