@@ -1,0 +1,144 @@
+/**
+ * Graphs onnxruntime writes at level "all" (com.microsoft.nchwc ops in the blocked layout of this
+ * machine's CPU), made at test time from four small CNNs: the rewritten forward equals
+ * onnxruntime's own run of the "all" graph; pathlens' gradient of the "all" graph equals its
+ * gradient of the original model and central finite differences of the original model.
+ */
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { decodeModel, encodeModel } from "../../onnx/codec.js";
+import type { ModelProto } from "../../onnx/types.js";
+import { GradientSession } from "../../runtime/gradient-session.js";
+import { nchwcBlockSize } from "../../runtime/nchwc-block.js";
+import { nodeBackend } from "../../runtime/node.js";
+import { onnxruntimeOptimized } from "../../runtime/ort-optimize.js";
+import { probeShapes } from "../../runtime/probe.js";
+import { type Tensor, tensor } from "../../tensor/tensor.js";
+import { decomposeModel } from "../decompose.js";
+import { NCHWC_DOMAIN, unblockFilter } from "./nchwc.js";
+
+const ROOT = join(import.meta.dirname, "../../..");
+const backend = nodeBackend();
+
+interface Case {
+  file: string;
+  input: string;
+  dims: number[];
+  /** NCHWc ops onnxruntime must write (else the case would not test them). */
+  ops: string[];
+}
+
+const CASES: Case[] = [
+  { file: "test/fixtures/models/digits_cnn.onnx", input: "input", dims: [2, 1, 8, 8], ops: ["Conv", "ReorderOutput"] },
+  { file: "test/fixtures/contrib/cnn.onnx", input: "x", dims: [2, 3, 12, 12], ops: ["Conv", "ReorderOutput"] },
+  {
+    file: "test/fixtures/nchwc/resblock.onnx",
+    input: "x",
+    dims: [2, 16, 8, 8],
+    ops: ["ReorderInput", "Conv", "MaxPool", "AveragePool", "ReorderOutput"],
+  },
+  {
+    file: "test/fixtures/nchwc/mobileblock.onnx",
+    input: "x",
+    dims: [2, 3, 12, 12],
+    ops: ["Conv", "GlobalAveragePool", "ReorderOutput"],
+  },
+];
+
+/** Seeded uniform values in [-1, 1) (xorshift32). */
+function seeded(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+function randomTensor(dims: number[], seed: number): Tensor {
+  return tensor("float32", dims, seeded(dims.reduce((a, d) => a * d, 1), seed));
+}
+
+/** max |a − b| / max |b|. */
+function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let err = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    err = Math.max(err, Math.abs(Number(a[i]) - Number(b[i])));
+    scale = Math.max(scale, Math.abs(Number(b[i])));
+  }
+  return err / scale;
+}
+
+async function runModel(model: ModelProto | Uint8Array, feeds: Record<string, Tensor>): Promise<Tensor> {
+  const bytes = model instanceof Uint8Array ? model : encodeModel(model);
+  const s = await backend.createSession(bytes, { optimization: "disabled" });
+  try {
+    const out = await s.run(feeds);
+    return out[s.outputNames[0]!]!;
+  } finally {
+    await s.dispose();
+  }
+}
+
+async function gradient(model: ModelProto, input: string, x: Tensor, seed: Tensor) {
+  const s = await GradientSession.create(backend, model, { [input]: x }, { wrt: [input], cache: false });
+  try {
+    const r = await s.run({ [input]: x }, { [model.graph!.output[0]!.name!]: seed });
+    return r.gradients[input]!.data as Float32Array;
+  } finally {
+    await s.dispose();
+  }
+}
+
+for (const c of CASES) {
+  test(`level-"all" graph of ${c.file}: decomposed forward = onnxruntime's, gradient = the original model's and finite differences`, async () => {
+    const original = new Uint8Array(await readFile(join(ROOT, c.file)));
+    const all = decodeModel(await onnxruntimeOptimized(original, "all"));
+    const ops = new Set(all.graph!.node.filter((n) => n.domain === NCHWC_DOMAIN).map((n) => n.opType!));
+    for (const op of c.ops) assert.ok(ops.has(op), `onnxruntime wrote ${[...ops].join(", ")}, not ${op}`);
+    const x = randomTensor(c.dims, 7);
+    const block = await nchwcBlockSize(backend);
+
+    // (1) forward of the rewritten graph = onnxruntime's run of the "all" graph
+    const shapes = await probeShapes(backend, all, { [c.input]: x });
+    const rewritten = decomposeModel(all, shapes, "cpu", { nchwcBlockSize: block });
+    const left = rewritten.graph!.node.filter((n) => n.domain === NCHWC_DOMAIN).map((n) => n.opType);
+    assert.deepEqual(left, [], "NCHWc ops left after decomposition");
+    const ref = await runModel(encodeModel(all), { [c.input]: x });
+    const y = await runModel(rewritten, { [c.input]: x });
+    assert.deepEqual(y.dims, ref.dims);
+    const fwd = relMax(y.data as Float32Array, ref.data as Float32Array);
+
+    // (2) gradient of the "all" graph = gradient of the original model
+    const seed = randomTensor([...ref.dims], 11);
+    const gAll = await gradient(all, c.input, x, seed);
+    const gOrig = await gradient(decodeModel(original), c.input, x, seed);
+    const grad = relMax(gAll, gOrig);
+
+    // (3) central differences of the original model's seeded output along the gradient
+    // (the direction of largest change, so float32 rounding stays small against it)
+    const gMax = gAll.reduce((m, gi) => Math.max(m, Math.abs(gi)), 0);
+    const v = gAll.map((gi) => gi / gMax);
+    const eps = 1e-3;
+    const shifted = async (t: number) => {
+      const xs = (x.data as Float32Array).map((xi, i) => xi + t * v[i]!);
+      const out = await runModel(original, { [c.input]: tensor("float32", c.dims, xs) });
+      return (out.data as Float32Array).reduce((a, yi, i) => a + yi * (seed.data as Float32Array)[i]!, 0);
+    };
+    const fd = ((await shifted(eps)) - (await shifted(-eps))) / (2 * eps);
+    const analytic = gAll.reduce((a, gi, i) => a + gi * v[i]!, 0);
+    const fdErr = Math.abs(fd - analytic) / Math.abs(analytic);
+    console.log(
+      `${c.file} (block ${block}, ${[...ops].sort().join(", ")}): forward rel ${fwd.toExponential(2)}, gradient vs original rel ${grad.toExponential(2)}, directional FD ${fd.toPrecision(6)} vs ${analytic.toPrecision(6)} (rel ${fdErr.toExponential(2)})`,
+    );
+    assert.ok(fwd <= 1e-5, `forward rel error ${fwd}`);
+    assert.ok(grad <= 1e-5, `gradient rel error ${grad}`);
+    assert.ok(fdErr <= 2e-3, `finite differences rel error ${fdErr}`);
+  });
+}
