@@ -30,7 +30,12 @@ function f32(b: GraphBuilder, v: number): string {
  * `activation_beta`): Relu, Tanh, Sigmoid, LeakyRelu(alpha), Clip(min, max), HardSigmoid(alpha, beta),
  * HardSwish.
  */
-export function activate(ctx: DecomposeContext, x: string, name: string | undefined, params: number[]): string {
+export function activate(
+  ctx: DecomposeContext,
+  x: string,
+  name: string | undefined,
+  params: number[],
+): string {
   const { b, node } = ctx;
   switch (name ?? "") {
     case "":

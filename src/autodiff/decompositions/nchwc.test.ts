@@ -5,10 +5,15 @@
  * gradient of the original model and central finite differences of the original model.
  */
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { readNpy } from "../../io/npy.js";
+import { encodeNpy } from "../../io/npy-format.js";
 import { decodeModel, encodeModel } from "../../onnx/codec.js";
+import { ModelStructureError } from "../../onnx/model.js";
 import type { ModelProto } from "../../onnx/types.js";
 import { GradientSession } from "../../runtime/gradient-session.js";
 import { nchwcBlockSize } from "../../runtime/nchwc-block.js";
@@ -16,8 +21,9 @@ import { nodeBackend } from "../../runtime/node.js";
 import { onnxruntimeOptimized } from "../../runtime/ort-optimize.js";
 import { probeShapes } from "../../runtime/probe.js";
 import { type Tensor, tensor } from "../../tensor/tensor.js";
+import { runCli } from "../../testing/cli.js";
 import { decomposeModel } from "../decompose.js";
-import { NCHWC_DOMAIN, unblockFilter } from "./nchwc.js";
+import { NCHWC_DOMAIN } from "./nchwc.js";
 
 const ROOT = join(import.meta.dirname, "../../..");
 const backend = nodeBackend();
@@ -31,8 +37,18 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { file: "test/fixtures/models/digits_cnn.onnx", input: "input", dims: [2, 1, 8, 8], ops: ["Conv", "ReorderOutput"] },
-  { file: "test/fixtures/contrib/cnn.onnx", input: "x", dims: [2, 3, 12, 12], ops: ["Conv", "ReorderOutput"] },
+  {
+    file: "test/fixtures/models/digits_cnn.onnx",
+    input: "input",
+    dims: [2, 1, 8, 8],
+    ops: ["Conv", "ReorderOutput"],
+  },
+  {
+    file: "test/fixtures/contrib/cnn.onnx",
+    input: "x",
+    dims: [2, 3, 12, 12],
+    ops: ["Conv", "ReorderOutput"],
+  },
   {
     file: "test/fixtures/nchwc/resblock.onnx",
     input: "x",
@@ -61,7 +77,14 @@ function seeded(n: number, seed: number): Float32Array {
 }
 
 function randomTensor(dims: number[], seed: number): Tensor {
-  return tensor("float32", dims, seeded(dims.reduce((a, d) => a * d, 1), seed));
+  return tensor(
+    "float32",
+    dims,
+    seeded(
+      dims.reduce((a, d) => a * d, 1),
+      seed,
+    ),
+  );
 }
 
 /** max |a − b| / max |b|. */
@@ -142,3 +165,91 @@ for (const c of CASES) {
     assert.ok(fdErr <= 2e-3, `finite differences rel error ${fdErr}`);
   });
 }
+
+test("the NCHWc block size onnxruntime reports is MLAS's for this CPU (16 with AVX-512F, else 8)", async () => {
+  const flags = readFileSync("/proc/cpuinfo", "utf8");
+  const expected = /\bavx512f\b/.test(flags) ? 16 : 8;
+  assert.equal(await nchwcBlockSize(backend), expected);
+});
+
+test("NCHWc filters decomposed with another block size or none: a wrong forward or a clear error", async () => {
+  const original = new Uint8Array(await readFile(join(ROOT, "test/fixtures/nchwc/resblock.onnx")));
+  const all = decodeModel(await onnxruntimeOptimized(original, "all"));
+  const x = randomTensor([1, 16, 8, 8], 3);
+  const shapes = await probeShapes(backend, all, { x });
+  assert.throws(
+    () => decomposeModel(all, shapes),
+    (e: unknown) =>
+      e instanceof ModelStructureError && /Conv node .*NCHWc block size .*not known/.test(e.message),
+  );
+  const block = await nchwcBlockSize(backend);
+  const other = block === 16 ? 8 : 16;
+  const ref = await runModel(encodeModel(all), { x });
+  let wrong: number;
+  try {
+    const y = await runModel(decomposeModel(all, shapes, "cpu", { nchwcBlockSize: other }), { x });
+    wrong = relMax(y.data as Float32Array, ref.data as Float32Array);
+  } catch (e) {
+    // a 16-channel filter is not aligned to 32-blocks etc.: refused with the reason
+    assert.ok(e instanceof ModelStructureError && /block size/.test(e.message), String(e));
+    return;
+  }
+  assert.ok(wrong > 1e-2, `block size ${other} instead of ${block} went unnoticed (rel ${wrong})`);
+});
+
+/** Runs `pathlens explain` on `model`; checks completeness; returns the attributions. */
+async function explain(model: string, input: string, out: string): Promise<Float32Array> {
+  const args = [
+    "explain",
+    model,
+    "--input",
+    input,
+    "--target",
+    "2",
+    "--steps",
+    "32",
+    "--quiet",
+    "--out",
+    out,
+  ];
+  const r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(await readFile(join(out, "summary.json"), "utf8"));
+  summary.delta.forEach((d: number, i: number) => {
+    const change = Math.abs(summary.outputAtInput[i] - summary.outputAtBaseline[i]);
+    assert.ok(Math.abs(d) <= 0.02 * change + 1e-4, `example ${i}: delta ${d} against ${change}`);
+  });
+  return (await readNpy(join(out, "attributions.npy"))).data as Float32Array;
+}
+
+test('pathlens check lists the NCHWc ops as supported; pathlens explain on a level-"all" graph = on the original', async () => {
+  const dir = await mkdtemp(join(tmpdir(), "pathlens-nchwc-"));
+  try {
+    const models = [
+      { file: "test/fixtures/nchwc/resblock.onnx", dims: [2, 16, 8, 8] },
+      // padded channels (8 → the block), depthwise, Sum and HardSwish fusions
+      { file: "test/fixtures/contrib/cnn.onnx", dims: [2, 3, 12, 12] },
+    ];
+    for (const [k, m] of models.entries()) {
+      const src = join(ROOT, m.file);
+      const allPath = join(dir, `${k}_all.onnx`);
+      await writeFile(allPath, await onnxruntimeOptimized(new Uint8Array(await readFile(src)), "all"));
+      if (k === 0) {
+        const check = await runCli(["check", allPath]);
+        assert.equal(check.code, 0, check.stderr);
+        for (const op of ["ReorderInput", "ReorderOutput", "Conv", "MaxPool", "AveragePool"])
+          assert.match(check.stdout, new RegExp(`com\\.microsoft\\.nchwc\\.${op} +1 +\\d+ +decomposition`));
+        assert.match(check.stdout, / 0 ops pathlens cannot differentiate/);
+      }
+      const input = join(dir, `${k}_x.npy`);
+      await writeFile(input, encodeNpy(randomTensor(m.dims, 5)));
+      const fromAll = await explain(allPath, input, join(dir, `${k}_all`));
+      const fromOriginal = await explain(src, input, join(dir, `${k}_orig`));
+      const rel = relMax(fromAll, fromOriginal);
+      console.log(`${m.file} explain: "all" graph vs original attributions rel ${rel.toExponential(2)}`);
+      assert.ok(rel <= 1e-5, `attributions differ: rel ${rel}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -13,7 +13,14 @@
  * Only the weights depend on the block size b of the CPU that wrote the graph
  * ({@link DecomposeHints.nchwcBlockSize}).
  */
-import { attrInt, attrInts, attrFloats, attrString, describeNode, ModelStructureError } from "../../onnx/model.js";
+import {
+  attrFloats,
+  attrInt,
+  attrInts,
+  attrString,
+  describeNode,
+  ModelStructureError,
+} from "../../onnx/model.js";
 import { type Tensor, tensor } from "../../tensor/tensor.js";
 import type { DecomposeContext, Decomposition } from "../decompose.js";
 import { activate } from "./contrib.js";
@@ -35,7 +42,7 @@ function blockSize(ctx: DecomposeContext): number {
 /** Dims of input/output tensor `name` from the shape probe. */
 function dimsOf(ctx: DecomposeContext, name: string): number[] {
   const dims = ctx.shapes?.get(name)?.dims;
-  if (!dims || dims.length !== 4)
+  if (dims?.length !== 4)
     throw new ModelStructureError(
       `${describeNode(ctx.node)}: the 4-d shape of "${name}" is unknown (NCHWc ops are 2-d convolutions and pools)`,
     );
@@ -89,7 +96,8 @@ export function unblockFilter(w: Tensor, block: number, blockedInput: boolean): 
       for (let s = 0; s < k; s++) {
         const ob = Math.floor(o / block);
         const at = blockedInput
-          ? ((((ob * (ic / block) + Math.floor(i / block)) * k + s) * block + (i % block)) * block) + (o % block)
+          ? (((ob * (ic / block) + Math.floor(i / block)) * k + s) * block + (i % block)) * block +
+            (o % block)
           : ((ob * ic + i) * k + s) * block + (o % block);
         out[(o * ic + i) * k + s] = src[at]!;
       }
@@ -104,7 +112,7 @@ const conv: Decomposition = {
     const { b, node } = ctx;
     const block = blockSize(ctx);
     const w = ctx.constant(1);
-    if (!w || w.dtype !== "float32" || w.dims.length !== 4)
+    if (w?.dtype !== "float32" || w.dims.length !== 4)
       throw new ModelStructureError(
         `${describeNode(node)}: the filter "${ctx.x(1)}" must be a constant 4-d float32 tensor (onnxruntime writes it so)`,
       );
