@@ -47,6 +47,25 @@ class MobileBlock(nn.Module):
         return self.fc(nn.functional.adaptive_avg_pool2d(h, 1).flatten(1))
 
 
+class UpBlock(nn.Module):
+    """Nearest and bilinear 2× upsampling of blocked tensors (NCHWc Upsample)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(16, 16, 3, padding=1)
+        self.c2 = nn.Conv2d(16, 16, 3, padding=1)
+        self.c3 = nn.Conv2d(16, 16, 3, padding=1)
+        self.fc = nn.Linear(16, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.c1(x))
+        h = nn.functional.interpolate(h, scale_factor=2, mode="nearest")
+        h = torch.relu(self.c2(h))
+        h = nn.functional.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
+        h = torch.relu(self.c3(h))
+        return self.fc(h.mean(dim=(2, 3)))
+
+
 def export(model, shape, name):
     model.eval()
     torch.onnx.export(model, torch.randn(*shape), os.path.join(OUT, f"{name}.onnx"),
@@ -57,3 +76,4 @@ def export(model, shape, name):
 os.makedirs(OUT, exist_ok=True)
 export(ResBlock(), (1, 16, 8, 8), "resblock")
 export(MobileBlock(), (1, 3, 12, 12), "mobileblock")
+export(UpBlock(), (1, 16, 5, 5), "upblock")

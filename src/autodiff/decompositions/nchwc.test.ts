@@ -61,6 +61,12 @@ const CASES: Case[] = [
     dims: [2, 3, 12, 12],
     ops: ["Conv", "GlobalAveragePool", "ReorderOutput"],
   },
+  {
+    file: "test/fixtures/nchwc/upblock.onnx",
+    input: "x",
+    dims: [2, 16, 5, 5],
+    ops: ["ReorderInput", "Conv", "Upsample", "ReorderOutput"],
+  },
 ];
 
 /** Seeded uniform values in [-1, 1) (xorshift32). */

@@ -8,7 +8,8 @@
  * stored as [N, Cp/b, H, W, b]. Every op that reads it either is one of these or is elementwise
  * on identically blocked operands, so the rewrite keeps the *logical* view: an NCHWc tensor
  * becomes the plain NCHW tensor with its channels zero-padded to Cp. ReorderInput is then a Pad,
- * ReorderOutput a Slice, the pools are the standard pools, and an NCHWc Conv is a standard Conv
+ * ReorderOutput a Slice, the pools are the standard pools, Upsample is Resize, and an NCHWc Conv
+ * is a standard Conv
  * whose weights are un-blocked once here — the decomposed graph is an ordinary NCHW graph.
  * Only the weights depend on the block size b of the CPU that wrote the graph
  * ({@link DecomposeHints.nchwcBlockSize}).
@@ -164,11 +165,46 @@ const globalPool: Decomposition = {
   decompose: (ctx) => [ctx.b.op(ctx.node.opType!, [ctx.x(0)])],
 };
 
-/** Every NCHWc op pathlens rewrites (Upsample is not covered: it stays unsupported). */
+/**
+ * Upsample on NCHWc by integer `scales` on H and W: "nearest" replicates each pixel (whatever the
+ * coordinate mode: MlasNchwcUpsampleNearest), "linear" interpolates at the kernel's source
+ * coordinates — asymmetric o/s, align_corners, or half_pixel clamped at 0 — which are Resize's.
+ */
+const upsample: Decomposition = {
+  opTypes: ["Upsample"],
+  domain: NCHWC_DOMAIN,
+  decompose(ctx) {
+    const { b, node } = ctx;
+    const scales = attrInts(node, "scales") ?? [];
+    if (scales.length !== 4 || scales[0] !== 1 || scales[1] !== 1 || scales.some((v) => v < 1))
+      throw new ModelStructureError(
+        `${describeNode(node)}: attribute "scales" [${scales.join(", ")}] must be [1, 1, sh, sw] with positive integers`,
+      );
+    if (ctx.opset < 11)
+      throw new ModelStructureError(`${describeNode(node)}: rewriting it as Resize needs opset ≥ 11`);
+    const mode = attrString(node, "mode", "nearest");
+    const transform = attrString(node, "coordinate_transformation_mode", "asymmetric");
+    if (mode !== "nearest" && mode !== "linear")
+      throw new ModelStructureError(`${describeNode(node)}: mode "${mode}" is not nearest or linear`);
+    if (mode === "linear" && !["asymmetric", "align_corners", "half_pixel"].includes(transform))
+      throw new ModelStructureError(
+        `${describeNode(node)}: coordinate_transformation_mode "${transform}" is not one onnxruntime's kernel has`,
+      );
+    const scaleTensor = b.constant(tensor("float32", [4], Float32Array.from(scales)), "scales");
+    const attrs =
+      mode === "nearest"
+        ? { mode, coordinate_transformation_mode: "asymmetric", nearest_mode: "floor" }
+        : { mode, coordinate_transformation_mode: transform };
+    return [b.op("Resize", [ctx.x(0), "", scaleTensor], attrs)];
+  },
+};
+
+/** Every NCHWc op onnxruntime writes (nchwc_schema_defs.cc). */
 export const nchwcDecompositions: readonly Decomposition[] = [
   reorderInput,
   reorderOutput,
   conv,
   pool,
   globalPool,
+  upsample,
 ];
