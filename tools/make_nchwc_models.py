@@ -66,6 +66,19 @@ class UpBlock(nn.Module):
         return self.fc(h.mean(dim=(2, 3)))
 
 
+class PadBlock(nn.Module):
+    """20 input channels: ReorderInput pads them to the block size; GlobalMaxPool."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(20, 16, 3, padding=1)
+        self.fc = nn.Linear(16, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.c1(nn.functional.max_pool2d(x, 2)))
+        return self.fc(nn.functional.adaptive_max_pool2d(h, 1).flatten(1))
+
+
 def export(model, shape, name):
     model.eval()
     torch.onnx.export(model, torch.randn(*shape), os.path.join(OUT, f"{name}.onnx"),
@@ -77,3 +90,16 @@ os.makedirs(OUT, exist_ok=True)
 export(ResBlock(), (1, 16, 8, 8), "resblock")
 export(MobileBlock(), (1, 3, 12, 12), "mobileblock")
 export(UpBlock(), (1, 16, 5, 5), "upblock")
+export(PadBlock(), (1, 20, 6, 6), "padblock")
+
+# torch writes its adaptive max pool as a MaxPool over the whole (static) map: make it the
+# GlobalMaxPool other exporters write, so that onnxruntime's NCHWc GlobalMaxPool is tested too
+import onnx  # noqa: E402
+
+path = os.path.join(OUT, "padblock.onnx")
+m = onnx.load(path)
+for k, n in enumerate(m.graph.node):
+    if n.op_type == "MaxPool" and n.output[0] == "/MaxPool_1_output_0":
+        m.graph.node[k].CopyFrom(onnx.helper.make_node("GlobalMaxPool", list(n.input), list(n.output), n.name))
+onnx.checker.check_model(m)
+onnx.save(m, path)

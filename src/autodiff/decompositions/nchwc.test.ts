@@ -13,6 +13,7 @@ import { test } from "node:test";
 import { readNpy } from "../../io/npy.js";
 import { encodeNpy } from "../../io/npy-format.js";
 import { decodeModel, encodeModel } from "../../onnx/codec.js";
+import { makeModel } from "../../onnx/make.js";
 import { ModelStructureError } from "../../onnx/model.js";
 import type { ModelProto } from "../../onnx/types.js";
 import { GradientSession } from "../../runtime/gradient-session.js";
@@ -66,6 +67,13 @@ const CASES: Case[] = [
     input: "x",
     dims: [2, 16, 5, 5],
     ops: ["ReorderInput", "Conv", "Upsample", "ReorderOutput"],
+  },
+  // 20 channels: ReorderInput pads to 32, the filter's input channels are padded too; GlobalMaxPool
+  {
+    file: "test/fixtures/nchwc/padblock.onnx",
+    input: "x",
+    dims: [2, 20, 6, 6],
+    ops: ["ReorderInput", "Conv", "GlobalMaxPool", "ReorderOutput"],
   },
 ];
 
@@ -231,31 +239,48 @@ async function explain(model: string, input: string, out: string): Promise<Float
 test('pathlens check lists the NCHWc ops as supported; pathlens explain on a level-"all" graph = on the original', async () => {
   const dir = await mkdtemp(join(tmpdir(), "pathlens-nchwc-"));
   try {
-    const models = [
-      { file: "test/fixtures/nchwc/resblock.onnx", dims: [2, 16, 8, 8] },
-      // padded channels (8 → the block), depthwise, Sum and HardSwish fusions
-      { file: "test/fixtures/contrib/cnn.onnx", dims: [2, 3, 12, 12] },
-    ];
-    for (const [k, m] of models.entries()) {
-      const src = join(ROOT, m.file);
-      const allPath = join(dir, `${k}_all.onnx`);
-      await writeFile(allPath, await onnxruntimeOptimized(new Uint8Array(await readFile(src)), "all"));
-      if (k === 0) {
-        const check = await runCli(["check", allPath]);
-        assert.equal(check.code, 0, check.stderr);
-        for (const op of ["ReorderInput", "ReorderOutput", "Conv", "MaxPool", "AveragePool"])
-          assert.match(check.stdout, new RegExp(`com\\.microsoft\\.nchwc\\.${op} +1 +\\d+ +decomposition`));
-        assert.match(check.stdout, / 0 ops pathlens cannot differentiate/);
-      }
-      const input = join(dir, `${k}_x.npy`);
-      await writeFile(input, encodeNpy(randomTensor(m.dims, 5)));
-      const fromAll = await explain(allPath, input, join(dir, `${k}_all`));
-      const fromOriginal = await explain(src, input, join(dir, `${k}_orig`));
-      const rel = relMax(fromAll, fromOriginal);
-      console.log(`${m.file} explain: "all" graph vs original attributions rel ${rel.toExponential(2)}`);
-      assert.ok(rel <= 1e-5, `attributions differ: rel ${rel}`);
-    }
+    const allOf = async (file: string, path: string) =>
+      writeFile(path, await onnxruntimeOptimized(new Uint8Array(await readFile(join(ROOT, file))), "all"));
+    const resblock = join(dir, "resblock_all.onnx");
+    await allOf("test/fixtures/nchwc/resblock.onnx", resblock);
+    const check = await runCli(["check", resblock]);
+    assert.equal(check.code, 0, check.stderr);
+    for (const op of ["ReorderInput", "ReorderOutput", "Conv", "MaxPool", "AveragePool"])
+      assert.match(check.stdout, new RegExp(`com\\.microsoft\\.nchwc\\.${op} +1 +\\d+ +decomposition`));
+    assert.match(check.stdout, / 0 ops pathlens cannot differentiate/);
+    // explain: padded channels (8 → the block), depthwise, Sum and HardSwish fusions
+    const cnn = "test/fixtures/contrib/cnn.onnx";
+    const cnnAll = join(dir, "cnn_all.onnx");
+    await allOf(cnn, cnnAll);
+    const input = join(dir, "x.npy");
+    await writeFile(input, encodeNpy(randomTensor([2, 3, 12, 12], 5)));
+    const fromAll = await explain(cnnAll, input, join(dir, "all"));
+    const fromOriginal = await explain(join(ROOT, cnn), input, join(dir, "orig"));
+    const rel = relMax(fromAll, fromOriginal);
+    console.log(`${cnn} explain: "all" graph vs original attributions rel ${rel.toExponential(2)}`);
+    assert.ok(rel <= 1e-5, `attributions differ: rel ${rel}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("NCHWc ops outside what onnxruntime writes are refused by node and attribute", () => {
+  const one = (op: string, attrs: Record<string, number[] | number | string>) => {
+    const m = makeModel({
+      opset: 13,
+      inputs: [{ name: "x", dtype: "float32", dims: [1, 16, 2, 2] }],
+      outputs: [{ name: "y", dtype: "float32" }],
+      nodes: [{ op, inputs: ["x"], outputs: ["y"], attrs, domain: NCHWC_DOMAIN, name: "the_op" }],
+    });
+    m.opsetImport.push({ domain: NCHWC_DOMAIN, version: 1 });
+    return () => decomposeModel(m, undefined, "cpu", { nchwcBlockSize: 16 });
+  };
+  const refused = (f: () => unknown, what: RegExp) =>
+    assert.throws(
+      f,
+      (e: unknown) => e instanceof ModelStructureError && /the_op/.test(e.message) && what.test(e.message),
+    );
+  refused(one("Upsample", { scales: [1, 2, 2, 2] }), /"scales" \[1, 2, 2, 2\]/);
+  refused(one("Upsample", { scales: [1, 1, 2, 2], mode: "cubic" }), /mode "cubic"/);
+  refused(one("ReorderOutput", { channels: 0 }), /"channels" must be positive/);
 });
