@@ -79,6 +79,19 @@ class PadBlock(nn.Module):
         return self.fc(nn.functional.adaptive_max_pool2d(h, 1).flatten(1))
 
 
+class NhwcBlock(nn.Module):
+    """Channels-last input and output: onnxruntime folds the Transposes into the reorders."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(16, 32, 3, padding=1)
+        self.c2 = nn.Conv2d(32, 16, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.c1(x.permute(0, 3, 1, 2)))
+        return self.c2(h).permute(0, 2, 3, 1)
+
+
 def export(model, shape, name):
     model.eval()
     torch.onnx.export(model, torch.randn(*shape), os.path.join(OUT, f"{name}.onnx"),
@@ -91,6 +104,7 @@ export(ResBlock(), (1, 16, 8, 8), "resblock")
 export(MobileBlock(), (1, 3, 12, 12), "mobileblock")
 export(UpBlock(), (1, 16, 5, 5), "upblock")
 export(PadBlock(), (1, 20, 6, 6), "padblock")
+export(NhwcBlock(), (1, 5, 5, 16), "nhwcblock")
 
 # torch writes its adaptive max pool as a MaxPool over the whole (static) map: make it the
 # GlobalMaxPool other exporters write, so that onnxruntime's NCHWc GlobalMaxPool is tested too

@@ -1,6 +1,6 @@
 /**
  * Graphs onnxruntime writes at level "all" (com.microsoft.nchwc ops in the blocked layout of this
- * machine's CPU), made at test time from four small CNNs: the rewritten forward equals
+ * machine's CPU), made at test time from seven small CNNs: the rewritten forward equals
  * onnxruntime's own run of the "all" graph; pathlens' gradient of the "all" graph equals its
  * gradient of the original model and central finite differences of the original model.
  */
@@ -14,7 +14,7 @@ import { readNpy } from "../../io/npy.js";
 import { encodeNpy } from "../../io/npy-format.js";
 import { decodeModel, encodeModel } from "../../onnx/codec.js";
 import { makeModel } from "../../onnx/make.js";
-import { ModelStructureError } from "../../onnx/model.js";
+import { attrInt, ModelStructureError } from "../../onnx/model.js";
 import type { ModelProto } from "../../onnx/types.js";
 import { GradientSession } from "../../runtime/gradient-session.js";
 import { nchwcBlockSize } from "../../runtime/nchwc-block.js";
@@ -35,6 +35,8 @@ interface Case {
   dims: number[];
   /** NCHWc ops onnxruntime must write (else the case would not test them). */
   ops: string[];
+  /** onnxruntime must write both reorders with channels_last = 1. */
+  channelsLast?: boolean;
 }
 
 const CASES: Case[] = [
@@ -74,6 +76,14 @@ const CASES: Case[] = [
     input: "x",
     dims: [2, 20, 6, 6],
     ops: ["ReorderInput", "Conv", "GlobalMaxPool", "ReorderOutput"],
+  },
+  // NHWC input and output: onnxruntime folds the Transposes into channels_last reorders
+  {
+    file: "test/fixtures/nchwc/nhwcblock.onnx",
+    input: "x",
+    dims: [2, 5, 5, 16],
+    ops: ["ReorderInput", "Conv", "ReorderOutput"],
+    channelsLast: true,
   },
 ];
 
@@ -139,6 +149,12 @@ for (const c of CASES) {
     const all = decodeModel(await onnxruntimeOptimized(original, "all"));
     const ops = new Set(all.graph!.node.filter((n) => n.domain === NCHWC_DOMAIN).map((n) => n.opType!));
     for (const op of c.ops) assert.ok(ops.has(op), `onnxruntime wrote ${[...ops].join(", ")}, not ${op}`);
+    if (c.channelsLast)
+      for (const op of ["ReorderInput", "ReorderOutput"])
+        assert.ok(
+          all.graph!.node.some((n) => n.opType === op && attrInt(n, "channels_last", 0) === 1),
+          `no channels-last ${op}`,
+        );
     const x = randomTensor(c.dims, 7);
     const block = await nchwcBlockSize(backend);
 
