@@ -88,6 +88,7 @@ export {
 export type { ApplyContext } from "./autodiff/decompose.js";
 export {
   type DecomposeContext,
+  type DecomposeHints,
   type Decomposition,
   decomposedOps,
   decomposeModel,

@@ -73,6 +73,7 @@ export {
   diskGradientCache,
   gradientCacheFromEnv,
 } from "./runtime/disk-cache.js";
+export { hasNchwcNodes, nchwcBlockSize } from "./runtime/nchwc-block.js";
 export { type NodeBackendOptions, nodeBackend } from "./runtime/node.js";
 export { type OrtOptimizationLevel, onnxruntimeOptimized } from "./runtime/ort-optimize.js";
 export {

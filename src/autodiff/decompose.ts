@@ -40,6 +40,17 @@ export interface DecomposeContext {
    * decomposition declared `needsShapes`; undefined otherwise.
    */
   readonly shapes: ShapeInfo | undefined;
+  /** Facts about the machine that wrote hardware-specific graphs (see {@link DecomposeHints}). */
+  readonly hints: DecomposeHints;
+}
+
+/**
+ * Facts a graph does not record but its meaning depends on: onnxruntime's level-"all" graphs
+ * store weights in the NCHWc layout of the CPU that wrote them.
+ */
+export interface DecomposeHints {
+  /** onnxruntime's NCHWc block size on this machine (MLAS: 8 with AVX2, 16 with AVX-512). */
+  readonly nchwcBlockSize?: number;
 }
 
 /** What {@link Decomposition.applies} may look at besides the node: its producers, the opset. */
@@ -149,13 +160,14 @@ export function decomposeModel(
   source: ModelProto,
   shapes?: ShapeInfo,
   device: GradientDevice = "cpu",
+  hints: DecomposeHints = {},
 ): ModelProto {
   if (!hasDecomposableNodes(source)) return source;
   const model = cloneModel(source);
   const graph = model.graph!;
   const opset = opsetOf(model);
   for (let pass = 0; pass < MAX_PASSES; pass++) {
-    if (!rewritePass(graph, opset, shapes, device)) return model;
+    if (!rewritePass(graph, opset, shapes, device, hints)) return model;
   }
   throw new ModelStructureError(
     `decomposing composite ops did not finish after ${MAX_PASSES} passes (an op keeps rewriting into itself)`,
@@ -168,6 +180,7 @@ function rewritePass(
   opset: number,
   shapes: ShapeInfo | undefined,
   device: GradientDevice,
+  hints: DecomposeHints,
 ): boolean {
   const scope = new NameScope(graph);
   const info: ShapeInfo = new Map(shapes ?? []);
@@ -197,6 +210,7 @@ function rewritePass(
       },
       constantOf: constants,
       shapes,
+      hints,
       producer: where.producer,
     };
     const results = d.decompose(ctx);

@@ -28,6 +28,7 @@ import {
   type GradientNames,
   modelKeyParts,
 } from "./gradient-entry.js";
+import { hasNchwcNodes, nchwcBlockSize } from "./nchwc-block.js";
 import { PhaseClock, type Phases } from "./phases.js";
 import { probeFeeds, probeShapes } from "./probe.js";
 import { decomposeBranches, probeBranchShapes } from "./probe-branches.js";
@@ -370,6 +371,7 @@ async function buildGradientModel(
     model,
     decompositionNeedsShapes(model) ? await probeShapes(backend, model, pf, true) : undefined,
     device,
+    hasNchwcNodes(model) ? { nchwcBlockSize: await nchwcBlockSize(backend) } : {},
   );
   model = await decomposeBranches(backend, model, pf);
   clock.lap("decompose");

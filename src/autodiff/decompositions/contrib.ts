@@ -27,9 +27,15 @@ function f32(b: GraphBuilder, v: number): string {
 
 /**
  * The activation MLAS fuses (FusedConv's `activation_params`, FusedGemm's `activation_alpha` /
- * `activation_beta`): Relu, Tanh, Sigmoid, LeakyRelu(alpha), Clip(min, max), HardSigmoid(alpha, beta).
+ * `activation_beta`): Relu, Tanh, Sigmoid, LeakyRelu(alpha), Clip(min, max), HardSigmoid(alpha, beta),
+ * HardSwish.
  */
-function activate(ctx: DecomposeContext, x: string, name: string | undefined, params: number[]): string {
+export function activate(
+  ctx: DecomposeContext,
+  x: string,
+  name: string | undefined,
+  params: number[],
+): string {
   const { b, node } = ctx;
   switch (name ?? "") {
     case "":
@@ -47,6 +53,12 @@ function activate(ctx: DecomposeContext, x: string, name: string | undefined, pa
         { alpha: params[0] ?? 0.2, beta: params[1] ?? 0.5 },
         { floats: ["alpha", "beta"] },
       );
+    case "HardSwish":
+      // MLAS: x · clamp(x/6 + 1/2, 0, 1), no parameters
+      return b.op("Mul", [
+        x,
+        b.op("HardSigmoid", [x], { alpha: 1 / 6, beta: 0.5 }, { floats: ["alpha", "beta"] }),
+      ]);
     case "Clip": {
       const lo = params[0] ?? -3.4028234663852886e38;
       const hi = params[1] ?? 3.4028234663852886e38;

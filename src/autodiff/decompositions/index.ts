@@ -6,6 +6,7 @@ import { registerDecompositions } from "../decompose.js";
 import { contribDecompositions } from "./contrib.js";
 import { contribAttentionDecompositions } from "./contrib-attention.js";
 import { loopDecompositions } from "./loop.js";
+import { nchwcDecompositions } from "./nchwc.js";
 import { padDecompositions } from "./pad.js";
 import { quantizedDecompositions } from "./quantized.js";
 import { quantizedOpDecompositions } from "./quantized-ops.js";
@@ -21,4 +22,5 @@ registerDecompositions([
   ...quantizedOpDecompositions,
   ...contribDecompositions,
   ...contribAttentionDecompositions,
+  ...nchwcDecompositions,
 ]);
