@@ -6,7 +6,9 @@
  */
 
 export { type Baseline, gaussianBlur, resolveBaseline } from "./attribution/baselines.js";
+export type { BatchAxesOption } from "./attribution/batch-axes.js";
 export { BudgetError, type BudgetOptions, DEFAULT_MAX_PATH_POINTS } from "./attribution/budget.js";
+export { ChunkPlan } from "./attribution/chunking.js";
 export {
   type EigBaselineKind,
   type EigOptions,
@@ -197,6 +199,7 @@ export {
   type GradientSessionOptions,
 } from "./runtime/gradient-session.js";
 export type { DeviceOptions } from "./runtime/ort.js";
+export type { Phases } from "./runtime/phases.js";
 export { probeFeeds, probeShapes } from "./runtime/probe.js";
 export {
   featureSignificance,
