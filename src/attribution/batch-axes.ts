@@ -13,7 +13,7 @@ import { type Tensor, type TensorLike, toTensors } from "../tensor/tensor.js";
 import { ShapeMismatchError, TargetError } from "./errors.js";
 import type { Target } from "./targets.js";
 
-/** The option every method of the family takes (see {@link withBatchAxes}). */
+/** The option every method of the family takes (see `withBatchAxes`). */
 export interface BatchAxesOption {
   /**
    * The batch axis of inputs and outputs, by name, where it is not 0: e.g. `{ x: 1, h0: 1, y: 1 }`

@@ -104,7 +104,7 @@ export class ChunkPlan {
 
   /**
    * The rows that run fastest within the memory budget, from the probe's shapes (see
-   * {@link CHUNK_TARGET_BYTES}); a fixed batch of 1 gives 1.
+   * `CHUNK_TARGET_BYTES`); a fixed batch of 1 gives 1.
    */
   static forShapes(shapes: ShapeInfo, budget?: number, fixedBatch?: number): ChunkPlan {
     const cap = autoChunkRows(shapes, budget, fixedBatch);

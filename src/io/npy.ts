@@ -96,7 +96,7 @@ export const writeOutputFiles = (dir: string, files: Record<string, Tensor | str
 
 /**
  * Writes several `.npy` files into `dir` (created if missing) as one atomic set (see
- * {@link writeOutputSet}): staged in a temporary folder, moved into place only when every file
+ * `writeOutputSet`): staged in a temporary folder, moved into place only when every file
  * was written, so a failure leaves `dir` as it was.
  * @param files - file name → a tensor (written as .npy), or text/bytes written as they are
  *   (summary.json, report.html, PNG images), so a run's whole output is one atomic set
