@@ -250,7 +250,9 @@ async function runPython(
       "--out",
       join(SBS, `attr_${impl}.npy`),
     ],
-    impl === "captum" && captum ? { PYTHONPATH: captum } : {},
+    impl === "captum" && captum
+      ? { PYTHONPATH: [captum, process.env.PYTHONPATH].filter(Boolean).join(":") }
+      : {},
     `${row.script} --impl ${impl}`,
   );
   const last = run.stdout.trim().split("\n").at(-1)!;
