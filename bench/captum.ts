@@ -60,8 +60,11 @@ interface Times {
   pathlensStartup: number[];
   captum: number[];
   captumCompute: number[];
+  /** Python's imports (torch, Captum) and model build, inside the process. */
+  captumStartup: number[];
   torch: number[];
   torchCompute: number[];
+  torchStartup: number[];
 }
 
 /** The Python interpreter with torch, or why there is none. */
@@ -274,8 +277,10 @@ async function timeRow(python: string, captum: string | undefined, row: Row, rou
     pathlensStartup: [],
     captum: [],
     captumCompute: [],
+    captumStartup: [],
     torch: [],
     torchCompute: [],
+    torchStartup: [],
   };
   const cache = join(SBS, "cache");
   let chunkSize = 0;
@@ -314,10 +319,12 @@ async function timeRow(python: string, captum: string | undefined, row: Row, rou
       const c = await runPython(python, row, "captum", captum);
       t.captum.push(c.seconds);
       t.captumCompute.push(c.computeSeconds);
+      t.captumStartup.push(c.importSeconds + c.buildSeconds);
     }
     const h = await runPython(python, row, "torch", captum);
     t.torch.push(h.seconds);
     t.torchCompute.push(h.computeSeconds);
+    t.torchStartup.push(h.importSeconds + h.buildSeconds);
   }
   const pathlensAttr = join(SBS, "out", "attributions.npy");
   const reference = captum ? join(SBS, "attr_captum.npy") : join(SBS, "attr_torch.npy");
@@ -394,8 +401,8 @@ export async function benchSideBySide(
     table.push([
       "  in process (compute only)",
       `${f2(m.pathlensCompute)} +${f2(m.pathlensStartup)} start`,
-      f2(m.captumCompute),
-      f2(m.torchCompute),
+      `${f2(m.captumCompute)} +${f2(m.captumStartup)} start`,
+      `${f2(m.torchCompute)} +${f2(m.torchStartup)} start`,
       f2(m.pathlensCompute / m.captumCompute),
       f2(m.pathlensCompute / m.torchCompute),
       "",
