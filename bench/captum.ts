@@ -25,33 +25,10 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { readNpy, writeNpy } from "../src/io/npy.js";
+import { readNpy } from "../src/io/npy.js";
 import { nodeBackend } from "../src/runtime/node.js";
-import { Random } from "../src/tensor/random.js";
-import { float32, int64, type Tensor } from "../src/tensor/tensor.js";
-import { fixturePath } from "../src/testing/fixtures.js";
-import { type ChildRun, ROOT, runCli, runProcess, WORK } from "./cli-run.js";
-
-const SBS = join(WORK, "sbs");
-
-/** One side-by-side row: the same attribution by pathlens, Captum and a hand-written torch loop. */
-interface Row {
-  label: string;
-  /** Largest pathlens/Captum time ratio the issue asks for (whole process). */
-  target: number;
-  model: string;
-  /** Inputs of the model (written as .npy for both sides) for the logits check. */
-  feeds: Record<string, Tensor>;
-  /** pathlens explain arguments after the model (not --steps/--out). */
-  pathlensArgs: string[];
-  /** tools/ script and its arguments (not --impl/--out/--points-per-batch). */
-  script: string;
-  scriptArgs: string[];
-  /** Captum's internal_batch_size (rows per forward/backward), chosen by measurement. */
-  captumBatch: number;
-  /** Rows per forward/backward of the hand-written loop. */
-  torchBatch: number;
-}
+import { type Row, rows, SBS } from "./captum-rows.js";
+import { type ChildRun, ROOT, runCli, runProcess } from "./cli-run.js";
 
 interface Times {
   first: number[];
@@ -86,108 +63,6 @@ export function findCaptum(): string | undefined {
     ? [process.env.PATHLENS_CAPTUM]
     : [join(ROOT, "..", "captum"), join(ROOT, "..", "..", "captum")];
   return candidates.find((d) => existsSync(join(d, "captum", "attr", "__init__.py")));
-}
-
-function normal(rng: Random, dims: number[]): Tensor<"float32"> {
-  const n = dims.reduce((a, b) => a * b, 1);
-  return float32(
-    dims,
-    Array.from({ length: n }, () => rng.normal()),
-  );
-}
-
-/** Token ids: [CLS]-like 1 then random ids; the baseline keeps the first token and pads the rest. */
-function texts(rng: Random, n: number, seq: number, vocab: number) {
-  const ids = int64(
-    [n, seq],
-    Array.from({ length: n * seq }, (_, i) => (i % seq === 0 ? 1 : 2 + rng.int(vocab - 2))),
-  );
-  const base = int64(
-    [n, seq],
-    Array.from({ length: n * seq }, (_, i) => (i % seq === 0 ? 1 : 0)),
-  );
-  return { ids, base, mask: int64([n, seq], new Array(n * seq).fill(1)) };
-}
-
-async function rows(python: string): Promise<Row[]> {
-  const rng = new Random(14);
-  const out: Row[] = [];
-  const file = (name: string) => join(SBS, name);
-  const resnet = fixturePath("models/resnet18.onnx");
-  if (existsSync(resnet)) {
-    const x = normal(rng, [4, 3, 224, 224]);
-    await writeNpy(file("resnet_x.npy"), x);
-    out.push({
-      label: "resnet18 IG, 4 images 224²",
-      target: 0.65,
-      model: resnet,
-      feeds: { input: x },
-      pathlensArgs: ["--input", file("resnet_x.npy"), "--target", "7"],
-      script: "bench_torch_resnet18.py",
-      scriptArgs: ["--model", resnet, "--input", file("resnet_x.npy"), "--target", "7"],
-      captumBatch: 32,
-      torchBatch: 32,
-    });
-  }
-  const tiny = texts(rng, 32, 128, 992);
-  for (const [k, t] of Object.entries(tiny)) await writeNpy(file(`tiny_${k}.npy`), t);
-  const textArgs = (prefix: string, layer: string) => ({
-    pathlensArgs: [
-      "--input",
-      `input_ids=${file(`${prefix}_ids.npy`)}`,
-      "--extra",
-      `attention_mask=${file(`${prefix}_mask.npy`)}`,
-      "--layer",
-      layer,
-      "--baseline-inputs",
-      `input_ids=${file(`${prefix}_base.npy`)}`,
-      "--target",
-      "1",
-    ],
-    scriptArgs: [
-      "--ids",
-      file(`${prefix}_ids.npy`),
-      "--mask",
-      file(`${prefix}_mask.npy`),
-      "--base",
-      file(`${prefix}_base.npy`),
-      "--target",
-      "1",
-    ],
-  });
-  out.push({
-    label: "tiny BERT layer IG, 32×128",
-    target: 0.2,
-    model: fixturePath("models/tiny_bert.onnx"),
-    feeds: { input_ids: tiny.ids, attention_mask: tiny.mask },
-    ...textArgs("tiny", "/embeddings/LayerNorm/Add_1_output_0"),
-    script: "bench_torch_tiny_bert.py",
-    captumBatch: 320,
-    torchBatch: 320,
-  });
-  const minilm = join(WORK, "minilm");
-  if (!existsSync(join(minilm, "minilm.json"))) {
-    await runProcess(python, [join(ROOT, "tools", "make_minilm.py"), minilm], {}, "tools/make_minilm.py");
-  }
-  const meta = JSON.parse(await readFile(join(minilm, "minilm.json"), "utf8")) as {
-    layer: string;
-    vocab: number;
-  };
-  const mini = texts(rng, 8, 128, meta.vocab);
-  for (const [k, t] of Object.entries(mini)) await writeNpy(file(`minilm_${k}.npy`), t);
-  const miniArgs = textArgs("minilm", meta.layer);
-  out.push({
-    label: "MiniLM-sized layer IG, 8×128",
-    target: 0.5,
-    model: join(minilm, "minilm.onnx"),
-    feeds: { input_ids: mini.ids, attention_mask: mini.mask },
-    pathlensArgs: miniArgs.pathlensArgs,
-    script: "bench_torch_minilm.py",
-    scriptArgs: ["--weights", join(minilm, "minilm.pt"), ...miniArgs.scriptArgs],
-    captumBatch: 40,
-    torchBatch: 40,
-  });
-  return out;
 }
 
 /** Largest |torch − onnxruntime| over the logits, relative to the largest |logit|. */
@@ -335,6 +210,35 @@ async function timeRow(python: string, captum: string | undefined, row: Row, rou
   return { t, chunkSize, maxRssMiB, agreement };
 }
 
+type Medians = Record<keyof Times, number>;
+
+/** The row's two table lines: whole processes, then in-process compute with start-up. */
+function tableRows(row: Row, m: Medians): string[][] {
+  const ratioFirst = m.first / m.captum;
+  const ratioCached = m.cached / m.captum;
+  const ok = (r: number) => (Number.isFinite(r) ? (r <= row.target ? "✓" : "✗") : "—");
+  return [
+    [
+      row.label,
+      `${f2(m.first)} / ${f2(m.cached)}`,
+      f2(m.captum),
+      f2(m.torch),
+      `${f2(ratioFirst)} / ${f2(ratioCached)}`,
+      f2(m.cached / m.torch),
+      `≤ ${row.target} ${ok(ratioFirst)}${ok(ratioCached)}`,
+    ],
+    [
+      "  in process (compute only)",
+      `${f2(m.pathlensCompute)} +${f2(m.pathlensStartup)} start`,
+      `${f2(m.captumCompute)} +${f2(m.captumStartup)} start`,
+      `${f2(m.torchCompute)} +${f2(m.torchStartup)} start`,
+      f2(m.pathlensCompute / m.captumCompute),
+      f2(m.pathlensCompute / m.torchCompute),
+      "",
+    ],
+  ];
+}
+
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "—");
 
 /** Runs the side-by-side rows; prints through `say`, records into `results`. */
@@ -368,18 +272,12 @@ export async function benchSideBySide(
       continue;
     }
     const { t, chunkSize, maxRssMiB, agreement } = await timeRow(python, captum, row, rounds);
-    const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)])) as Record<
-      keyof Times,
-      number
-    >;
-    const ratioFirst = m.first / m.captum;
-    const ratioCached = m.cached / m.captum;
-    const ok = (r: number) => (Number.isFinite(r) ? (r <= row.target ? "✓" : "✗") : "—");
+    const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)])) as Medians;
     results[`side-by-side:${row.label}`] = {
       ...m,
       runs: t,
-      ratioFirst,
-      ratioCached,
+      ratioFirst: m.first / m.captum,
+      ratioCached: m.cached / m.captum,
       ratioCachedToTorch: m.cached / m.torch,
       target: row.target,
       captumInternalBatchSize: row.captumBatch,
@@ -389,24 +287,7 @@ export async function benchSideBySide(
       logitsMismatch: mismatch,
       relativeL2: agreement,
     };
-    table.push([
-      row.label,
-      `${f2(m.first)} / ${f2(m.cached)}`,
-      f2(m.captum),
-      f2(m.torch),
-      `${f2(ratioFirst)} / ${f2(ratioCached)}`,
-      f2(m.cached / m.torch),
-      `≤ ${row.target} ${ok(ratioFirst)}${ok(ratioCached)}`,
-    ]);
-    table.push([
-      "  in process (compute only)",
-      `${f2(m.pathlensCompute)} +${f2(m.pathlensStartup)} start`,
-      `${f2(m.captumCompute)} +${f2(m.captumStartup)} start`,
-      `${f2(m.torchCompute)} +${f2(m.torchStartup)} start`,
-      f2(m.pathlensCompute / m.captumCompute),
-      f2(m.pathlensCompute / m.torchCompute),
-      "",
-    ]);
+    table.push(...tableRows(row, m));
     say(
       `  ${row.label}: logits torch vs onnxruntime ${mismatch.toExponential(1)}; attributions rel. L2 pathlens ${agreement.pathlens.toExponential(1)}${captum ? `, torch ${agreement.torch.toExponential(1)} (vs Captum)` : " (vs torch)"}; pathlens chunk ${chunkSize}, peak RSS ${maxRssMiB.toFixed(0)} MiB; Captum internal_batch_size ${row.captumBatch}, torch ${row.torchBatch} rows per pass`,
     );
