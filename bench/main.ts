@@ -6,9 +6,13 @@
  * 2. Integrated Gradients through the whole CLI process (50 steps): resnet18 4 images, tiny BERT
  *    layer IG 32 × 128 tokens, digits CNN 360 rows, tabular MLP 1000 rows — wall time and gradient
  *    evaluations per second, against the issue's Captum/torch figures.
- * 3. Memory: peak RSS of `pathlens explain` with steps 500 vs 50 (target ≤ 1.2×).
- * 4. Integrated Hessians (bench/interactions.ts) when present.
+ * 3. Same work, side by side (bench/captum.ts): resnet18 IG, tiny BERT and a MiniLM-sized
+ *    encoder's layer IG against Captum 0.8 and a hand-written torch loop on the same weights, whole
+ *    processes, ratios from one run (Python and Captum found as bench/captum.ts says).
+ * 4. Memory: peak RSS of `pathlens explain` with steps 500 vs 50 (target ≤ 1.2×).
+ * 5. Integrated Hessians (bench/interactions.ts) when present.
  *
+ * `npm run bench -- --side-by-side` runs only part 3 (`--rounds=N`, `--sbs-only=TEXT`);
  * `npm run bench -- --gradient-only` stops after part 1; `--only=TEXT` runs only the gradient rows
  * whose label contains TEXT. One row runs the tiny BERT as onnxruntime's optimizer rewrites it
  * (com.microsoft fused ops, decomposed by pathlens).
@@ -16,11 +20,10 @@
  * resnet18 is read from $PATHLENS_LARGE_FIXTURES or ../shared/fixtures (not in the repository);
  * its rows are skipped when it is absent. Results are also written to .bench/results.json.
  */
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { integratedGradients } from "../src/attribution/ig.js";
 import { writeNpy } from "../src/io/npy.js";
 import { decodeModel, encodeModel } from "../src/onnx/codec.js";
@@ -31,11 +34,10 @@ import { formatPlacement, placementReport } from "../src/runtime/placement.js";
 import { Random } from "../src/tensor/random.js";
 import { float32, int64, type Tensor } from "../src/tensor/tensor.js";
 import { fixturePath, readModelFixture, readNpyFixture } from "../src/testing/fixtures.js";
+import { benchSideBySide } from "./captum.js";
+import { CLI, ROOT, runCli, WORK } from "./cli-run.js";
 import { COMPUTE_OPS, computeMs, profileKernels } from "./profile.js";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const WORK = join(ROOT, ".bench");
-const CLI = join(ROOT, "dist", "cli", "main.js");
 const rng = new Random(2026);
 /** `--device webgpu` runs every row on the WebGPU provider (on a software adapter the times mean nothing). */
 const DEVICE: "cpu" | "webgpu" = process.argv.includes("--device")
@@ -153,39 +155,6 @@ async function gradientCost(
   );
 }
 
-interface ChildRun {
-  seconds: number;
-  maxRssMiB: number;
-  stdout: string;
-}
-
-/** Runs the built CLI in a fresh process; reports wall time and the child's peak RSS. */
-function runCli(args: string[]): Promise<ChildRun> {
-  return new Promise((resolve, reject) => {
-    const rssFile = join(WORK, `rss-${Date.now()}-${Math.random().toString(36).slice(2)}.txt`);
-    const t = performance.now();
-    const p = spawn(
-      process.execPath,
-      ["--import", pathToFileURL(join(ROOT, "bench", "report-rss.mjs")).href, CLI, ...args],
-      {
-        env: { ...process.env, PATHLENS_RSS_FILE: rssFile },
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d) => (stdout += d));
-    p.stderr.on("data", (d) => (stderr += d));
-    p.on("error", reject);
-    p.on("close", async (code) => {
-      const seconds = (performance.now() - t) / 1000;
-      if (code !== 0) return reject(new Error(`pathlens ${args.join(" ")} failed (${code}): ${stderr}`));
-      const kib = Number(await readFile(rssFile, "utf8").catch(() => "0"));
-      await rm(rssFile, { force: true });
-      resolve({ seconds, maxRssMiB: kib / 1024, stdout });
-    });
-  });
-}
-
 /** IG through the CLI, 50 Gauss–Legendre steps. */
 async function igTiming(
   label: string,
@@ -231,6 +200,12 @@ async function main(): Promise<void> {
   say(
     `pathlens benchmark — ${new Date().toISOString()}, Node ${process.version}, onnxruntime-node ${DEVICE === "cpu" ? "CPU" : `${DEVICE} (onnxruntime's WebGPU provider; on a software adapter the times mean nothing)`}`,
   );
+
+  if (process.argv.includes("--side-by-side")) {
+    say("\nSame work, side by side: whole processes, 50 Gauss–Legendre steps (bench/captum.ts)");
+    await benchSideBySide(say, results);
+    return finish();
+  }
 
   say("\nGradient graph cost (median of 3 runs after a warm-up)");
   await gradientCost(
@@ -280,7 +255,7 @@ async function main(): Promise<void> {
     "models/resnet18.onnx",
     ["--input", data("resnet_x.npy"), "--target", "7"],
     4 * 50,
-    "target ≤ 16.8 s (0.8 × Captum ~21 s)",
+    "Captum: see the side-by-side rows below",
   );
   const ids = int64(
     [32, seq],
@@ -311,7 +286,7 @@ async function main(): Promise<void> {
       "1",
     ],
     32 * 50,
-    "target ≤ 0.5 × Captum",
+    "Captum: see the side-by-side rows below",
   );
   await igTiming(
     "digits CNN, 360 rows",
@@ -327,6 +302,9 @@ async function main(): Promise<void> {
     1000 * 50,
     "target ≤ 1.9 s (0.1 × Captum ~19 s); hand torch ~0.2 s",
   );
+
+  say("\nSame work, side by side: whole processes, 50 Gauss–Legendre steps (bench/captum.ts)");
+  await benchSideBySide(say, results);
 
   say("\nIntegrated Gradients in process (model loaded; first call builds the gradient graph), 50 steps");
   for (const [label, file, x, target] of [
