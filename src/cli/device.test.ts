@@ -1,20 +1,18 @@
 /**
  * `--device webgpu` end to end through the CLI (onnxruntime-node's WebGPU provider on SwiftShader
- * where no GPU exists): Integrated Gradients on tiny BERT (layer IG) and resnet18 give the CPU's
- * attributions; the gradient command's --verbose placement report shows no node off the GPU.
+ * where no GPU exists): Integrated Gradients on tiny BERT (layer IG) gives the CPU's attributions;
+ * the gradient command's --verbose placement report shows no node off the GPU. resnet18 on WebGPU
+ * is checked in process (src/runtime/webgpu.test.ts), not again through the CLI.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { readNpy, writeNpy } from "../io/npy.js";
-import { encodeModel } from "../onnx/codec.js";
-import { Random } from "../tensor/random.js";
 import { float32, relativeL2, toFloat64 } from "../tensor/tensor.js";
 import { runCli as cli } from "../testing/cli.js";
-import { fixturePath, readModelFixture } from "../testing/fixtures.js";
+import { fixturePath } from "../testing/fixtures.js";
 import { softwareWebGpu } from "../testing/webgpu.js";
 
 const skip = softwareWebGpu();
@@ -50,38 +48,6 @@ test("--device webgpu: tiny BERT layer IG matches the CPU", { skip }, async (t) 
     f("refs/tiny_bert_lig_target.npy"),
     "--steps",
     "8",
-  ]);
-  const err = relativeL2(out.webgpu!, out.cpu!);
-  t.diagnostic(`relative L2 ${err.toExponential(2)}`);
-  assert.ok(err <= 1e-5, `relative L2 ${err}`);
-});
-
-const resnet = fixturePath("models/resnet18.onnx");
-test("--device webgpu: resnet18 IG matches the CPU", {
-  skip: skip ?? (!existsSync(resnet) && "resnet18.onnx not found (large fixture)"),
-}, async (t) => {
-  // fully convolutional up to a global pool: free the spatial axes to run it at 32×32
-  const model = readModelFixture("models/resnet18.onnx");
-  const dims = model.graph!.input[0]!.type!.tensorType!.shape!.dim;
-  for (const k of [2, 3]) dims[k] = { dimParam: `side${k}` };
-  const modelPath = join(dir, "resnet18_free.onnx");
-  await writeFile(modelPath, encodeModel(model));
-  const rng = new Random(3);
-  const x = float32(
-    [1, 3, 32, 32],
-    Float32Array.from({ length: 3 * 32 * 32 }, () => rng.normal()),
-  );
-  const xPath = join(dir, "resnet_x.npy");
-  await writeNpy(xPath, x);
-  const out = await bothDevices("resnet", [
-    "explain",
-    modelPath,
-    "--input",
-    xPath,
-    "--target",
-    "3",
-    "--steps",
-    "4",
   ]);
   const err = relativeL2(out.webgpu!, out.cpu!);
   t.diagnostic(`relative L2 ${err.toExponential(2)}`);
