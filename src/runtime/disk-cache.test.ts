@@ -5,6 +5,7 @@
  * corrupt entries are rebuilt; two processes writing at once leave a whole entry; eviction keeps
  * the folder under its bound.
  */
+
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -15,11 +16,12 @@ import { after, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { readNpy } from "../io/npy.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
-import { makeModel, type NodeSpec } from "../onnx/make.js";
+import { makeModel } from "../onnx/make.js";
 import { ModelStructureError } from "../onnx/model.js";
 import { float64, int64, type Tensor } from "../tensor/tensor.js";
 import { runCli } from "../testing/cli.js";
 import { fixturePath } from "../testing/fixtures.js";
+import { modeModel } from "../testing/mode-model.js";
 import type { Backend } from "./backend.js";
 import { CacheKeyError, defaultCacheDir, diskGradientCache, gradientCacheFromEnv } from "./disk-cache.js";
 import { modelKeyParts } from "./gradient-entry.js";
@@ -335,45 +337,6 @@ test("the key hashes large initializers in place: equal bytes give the key, one 
   assert.notEqual(withWeight(raw), withWeight(flipped));
   assert.notEqual(withWeight(raw), withWeight(raw.subarray(0, 8192)));
 });
-
-/** y = If(mode == 1, x·x·w, −x·w) with `mode` an int64 scalar input (as in fold-given.test.ts). */
-function modeModel() {
-  const branch = (nodes: NodeSpec[], output: string) =>
-    makeModel({ inputs: [], outputs: [{ name: output, dtype: "float64" }], nodes }).graph!;
-  return makeModel({
-    opset: 13,
-    inputs: [
-      { name: "x", dtype: "float64", dims: ["N", 3] },
-      { name: "mode", dtype: "int64", dims: [] },
-    ],
-    outputs: [{ name: "y", dtype: "float64" }],
-    initializers: { one: int64([], [1]), w: float64([3], [1, 2, 3]) },
-    nodes: [
-      { op: "Equal", inputs: ["mode", "one"], outputs: ["cond"] },
-      {
-        op: "If",
-        inputs: ["cond"],
-        outputs: ["y"],
-        attrs: {
-          then_branch: branch(
-            [
-              { op: "Mul", inputs: ["x", "x"], outputs: ["sq"] },
-              { op: "Mul", inputs: ["sq", "w"], outputs: ["t"] },
-            ],
-            "t",
-          ),
-          else_branch: branch(
-            [
-              { op: "Neg", inputs: ["x"], outputs: ["n"] },
-              { op: "Mul", inputs: ["n", "w"], outputs: ["e"] },
-            ],
-            "e",
-          ),
-        },
-      },
-    ],
-  });
-}
 
 test("cached sessions keep the values they were folded on (int64) and their HVP graph", async () => {
   const backend = countingBackend(await tempDir());

@@ -5,8 +5,9 @@ import { test } from "node:test";
 import { integratedGradients } from "../attribution/ig.js";
 import { UnsupportedOpError } from "../autodiff/gradient.js";
 import { decodeModel, encodeModel } from "../onnx/codec.js";
-import { makeModel, type NodeSpec } from "../onnx/make.js";
+import { makeModel } from "../onnx/make.js";
 import { float32, float64, int64, type Tensor, toFloat64 } from "../tensor/tensor.js";
+import { modeModel } from "../testing/mode-model.js";
 import { cachedBackend } from "./cache.js";
 import { FOLDED_METADATA_KEY, foldGivenValues } from "./fold-given.js";
 import { GradientSession } from "./gradient-session.js";
@@ -14,47 +15,6 @@ import { nodeBackend } from "./node.js";
 
 const backend = nodeBackend();
 const DIR = join(import.meta.dirname, "../../test/fixtures/controlflow");
-
-function branch(nodes: NodeSpec[], output: string) {
-  return makeModel({ inputs: [], outputs: [{ name: output, dtype: "float64" }], nodes }).graph!;
-}
-
-/** y = If(mode == 1, x·x·w, −x·w) with `mode` an int64 scalar input. */
-function modeModel() {
-  return makeModel({
-    opset: 13,
-    inputs: [
-      { name: "x", dtype: "float64", dims: ["N", 3] },
-      { name: "mode", dtype: "int64", dims: [] },
-    ],
-    outputs: [{ name: "y", dtype: "float64" }],
-    initializers: { one: int64([], [1]), w: float64([3], [1, 2, 3]) },
-    nodes: [
-      { op: "Equal", inputs: ["mode", "one"], outputs: ["cond"] },
-      {
-        op: "If",
-        inputs: ["cond"],
-        outputs: ["y"],
-        attrs: {
-          then_branch: branch(
-            [
-              { op: "Mul", inputs: ["x", "x"], outputs: ["sq"] },
-              { op: "Mul", inputs: ["sq", "w"], outputs: ["t"] },
-            ],
-            "t",
-          ),
-          else_branch: branch(
-            [
-              { op: "Neg", inputs: ["x"], outputs: ["n"] },
-              { op: "Mul", inputs: ["n", "w"], outputs: ["e"] },
-            ],
-            "e",
-          ),
-        },
-      },
-    ],
-  });
-}
 
 const x = float64([2, 3], [1, -2, 0.5, 3, 1.5, -1]);
 const ones = float64([2, 3], [1, 1, 1, 1, 1, 1]);

@@ -13,40 +13,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { GradientSession } from "../../runtime/gradient-session.js";
 import { nodeBackend } from "../../runtime/node.js";
-import { float32, relativeL2, type Tensor, toFloat64 } from "../../tensor/tensor.js";
 import { readJsonFixture, readModelFixture } from "../../testing/fixtures.js";
-
-interface Stored {
-  dims: number[];
-  data: number[];
-}
-
-interface TorchCase {
-  name: string;
-  models: { opset: number; model: string }[];
-  inputs: Record<string, Stored>;
-  seeds: Record<string, Stored>;
-  v: Record<string, Stored>;
-  outputs: Record<string, Stored>;
-  gradients: Record<string, Stored>;
-  hvp: Record<string, Stored>;
-}
-
-const f32 = (m: Record<string, Stored>) =>
-  Object.fromEntries(Object.entries(m).map(([k, s]) => [k, float32(s.dims, s.data)]));
-
-/** Largest relative L2 error over the named tensors, with the name where it occurs. */
-function worst(got: Record<string, Tensor>, want: Record<string, Stored>): [number, string] {
-  let w: [number, string] = [0, ""];
-  for (const [k, s] of Object.entries(want)) {
-    const g = got[k];
-    assert.ok(g, `missing ${k}`);
-    assert.deepEqual(g.dims, s.dims, `${k} dims`);
-    const e = relativeL2(toFloat64(g), s.data);
-    if (!(e <= w[0])) w = [e, k];
-  }
-  return w;
-}
+import { f32, type TorchCase, worst } from "../../testing/torch-cases.js";
 
 for (const name of readJsonFixture<{ cases: string[] }>("rnn/edge/manifest.json").cases) {
   const c = readJsonFixture<TorchCase>(`rnn/edge/${name}.json`);
